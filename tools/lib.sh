@@ -1,0 +1,33 @@
+# Shared helpers for the project's build scripts. Source it; do not run it.
+# Built binaries live outside the clone, keyed by component, version and a hash of the
+# inputs that produced them, so a fresh clone on a machine that built once is fast.
+
+AZS_CACHE="${AZS_CACHE:-/var/cache/azs-cert-rotation}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN=local CGO_ENABLED=0
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# key_of FILE... : short hash of the given files' contents (the recipe of a build).
+key_of() { cat "$@" | sha256sum | cut -c1-12; }
+
+# cached_build NAME VERSION KEY BUILD_FN
+#   Prints the cache directory for NAME@VERSION (key KEY). If it is not complete yet,
+#   runs BUILD_FN with the (empty) directory as $1 and marks it complete only on success,
+#   so an interrupted build is redone rather than half-used.
+cached_build() {
+  local name=$1 version=$2 key=$3 build_fn=$4
+  local dir="$AZS_CACHE/$name/$version-$key"
+  if [[ -f "$dir/.complete" ]]; then
+    log "$name $version: cached ($dir)"
+  else
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    local start=$SECONDS
+    log "$name $version: building into $dir"
+    "$build_fn" "$dir.tmp" >&2
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    touch "$dir/.complete"
+    log "$name $version: built in $((SECONDS - start)) s"
+  fi
+  printf '%s\n' "$dir"
+}
