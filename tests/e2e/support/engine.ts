@@ -1,0 +1,55 @@
+// What every e2e test needs from the real Pulumi engine: a private local backend and the
+// assurance that the engine and the plugins a test uses are really there (a missing engine is a
+// failure, never a silent skip).
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export interface TestBackend {
+    dir: string;
+    envVars: Record<string, string>;
+    remove(): void;
+}
+
+export function createTestBackend(prefix: string): TestBackend {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+    return {
+        dir,
+        envVars: {
+            PULUMI_BACKEND_URL: `file://${dir}`,
+            PULUMI_CONFIG_PASSPHRASE: "e2e-test-passphrase",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        },
+        remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+}
+
+export function pulumiVersion(): string {
+    return execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
+}
+
+export function installedPlugins(): { name: string; kind: string; version: string }[] {
+    return JSON.parse(execFileSync("pulumi", ["plugin", "ls", "--json"], { encoding: "utf8" }));
+}
+
+/** Throws unless `pulumi` runs and the named resource plugin is installed at the version its npm package asks for. */
+export function assertEngineWithPlugin(npmPackage: string): void {
+    const wanted = require(`${npmPackage}/package.json`).pulumi as { name: string; version: string };
+    const found = installedPlugins().find((p) => p.kind === "resource" && p.name === wanted.name && p.version === wanted.version);
+    if (!found) {
+        throw new Error(`resource plugin ${wanted.name} ${wanted.version} (asked for by ${npmPackage}) is not installed: run npm run setup`);
+    }
+}
+
+/** Every file under dir whose text holds a PEM private key. */
+export function filesWithPemPrivateKeys(dir: string): string[] {
+    const hits: string[] = [];
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+        if (!entry.isFile()) continue;
+        const file = path.join(entry.parentPath, entry.name);
+        if (/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(fs.readFileSync(file, "utf8"))) hits.push(file);
+    }
+    return hits;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs and builds everything the project needs on a fresh machine; idempotent, and quick
+# when everything is already cached (builds live outside the clone, see lib.sh).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+started=$SECONDS
+
+debian_packages=(openssl ca-certificates)
+missing=()
+for pkg in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "apt: installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Install scripts are off: @pulumi/command and @pulumi/kubernetes would try to download their
+# plugins at install time, which cannot work offline. Plugins are built and installed below.
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if [[ "$(cat node_modules/.azs-lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
+  log "npm ci"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.azs-lock-hash
+fi
+
+source tools/engine-env.sh  # builds the CLI unless a compatible one is on PATH
+log "engine: $(command -v pulumi) $(pulumi version)"
+
+# install_plugin NAME VERSION BINARY_DIR: installs a resource plugin unless that exact version is there.
+install_plugin() {
+  local name=$1 version=$2 dir=$3
+  if pulumi plugin ls --json | node -e '
+      const [name, version] = process.argv.slice(1);
+      const plugins = JSON.parse(require("fs").readFileSync(0, "utf8")) || [];
+      process.exit(plugins.some((p) => p.kind === "resource" && p.name === name && p.version === version) ? 0 : 1);
+    ' "$name" "$version"; then
+    log "plugin $name $version: installed already"
+  else
+    pulumi plugin install resource "$name" "$version" --file "$dir/pulumi-resource-$name" --reinstall
+  fi
+}
+
+npm_plugin_version() { node -p 'require(process.argv[1]).pulumi.version' "$REPO_ROOT/node_modules/$1/package.json"; }
+
+install_plugin tls "$(npm_plugin_version @pulumi/tls)" "$(tools/build-tls.sh | tail -n1)"
+
+pulumi plugin ls
+log "setup done in $((SECONDS - started)) s"

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs a command with the Pulumi engine and Node 22 on PATH (see engine-env.sh).
+set -euo pipefail
+source "$(dirname "$0")/engine-env.sh"
+exec "$@"
