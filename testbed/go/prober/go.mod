@@ -1,0 +1,3 @@
+module azs-testbed/prober
+
+go 1.24
