@@ -62,13 +62,15 @@ build_prober() {
   record_time azs-prober 0 $((SECONDS - t))
 }
 
-etcd_key=$(key_of "$HERE/go/etcd/go.mod" "$HERE/go/etcd/go.sum" "$HERE/go/etcd/cmd/etcd/main.go" "$HERE/build.sh")
-k8s_key=$(key_of "$HERE/go/k8s/go.mod" "$HERE/go/k8s/go.sum" "$HERE/build.sh")
+# Keys: the module files plus the recipe (the build functions' text), not this whole script.
+etcd_key=$(key_of "$HERE/go/etcd/go.mod" "$HERE/go/etcd/go.sum" "$HERE/go/etcd/cmd/etcd/main.go" \
+  <(declare -f build_etcd build_etcdctl))
+k8s_key=$(key_of "$HERE/go/k8s/go.mod" "$HERE/go/k8s/go.sum" <(declare -f k8s_ldflags build_k8s_cmd))
 prober_key=$(key_of "$HERE"/go/prober/*)
 
 echo "etcd=$(cached_build etcd "$ETCD_VERSION" "$etcd_key" build_etcd)"
 echo "etcdctl=$(cached_build etcdctl "$ETCD_VERSION" "$etcd_key" build_etcdctl)"
-echo "prober=$(cached_build azs-prober 0 "$prober_key" build_prober)"
+echo "azs-prober=$(cached_build azs-prober 0 "$prober_key" build_prober)"
 echo "kube-apiserver=$(cached_build kube-apiserver "$K8S_VERSION" "$k8s_key" build_kube_apiserver)"
 echo "kube-controller-manager=$(cached_build kube-controller-manager "$K8S_VERSION" "$k8s_key" build_kube_controller_manager)"
 echo "kube-scheduler=$(cached_build kube-scheduler "$K8S_VERSION" "$k8s_key" build_kube_scheduler)"

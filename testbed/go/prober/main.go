@@ -140,16 +140,30 @@ func main() {
 		os.Exit(1)
 	}
 
-	tlsCfg := &tls.Config{InsecureSkipVerify: *insecure} //nolint:gosec // opt-in only
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "azs-prober:", err)
+	// The CA bundle is re-read for every connection (like the client certificate below), so the
+	// prober follows a rotation of the cluster's files instead of failing on stale trust.
+	tlsCfg := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // verified in VerifyConnection
+	if !*insecure {
+		if *caFile == "" {
+			fmt.Fprintln(os.Stderr, "azs-prober: -ca is required (or -insecure)")
 			os.Exit(1)
 		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
-		tlsCfg.RootCAs = pool
+		ca := *caFile
+		tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err = cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
+				DNSName: cs.ServerName})
+			return err
+		}
 	}
 	if *certFile != "" {
 		// Re-read the client cert on every handshake, so a rotation of the files is picked up.
