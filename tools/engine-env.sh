@@ -27,3 +27,9 @@ if ! existing_pulumi_is_compatible; then
   PATH="$("$REPO_ROOT/tools/build-pulumi.sh" | tail -n1)/bin:$PATH"
   export PATH
 fi
+
+# Pulumi looks for its language plugin next to the CLI, then on PATH. The stand-in in
+# tools/langhost serves only where neither has one.
+if [[ ! -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]] && ! command -v pulumi-language-nodejs >/dev/null; then
+  export PATH="$PATH:$REPO_ROOT/tools/langhost"
+fi
