@@ -16,6 +16,9 @@ K8S_VERSION=v1.35.8
 NICE="nice -n ${TESTBED_BUILD_NICE:-15}"
 TIMES_LOG="$AZS_CACHE/testbed-build-times.log"
 mkdir -p "$AZS_CACHE"
+# One testbed build at a time on this machine (a second caller waits, then finds the cache).
+exec 8>"$AZS_CACHE/.testbed-build.lock"
+flock 8
 
 record_time() { # name version seconds
   printf '%s %s %s %ss\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" >>"$TIMES_LOG"
