@@ -1,0 +1,315 @@
+// Stack configuration: reading and validation with clear errors, before any resource exists.
+// One section per concern; each section has a pure parser (raw values in, typed settings or a
+// ConfigError out) and a reader over pulumi.Config. Add the inventory and rollout sections the
+// same way: a parse function, a read function, rows in CONFIG_KEYS, a field in StackConfig.
+import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
+import { firstServiceIp, ROTATION_TYPES } from "./pki/catalog";
+import { AdoptedCa, CA_IDS, CaId, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "./pki/settings";
+import { validateAdoptedCa } from "./pki/x509";
+
+export const CONFIG_NAMESPACE = "azs-cert-rotation";
+
+/** Every problem found in the stack config, one per line, each naming its key. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+export interface ConfigKeyDoc {
+    key: string;
+    type: string;
+    default: string;
+    secret?: boolean;
+    description: string;
+}
+
+/** The config keys this module reads (for the README and Pulumi.yaml). */
+export const CONFIG_KEYS: ConfigKeyDoc[] = [
+    { key: "pki.keyAlgorithm", type: '"RSA" | "ECDSA"', default: "RSA", description: "key algorithm of every generated key; ECDSA is P-256" },
+    { key: "pki.rsaBits", type: "2048 | 3072 | 4096", default: "2048", description: "RSA modulus size (AKS Engine: 2048)" },
+    { key: "pki.etcdCa", type: '"shared" | "separate"', default: "shared", description: "shared: the cluster CA signs etcd's certificates (AKS Engine); separate: a dedicated etcd CA (kubeadm)" },
+    { key: "pki.serviceAccountKey", type: '"apiserver" | "dedicated"', default: "apiserver", description: "apiserver: tokens are signed with apiserver.key (AKS Engine); dedicated: sa.key / sa.pub" },
+    { key: "pki.clusterDomain", type: "string", default: "cluster.local", description: "cluster DNS domain, for the apiserver SAN kubernetes.default.svc.<domain>" },
+    { key: "pki.serviceCidr", type: "CIDR", default: "10.0.0.0/16", description: "service CIDR; its first address (the kubernetes Service) is an apiserver SAN" },
+    { key: "pki.apiServerExtraSans", type: "string[]", default: "[]", description: "extra apiserver SANs (DNS names or IPs)" },
+    { key: "pki.validity.leafDays", type: "integer", default: "365", description: "leaf certificate validity" },
+    { key: "pki.validity.leafRenewalDays", type: "integer", default: "30", description: "leaves are replaced this many days before expiry" },
+    { key: "pki.validity.caDays", type: "integer", default: "3650", description: "CA certificate validity" },
+    { key: "pki.validity.caRenewalDays", type: "integer", default: "365", description: "CA certificates are renewed (same key) this many days before expiry; at least leafDays" },
+    ...ROTATION_TYPES.map((t) => ({
+        key: `pki.rotation.${t}`,
+        type: "integer ≥ 0",
+        default: "0",
+        description: `generation of the ${t} certificates: bump it to force their rotation`,
+    })),
+    ...CA_IDS.flatMap((id) => [
+        { key: `${adoptionKeys(id).cert}`, type: "PEM", default: "unset", description: `existing ${id} certificate to adopt as generation 0 (with ${adoptionKeys(id).key})` },
+        { key: `${adoptionKeys(id).key}`, type: "PEM", default: "unset", secret: true, description: `private key of the adopted ${id}` },
+    ]),
+];
+
+/** Top-level config keys holding an adopted CA. */
+export function adoptionKeys(id: CaId): { cert: string; key: string } {
+    const prefix = { "kubernetes-ca": "kubernetesCa", "etcd-ca": "etcdCa", "front-proxy-ca": "frontProxyCa" }[id];
+    return { cert: `${prefix}Certificate`, key: `${prefix}PrivateKey` };
+}
+
+// ---------------------------------------------------------------- a small checked reader
+
+/** Reads fields of one config object, collecting problems under their full key path. */
+class Section {
+    private readonly obj: Record<string, unknown>;
+
+    constructor(
+        readonly path: string,
+        raw: unknown,
+        private readonly problems: string[],
+    ) {
+        if (raw === undefined || raw === null) {
+            this.obj = {};
+        } else if (typeof raw === "object" && !Array.isArray(raw)) {
+            this.obj = raw as Record<string, unknown>;
+        } else {
+            problems.push(`${path}: must be an object, got ${describe(raw)}`);
+            this.obj = {};
+        }
+    }
+
+    private key(name: string): string {
+        return `${this.path}.${name}`;
+    }
+
+    section(name: string): Section {
+        return new Section(this.key(name), this.obj[name], this.problems);
+    }
+
+    int(name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+        const v = this.obj[name];
+        if (v === undefined) return def;
+        const n = typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+            this.problems.push(`${this.key(name)}: must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""}, got ${describe(v)}`);
+            return def;
+        }
+        return n;
+    }
+
+    oneOf<T extends string | number>(name: string, allowed: readonly T[], def: T): T {
+        const v = this.obj[name];
+        if (v === undefined) return def;
+        const match = allowed.find((a) => a === v || String(a) === String(v));
+        if (match === undefined) {
+            this.problems.push(`${this.key(name)}: must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${describe(v)}`);
+            return def;
+        }
+        return match;
+    }
+
+    string(name: string, def: string, check: (s: string) => string | undefined): string {
+        const v = this.obj[name];
+        if (v === undefined) return def;
+        const why = typeof v === "string" ? check(v) : "must be a string";
+        if (why) {
+            this.problems.push(`${this.key(name)}: ${why}, got ${describe(v)}`);
+            return def;
+        }
+        return v as string;
+    }
+
+    stringList(name: string, check: (s: string) => string | undefined): string[] {
+        const v = this.obj[name];
+        if (v === undefined) return [];
+        if (!Array.isArray(v)) {
+            this.problems.push(`${this.key(name)}: must be a list, got ${describe(v)}`);
+            return [];
+        }
+        return v.filter((item, i) => {
+            const why = typeof item === "string" ? check(item) : "must be a string";
+            if (why) this.problems.push(`${this.key(name)}[${i}]: ${why}, got ${describe(item)}`);
+            return !why;
+        });
+    }
+
+    /** Unknown keys are errors: a typo must not silently fall back to a default. */
+    rejectUnknown(known: string[]): void {
+        for (const k of Object.keys(this.obj)) {
+            if (!known.includes(k)) {
+                const near = known.find((n) => n.toLowerCase() === k.toLowerCase() || editDistance(n, k) <= 2);
+                this.problems.push(`${this.key(k)}: unknown key${near ? ` (did you mean ${this.key(near)}?)` : ""}; known: ${known.join(", ")}`);
+            }
+        }
+    }
+}
+
+function describe(v: unknown): string {
+    const text = JSON.stringify(v);
+    return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function editDistance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+    }
+    return d[a.length]![b.length]!;
+}
+
+const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const checkDnsName = (s: string): string | undefined => (DNS_NAME.test(s) && s.length <= 253 ? undefined : "must be a DNS name");
+const checkSan = (s: string): string | undefined => (net.isIP(s) || !checkDnsName(s) ? undefined : "must be an IP address or a DNS name");
+const checkCidr = (s: string): string | undefined => {
+    try {
+        firstServiceIp(s);
+        return undefined;
+    } catch {
+        return "must be an IPv4 or IPv6 CIDR such as 10.0.0.0/16";
+    }
+};
+
+// ---------------------------------------------------------------- the PKI section
+
+/** PEM strings of CAs to adopt, as read from config (absent keys undefined). */
+export type AdoptionInput = Partial<Record<CaId, { certificate?: string; privateKey?: string }>>;
+
+export interface ParseOptions {
+    /** The time the checks of adopted CAs are made against (default: now). */
+    now?: Date;
+    /** Wraps the adopted private key (default: pulumi.secret). */
+    secret?: (s: string) => pulumi.Input<string>;
+}
+
+export interface Parsed<T> {
+    value: T;
+    warnings: string[];
+}
+
+/**
+ * Validates the `pki` config object and the adopted CAs. Throws a ConfigError naming every bad
+ * key. Adopted CAs are checked here, synchronously, so a bad one stops the program before any
+ * resource is registered (Pulumi hands secret config to the program in plain text; it is wrapped
+ * with pulumi.secret straight away and never appears in an error message).
+ */
+export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts: ParseOptions = {}): Parsed<PkiSettings> {
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    const pki = new Section("pki", raw, problems);
+    pki.rejectUnknown(["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "rotation"]);
+
+    const algorithm = pki.oneOf("keyAlgorithm", ["RSA", "ECDSA"] as const, DEFAULT_KEY.algorithm);
+    const rsaBits = pki.oneOf("rsaBits", [2048, 3072, 4096] as const, DEFAULT_KEY.rsaBits);
+    const etcdCa = pki.oneOf("etcdCa", ["shared", "separate"] as const, "shared");
+    const serviceAccountKey = pki.oneOf("serviceAccountKey", ["apiserver", "dedicated"] as const, "apiserver");
+    const clusterDomain = pki.string("clusterDomain", "cluster.local", checkDnsName);
+    const serviceCidr = pki.string("serviceCidr", "10.0.0.0/16", checkCidr);
+    const apiServerExtraSans = pki.stringList("apiServerExtraSans", checkSan);
+
+    const v = pki.section("validity");
+    v.rejectUnknown(["leafDays", "leafRenewalDays", "caDays", "caRenewalDays"]);
+    const d = DEFAULT_VALIDITY;
+    const leafDays = v.int("leafDays", d.leaf.days, 1, 3650);
+    const leafRenewalDays = v.int("leafRenewalDays", d.leaf.renewalDays, 1);
+    const caDays = v.int("caDays", d.ca.days, 2, 36500);
+    const caRenewalDays = v.int("caRenewalDays", d.ca.renewalDays, 1);
+    // The tls provider treats a lead >= validity as "always ready for renewal": a replacement on every run.
+    if (leafRenewalDays >= leafDays) problems.push(`pki.validity.leafRenewalDays (${leafRenewalDays}) must be less than pki.validity.leafDays (${leafDays})`);
+    if (caRenewalDays >= caDays) problems.push(`pki.validity.caRenewalDays (${caRenewalDays}) must be less than pki.validity.caDays (${caDays})`);
+    if (leafDays > caDays) {
+        problems.push(`pki.validity.leafDays (${leafDays}) goes beyond pki.validity.caDays (${caDays}): a leaf's validity may not go beyond its CA's`);
+    } else if (caRenewalDays < leafDays) {
+        problems.push(
+            `pki.validity.caRenewalDays (${caRenewalDays}) must be at least pki.validity.leafDays (${leafDays}): ` +
+                `otherwise a leaf issued just before the CA is renewed would outlive the CA certificate`,
+        );
+    }
+
+    const rot = pki.section("rotation");
+    rot.rejectUnknown([...ROTATION_TYPES]);
+    const rotation = Object.fromEntries(ROTATION_TYPES.map((t) => [t, rot.int(t, 0, 0)])) as RotationGenerations;
+    if (etcdCa === "shared" && rotation.etcdCa !== 0) {
+        problems.push(
+            `pki.rotation.etcdCa is ${rotation.etcdCa} but pki.etcdCa is "shared": the etcd certificates are signed by the ` +
+                `Kubernetes CA; bump pki.rotation.kubernetesCa, or set pki.etcdCa: separate`,
+        );
+    }
+
+    const now = opts.now ?? new Date();
+    const secret = opts.secret ?? ((s: string) => pulumi.secret(s));
+    const adopted: PkiSettings["adopted"] = {};
+    const generationOf: Record<CaId, number> = { "kubernetes-ca": rotation.kubernetesCa, "etcd-ca": rotation.etcdCa, "front-proxy-ca": rotation.frontProxy };
+    for (const id of CA_IDS) {
+        const input = adoption[id];
+        const keys = adoptionKeys(id);
+        if (!input || (input.certificate === undefined && input.privateKey === undefined)) continue;
+        const label = `${CONFIG_NAMESPACE}:${keys.cert} / ${keys.key}`;
+        if (input.certificate === undefined || input.privateKey === undefined) {
+            problems.push(`${label}: set both or neither (only ${input.certificate === undefined ? keys.key : keys.cert} is set)`);
+            continue;
+        }
+        if (id === "etcd-ca" && etcdCa === "shared") {
+            problems.push(`${label}: an etcd CA is adopted but pki.etcdCa is "shared"; set pki.etcdCa: separate, or adopt it as ${adoptionKeys("kubernetes-ca").cert}`);
+            continue;
+        }
+        if (generationOf[id] !== 0) {
+            warnings.push(`${label}: not used: the adopted CA is generation 0 and its rotation generation is ${generationOf[id]}`);
+            continue;
+        }
+        try {
+            const result = validateAdoptedCa(input.certificate, input.privateKey, label, { now, leafDays, caRenewalDays });
+            warnings.push(...result.warnings);
+            adopted[id] = { certPem: input.certificate, keyPem: secret(input.privateKey), facts: result.facts } satisfies AdoptedCa;
+        } catch (e) {
+            problems.push(...(e as Error).message.split("\n"));
+        }
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return {
+        value: {
+            catalog: { etcdCa, serviceAccountKey },
+            key: { algorithm, rsaBits },
+            sans: { clusterDomain, serviceCidr, apiServerExtraSans },
+            validity: { leaf: { days: leafDays, renewalDays: leafRenewalDays }, ca: { days: caDays, renewalDays: caRenewalDays } },
+            rotation,
+            adopted,
+        },
+        warnings,
+    };
+}
+
+/** Reads and validates the PKI section of the current stack's config; warnings go to the Pulumi log. */
+export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): PkiSettings {
+    const problems: string[] = [];
+    let raw: unknown;
+    try {
+        raw = config.getObject<unknown>("pki");
+    } catch {
+        problems.push(`${CONFIG_NAMESPACE}:pki: not valid JSON/YAML`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    const adoption: AdoptionInput = {};
+    for (const id of CA_IDS) {
+        const keys = adoptionKeys(id);
+        // config.get returns secret values in plain text; parsePkiConfig wraps the key with pulumi.secret.
+        adoption[id] = { certificate: config.get(keys.cert), privateKey: config.get(keys.key) };
+    }
+    const parsed = parsePkiConfig(raw, adoption, opts);
+    for (const w of parsed.warnings) pulumi.log.warn(w);
+    return parsed.value;
+}
+
+export interface StackConfig {
+    pki: PkiSettings;
+    // inventory: InventorySettings;  (issue 6)
+    // rollout: RolloutSettings;      (issue 6)
+}
+
+/** Every section, validated. Call first in index.ts: a ConfigError stops the program before any resource. */
+export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): StackConfig {
+    return { pki: readPkiConfig(config, opts) };
+}

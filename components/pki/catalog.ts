@@ -1,0 +1,570 @@
+// The catalog: one table of every certificate and key of an AKS Engine cluster, and everything
+// derived from it (the CA tree, the concrete instances for an inventory, the files per node).
+// Pure data and pure functions: no Pulumi resources here, so tests and the rollout planner can
+// use it directly. Everything else in components/pki is built from this table.
+import * as net from "net";
+
+/** Forced-rotation types, as Rafay names them (plus FrontProxy and ServiceAccount). */
+export const ROTATION_TYPES = ["kubernetesCa", "kubernetesLeaf", "etcdCa", "etcdLeaf", "frontProxy", "serviceAccount"] as const;
+export type RotationType = (typeof ROTATION_TYPES)[number];
+
+export const ROTATION_TYPE_LABELS: Record<RotationType, string> = {
+    kubernetesCa: "Kubernetes-CA",
+    kubernetesLeaf: "Kubernetes-Leaf",
+    etcdCa: "ETCD-CA",
+    etcdLeaf: "ETCD-Leaf",
+    frontProxy: "FrontProxy",
+    serviceAccount: "ServiceAccount",
+};
+
+export type KeyUsage = "digitalSignature" | "keyEncipherment" | "certSign" | "crlSign";
+export type ExtKeyUsage = "serverAuth" | "clientAuth";
+
+/** Processes on the nodes that read PKI files. */
+export type Service =
+    | "etcd"
+    | "kube-apiserver"
+    | "kube-controller-manager"
+    | "kube-scheduler"
+    | "kubelet"
+    | "kube-proxy"
+    | "kubectl";
+
+/**
+ * How a service picks up a new version of a file (Kubernetes 1.35 / etcd 3.6, see DESIGN.md):
+ * "dynamic" = reloaded by the running process; "restart" = only read at start.
+ */
+export type Reload = "dynamic" | "restart";
+
+export interface Reader {
+    service: Service;
+    /** The flag or kubeconfig field through which the service reads the file. */
+    via: string;
+    reload: Reload;
+}
+
+/** Which nodes hold a file: every master, every node, or (per-master rows) only the owning master. */
+export type FilePlacement = "masters" | "all" | "owner";
+
+export interface FileSpec {
+    /** File name under /etc/kubernetes/certs; `{index}` is the master index for per-master rows. */
+    name: string;
+    content: "cert" | "key" | "publicKey";
+    nodes: FilePlacement;
+    readers: Reader[];
+}
+
+/** Subject alternative names, computed from the inventory (see `expandInstances`). */
+export type SanRule = "none" | "apiServer" | "etcdServer" | "etcdPeer";
+
+export type CertKind = "ca" | "leaf" | "keyPair";
+
+export interface CertRow {
+    /** Stable id, also the Pulumi resource name prefix; `{index}` for per-master rows. */
+    id: string;
+    kind: CertKind;
+    description: string;
+    rotation: RotationType;
+    /** Row id of the issuing CA (leaves only). CAs are self-signed; key pairs have no certificate. */
+    issuer?: string;
+    /** Row id whose private key this row's certificate uses instead of a key of its own. */
+    keyFrom?: string;
+    commonName: string;
+    organization?: string;
+    keyUsages: KeyUsage[];
+    extKeyUsages: ExtKeyUsage[];
+    sans: SanRule;
+    /** One instance for the cluster, or one per master. */
+    placement: "cluster" | "perMaster";
+    files: FileSpec[];
+}
+
+/** Layout choices that change the table. */
+export interface CatalogOptions {
+    /** "shared": AKS Engine's single cluster CA signs the etcd certs; "separate": a dedicated etcd CA (kubeadm). */
+    etcdCa: "shared" | "separate";
+    /**
+     * "apiserver": AKS Engine signs service-account tokens with apiserver.key (the serving key);
+     * "dedicated": a key pair of its own in sa.key / sa.pub (kubeadm).
+     */
+    serviceAccountKey: "apiserver" | "dedicated";
+}
+
+export const DEFAULT_CATALOG_OPTIONS: CatalogOptions = { etcdCa: "shared", serviceAccountKey: "apiserver" };
+
+export const CERTS_DIR = "/etc/kubernetes/certs";
+
+const r = (service: Service, via: string, reload: Reload): Reader => ({ service, via, reload });
+
+/** Readers of the cluster CA certificate that do not depend on the etcd layout. */
+const CLUSTER_CA_READERS: Reader[] = [
+    r("kube-apiserver", "--client-ca-file", "dynamic"),
+    r("kube-controller-manager", "--root-ca-file, --cluster-signing-cert-file", "restart"),
+    r("kube-controller-manager", "kubeconfig certificate-authority", "restart"),
+    r("kube-scheduler", "kubeconfig certificate-authority", "restart"),
+    r("kubelet", "kubeconfig certificate-authority", "restart"),
+    r("kube-proxy", "kubeconfig certificate-authority", "restart"),
+    r("kubectl", "kubeconfig certificate-authority-data", "dynamic"),
+];
+
+/** Readers of whichever CA certificate signs the etcd certificates. */
+const ETCD_TRUST_READERS: Reader[] = [
+    r("etcd", "--trusted-ca-file, --peer-trusted-ca-file", "restart"),
+    r("kube-apiserver", "--etcd-cafile", "restart"),
+];
+
+/** Readers of the client certificate's files (client.crt / client.key). */
+const CLIENT_READERS: Reader[] = [
+    r("kubelet", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
+    r("kube-controller-manager", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
+    r("kube-scheduler", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
+    r("kube-proxy", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
+    r("kube-apiserver", "--kubelet-client-certificate/--kubelet-client-key", "restart"),
+];
+
+const SA_READERS: Reader[] = [
+    r("kube-apiserver", "--service-account-key-file, --service-account-signing-key-file", "restart"),
+    r("kube-controller-manager", "--service-account-private-key-file", "restart"),
+];
+
+const LEAF_USAGES: KeyUsage[] = ["digitalSignature", "keyEncipherment"];
+const CA_USAGES: KeyUsage[] = ["certSign", "crlSign", "digitalSignature"];
+
+/**
+ * The table, in build order (CAs and key pairs before the certificates that use them). AKS Engine's layout (aks-engine `pki.go` and its cloud-init) with the two kubeadm
+ * options. The rotation type of a row says which generation number in stack config forces it.
+ *
+ * Security note on `etcdCa: "shared"` (AKS Engine's default): etcd trusts the cluster CA, so any
+ * certificate that CA signs — client.crt is on every agent — is accepted by etcd as a client.
+ * `etcdCa: "separate"` closes that; it needs etcd's and the apiserver's CA flags pointed at etcd-ca.crt.
+ */
+export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPTIONS): CertRow[] {
+    const etcdIssuer = options.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca";
+    const saShared = options.serviceAccountKey === "apiserver";
+    const rows: CertRow[] = [
+        {
+            id: "kubernetes-ca",
+            kind: "ca",
+            description: "cluster CA: signs the apiserver, client and kubectl certificates (and etcd's, when shared)",
+            rotation: "kubernetesCa",
+            commonName: "ca",
+            keyUsages: CA_USAGES,
+            extKeyUsages: [],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "ca.crt", content: "cert", nodes: "all", readers: [...CLUSTER_CA_READERS, ...(options.etcdCa === "shared" ? ETCD_TRUST_READERS : [])] },
+                { name: "ca.key", content: "key", nodes: "masters", readers: [r("kube-controller-manager", "--cluster-signing-key-file", "restart")] },
+            ],
+        },
+        ...(options.etcdCa === "separate"
+            ? [
+                  {
+                      id: "etcd-ca",
+                      kind: "ca",
+                      description: "etcd CA (kubeadm layout): signs only the etcd server, peer and client certificates",
+                      rotation: "etcdCa",
+                      commonName: "etcd-ca",
+                      keyUsages: CA_USAGES,
+                      extKeyUsages: [],
+                      sans: "none",
+                      placement: "cluster",
+                      files: [
+                          { name: "etcd-ca.crt", content: "cert", nodes: "masters", readers: ETCD_TRUST_READERS },
+                          { name: "etcd-ca.key", content: "key", nodes: "masters", readers: [] },
+                      ],
+                  } satisfies CertRow,
+              ]
+            : []),
+        {
+            id: "front-proxy-ca",
+            kind: "ca",
+            description: "front-proxy (aggregation layer) CA",
+            rotation: "frontProxy",
+            commonName: "proxyClientCA",
+            keyUsages: CA_USAGES,
+            extKeyUsages: [],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "proxy-ca.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--requestheader-client-ca-file", "dynamic")] },
+                { name: "proxy-ca.key", content: "key", nodes: "masters", readers: [] },
+            ],
+        },
+        {
+            // Service-account token signing key. Rotating it must not log every pod out: the
+            // apiserver accepts several --service-account-key-file flags and verifies tokens with
+            // any of them, so the rollout keeps the previous public key as an extra
+            // --service-account-key-file (e.g. sa-previous.pub, taken from the node's backup)
+            // while --service-account-signing-key-file and the controller-manager's
+            // --service-account-private-key-file move to the new key. Bound tokens are
+            // re-requested by the kubelet within their 1 h lifetime; the old key can be dropped
+            // once legacy token secrets have been re-created.
+            id: "service-account",
+            kind: "keyPair",
+            description: saShared
+                ? "service-account signing key pair; AKS Engine keeps it in apiserver.key (the apiserver serving certificate uses it)"
+                : "service-account signing key pair in sa.key / sa.pub",
+            rotation: "serviceAccount",
+            commonName: "service-account",
+            keyUsages: [],
+            extKeyUsages: [],
+            sans: "none",
+            placement: "cluster",
+            files: saShared
+                ? [] // written as apiserver.key by the apiserver row (keyFrom)
+                : [
+                      { name: "sa.key", content: "key", nodes: "masters", readers: SA_READERS },
+                      { name: "sa.pub", content: "publicKey", nodes: "masters", readers: [SA_READERS[0]] },
+                  ],
+        },
+        {
+            id: "apiserver",
+            kind: "leaf",
+            description: "kube-apiserver serving certificate" + (saShared ? "; its key is also the service-account signing key" : ""),
+            rotation: "kubernetesLeaf",
+            issuer: "kubernetes-ca",
+            keyFrom: saShared ? "service-account" : undefined,
+            commonName: "apiserver",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["serverAuth"],
+            sans: "apiServer",
+            placement: "cluster",
+            files: [
+                // aks-engine also writes apiserver.crt on agents (public, unused by agent services).
+                { name: "apiserver.crt", content: "cert", nodes: "all", readers: [r("kube-apiserver", "--tls-cert-file", "dynamic")] },
+                {
+                    name: "apiserver.key",
+                    content: "key",
+                    nodes: "masters",
+                    readers: [r("kube-apiserver", "--tls-private-key-file", "dynamic"), ...(saShared ? SA_READERS : [])],
+                },
+            ],
+        },
+        {
+            id: "client",
+            kind: "leaf",
+            description: "cluster client certificate (system:masters): kubelets, controller-manager, scheduler, kube-proxy, apiserver-to-kubelet",
+            rotation: "kubernetesLeaf",
+            issuer: "kubernetes-ca",
+            commonName: "client",
+            organization: "system:masters",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["clientAuth"],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "client.crt", content: "cert", nodes: "all", readers: CLIENT_READERS },
+                { name: "client.key", content: "key", nodes: "all", readers: CLIENT_READERS },
+            ],
+        },
+        {
+            id: "kubectl-client",
+            kind: "leaf",
+            description: "admin kubeconfig client certificate (system:masters)",
+            rotation: "kubernetesLeaf",
+            issuer: "kubernetes-ca",
+            commonName: "client",
+            organization: "system:masters",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["clientAuth"],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "kubectlClient.crt", content: "cert", nodes: "masters", readers: [r("kubectl", "admin kubeconfig", "dynamic")] },
+                { name: "kubectlClient.key", content: "key", nodes: "masters", readers: [r("kubectl", "admin kubeconfig", "dynamic")] },
+            ],
+        },
+        {
+            id: "etcd-server",
+            kind: "leaf",
+            description: "etcd client-facing serving certificate (one for all masters, as aks-engine)",
+            rotation: "etcdLeaf",
+            issuer: etcdIssuer,
+            commonName: "etcdserver",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["serverAuth", "clientAuth"],
+            sans: "etcdServer",
+            placement: "cluster",
+            files: [
+                // etcd re-reads its serving and peer certificates on every handshake.
+                { name: "etcdserver.crt", content: "cert", nodes: "masters", readers: [r("etcd", "--cert-file", "dynamic")] },
+                { name: "etcdserver.key", content: "key", nodes: "masters", readers: [r("etcd", "--key-file", "dynamic")] },
+            ],
+        },
+        {
+            id: "etcd-client",
+            kind: "leaf",
+            description: "the apiserver's client certificate towards etcd",
+            rotation: "etcdLeaf",
+            issuer: etcdIssuer,
+            commonName: "etcdclient",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["clientAuth"],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "etcdclient.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--etcd-certfile", "restart")] },
+                { name: "etcdclient.key", content: "key", nodes: "masters", readers: [r("kube-apiserver", "--etcd-keyfile", "restart")] },
+            ],
+        },
+        {
+            id: "etcd-peer-{index}",
+            kind: "leaf",
+            description: "etcd peer certificate of one master",
+            rotation: "etcdLeaf",
+            issuer: etcdIssuer,
+            commonName: "etcdpeer{index}",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["serverAuth", "clientAuth"],
+            sans: "etcdPeer",
+            placement: "perMaster",
+            files: [
+                { name: "etcdpeer{index}.crt", content: "cert", nodes: "owner", readers: [r("etcd", "--peer-cert-file", "dynamic")] },
+                { name: "etcdpeer{index}.key", content: "key", nodes: "owner", readers: [r("etcd", "--peer-key-file", "dynamic")] },
+            ],
+        },
+        {
+            id: "front-proxy-client",
+            kind: "leaf",
+            description: "the apiserver's client certificate towards aggregated API servers",
+            rotation: "frontProxy",
+            issuer: "front-proxy-ca",
+            commonName: "aggregator",
+            organization: "system:masters",
+            keyUsages: LEAF_USAGES,
+            extKeyUsages: ["clientAuth"],
+            sans: "none",
+            placement: "cluster",
+            files: [
+                { name: "proxy.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--proxy-client-cert-file", "dynamic")] },
+                { name: "proxy.key", content: "key", nodes: "masters", readers: [r("kube-apiserver", "--proxy-client-key-file", "dynamic")] },
+            ],
+        },
+    ];
+    checkCatalog(rows);
+    return rows;
+}
+
+/** Structural checks of the table itself: a broken table is a programming error, caught by the unit tests. */
+export function checkCatalog(rows: CertRow[]): void {
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    if (byId.size !== rows.length) throw new Error("catalog: duplicate row id");
+    const files = new Set<string>();
+    const earlier = new Set<string>();
+    for (const row of rows) {
+        for (const dep of [row.issuer, row.keyFrom]) {
+            if (dep !== undefined && !earlier.has(dep)) throw new Error(`catalog: ${row.id}: ${dep} must come before it (build order)`);
+        }
+        earlier.add(row.id);
+        if (row.kind === "leaf") {
+            const issuer = row.issuer && byId.get(row.issuer);
+            if (!issuer || issuer.kind !== "ca") throw new Error(`catalog: ${row.id}: issuer ${row.issuer} is not a CA row`);
+        } else if (row.issuer) {
+            throw new Error(`catalog: ${row.id}: only leaves have an issuer`);
+        }
+        if (row.keyFrom !== undefined && byId.get(row.keyFrom)?.kind !== "keyPair") {
+            throw new Error(`catalog: ${row.id}: keyFrom ${row.keyFrom} is not a key-pair row`);
+        }
+        for (const file of row.files) {
+            if (files.has(file.name)) throw new Error(`catalog: file ${file.name} appears twice`);
+            files.add(file.name);
+            if ((file.nodes === "owner") !== (row.placement === "perMaster")) {
+                throw new Error(`catalog: ${row.id}: file ${file.name}: "owner" placement is for per-master rows only`);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the CA tree
+
+export interface CaTreeNode {
+    ca: CertRow;
+    /** Rows the CA signs, in table order. */
+    leaves: CertRow[];
+}
+
+/** The CA tree, derived from the issuer column. Every CA is a root (self-signed) in both layouts. */
+export function deriveCaTree(rows: CertRow[]): CaTreeNode[] {
+    return rows
+        .filter((row) => row.kind === "ca")
+        .map((ca) => ({ ca, leaves: rows.filter((row) => row.issuer === ca.id) }));
+}
+
+// ---------------------------------------------------------------- instances for an inventory
+
+export interface PkiNode {
+    name: string;
+    role: "master" | "agent";
+    ip: string;
+    /** Master index (etcdpeer<index>); masters only. */
+    index?: number;
+}
+
+/** What the PKI needs to know about the cluster. */
+export interface PkiInventory {
+    nodes: PkiNode[];
+    /** The apiserver's public DNS name (aks-engine: <dnsPrefix>.<location>.cloudapp.<suffix>). */
+    fqdn: string;
+    /** Load balancer / VIP addresses in front of the apiservers. */
+    loadBalancerIps: string[];
+}
+
+export interface SanSettings {
+    clusterDomain: string;
+    serviceCidr: string;
+    /** Extra apiserver SANs (DNS names or IPs), e.g. a custom DNS name. */
+    apiServerExtraSans: string[];
+}
+
+export const DEFAULT_SAN_SETTINGS: SanSettings = { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] };
+
+/** One concrete certificate (or key pair) of the cluster: a row, expanded for one master where per-master. */
+export interface CertInstance {
+    /** Unique id, e.g. "apiserver", "etcd-peer-1". */
+    id: string;
+    row: CertRow;
+    /** The master this instance belongs to (per-master rows). */
+    master?: PkiNode;
+    commonName: string;
+    organization?: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+    /** Files with `{index}` resolved and the node names that receive each. */
+    files: (FileSpec & { path: string; nodeNames: string[] })[];
+}
+
+export function masters(inventory: PkiInventory): PkiNode[] {
+    return inventory.nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+}
+
+/** The first usable address of a CIDR: the `kubernetes` Service's ClusterIP (10.0.0.1 for 10.0.0.0/16). */
+export function firstServiceIp(cidr: string): string {
+    const [base, bitsText] = cidr.split("/");
+    const family = net.isIP(base ?? "");
+    const bits = Number(bitsText);
+    const width = family === 4 ? 32 : 128;
+    if (!family || !/^\d+$/.test(bitsText ?? "") || bits < 0 || bits >= width - 1) {
+        throw new Error(`not a CIDR with room for a service IP: ${JSON.stringify(cidr)}`);
+    }
+    const value = family === 4 ? ipv4ToBigInt(base!) : ipv6ToBigInt(base!);
+    const mask = ((1n << BigInt(width)) - 1n) ^ ((1n << BigInt(width - bits)) - 1n);
+    const first = (value & mask) + 1n;
+    return family === 4 ? bigIntToIpv4(first) : bigIntToIpv6(first);
+}
+
+function ipv4ToBigInt(ip: string): bigint {
+    return ip.split(".").reduce((acc, part) => (acc << 8n) + BigInt(Number(part)), 0n);
+}
+function bigIntToIpv4(v: bigint): string {
+    return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join(".");
+}
+function ipv6ToBigInt(ip: string): bigint {
+    const [head, tail] = ip.includes("::") ? ip.split("::") : [ip, undefined];
+    const h = head ? head.split(":") : [];
+    const t = tail ? tail.split(":") : [];
+    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+    return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g, 16)), 0n);
+}
+function bigIntToIpv6(v: bigint): string {
+    const groups: string[] = [];
+    for (let s = 112n; s >= 0n; s -= 16n) groups.push(((v >> s) & 0xffffn).toString(16));
+    return groups.join(":");
+}
+
+const uniq = (xs: string[]): string[] => [...new Set(xs)];
+
+/** SANs of the apiserver serving certificate. */
+export function apiServerSans(inventory: PkiInventory, s: SanSettings): { dnsNames: string[]; ipAddresses: string[] } {
+    const extraIps = s.apiServerExtraSans.filter((x) => net.isIP(x));
+    const extraDns = s.apiServerExtraSans.filter((x) => !net.isIP(x));
+    return {
+        dnsNames: uniq([
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            `kubernetes.default.svc.${s.clusterDomain}`,
+            inventory.fqdn,
+            ...extraDns,
+        ]),
+        ipAddresses: uniq([
+            ...masters(inventory).map((m) => m.ip),
+            ...inventory.loadBalancerIps,
+            firstServiceIp(s.serviceCidr),
+            "127.0.0.1",
+            ...extraIps,
+        ]),
+    };
+}
+
+function sansFor(row: CertRow, inventory: PkiInventory, s: SanSettings, master?: PkiNode): { dnsNames: string[]; ipAddresses: string[] } {
+    switch (row.sans) {
+        case "none":
+            return { dnsNames: [], ipAddresses: [] };
+        case "apiServer":
+            return apiServerSans(inventory, s);
+        case "etcdServer": // one certificate for every master's etcd
+            return {
+                dnsNames: uniq(["localhost", ...masters(inventory).map((m) => m.name)]),
+                ipAddresses: uniq(["127.0.0.1", ...masters(inventory).map((m) => m.ip)]),
+            };
+        case "etcdPeer":
+            return { dnsNames: [master!.name], ipAddresses: uniq([master!.ip, "127.0.0.1"]) };
+    }
+}
+
+const atIndex = (text: string, index: number | undefined): string => (index === undefined ? text : text.split("{index}").join(String(index)));
+
+/** Expand the table for an inventory: one instance per cluster row, one per master for per-master rows. */
+export function expandInstances(rows: CertRow[], inventory: PkiInventory, s: SanSettings = DEFAULT_SAN_SETTINGS): CertInstance[] {
+    const ms = masters(inventory);
+    const all = inventory.nodes.map((n) => n.name);
+    const out: CertInstance[] = [];
+    for (const row of rows) {
+        const owners: (PkiNode | undefined)[] = row.placement === "perMaster" ? ms : [undefined];
+        for (const master of owners) {
+            const index = master?.index;
+            out.push({
+                id: atIndex(row.id, index),
+                row,
+                master,
+                commonName: atIndex(row.commonName, index),
+                organization: row.organization,
+                ...sansFor(row, inventory, s, master),
+                files: row.files.map((f) => ({
+                    ...f,
+                    name: atIndex(f.name, index),
+                    path: `${CERTS_DIR}/${atIndex(f.name, index)}`,
+                    nodeNames: f.nodes === "all" ? all : f.nodes === "masters" ? ms.map((m) => m.name) : [master!.name],
+                })),
+            });
+        }
+    }
+    return out;
+}
+
+/** The files one node receives: [path, instance id, content]. */
+export function filesForNode(instances: CertInstance[], nodeName: string): { path: string; instance: string; content: FileSpec["content"] }[] {
+    return instances.flatMap((inst) =>
+        inst.files.filter((f) => f.nodeNames.includes(nodeName)).map((f) => ({ path: f.path, instance: inst.id, content: f.content })),
+    );
+}
+
+// ---------------------------------------------------------------- kubeconfigs
+
+export interface KubeconfigSpec {
+    id: "admin" | "kubelet" | "controllerManager" | "scheduler";
+    /** Path on the node ({adminUser} is the admin user name). AKS Engine shares one file for the last three. */
+    path: string;
+    nodes: "masters" | "all";
+    /** The certificate instance whose cert/key authenticate the user. */
+    user: string;
+    readers: Service[];
+}
+
+export const KUBECONFIG_CATALOG: KubeconfigSpec[] = [
+    { id: "admin", path: "/home/{adminUser}/.kube/config", nodes: "masters", user: "kubectl-client", readers: ["kubectl"] },
+    { id: "kubelet", path: "/var/lib/kubelet/kubeconfig", nodes: "all", user: "client", readers: ["kubelet", "kube-proxy"] },
+    { id: "controllerManager", path: "/var/lib/kubelet/kubeconfig", nodes: "masters", user: "client", readers: ["kube-controller-manager"] },
+    { id: "scheduler", path: "/var/lib/kubelet/kubeconfig", nodes: "masters", user: "client", readers: ["kube-scheduler"] },
+];

@@ -1,0 +1,178 @@
+// Which resources a config change replaces — a pure function, so tests can count and `preview`
+// can be checked against it. It works on a model of the resources the components register: each
+// resource's replace-forcing inputs (its "fingerprint") and the resources whose replacement
+// changes one of its inputs. The unit tests run the real components under mocks and check that
+// they replace exactly what this model says.
+import { ResolvedCa, ResolvedEntry, ResolvedLeaf, ResolvedPki } from "./resolve";
+import { KeySpec } from "./settings";
+import { RotationType } from "./catalog";
+
+export type TlsType = "tls:index/privateKey:PrivateKey" | "tls:index/selfSignedCert:SelfSignedCert" | "tls:index/certRequest:CertRequest" | "tls:index/locallySignedCert:LocallySignedCert";
+
+/** Logical names of the resources each component registers (used by the components too). */
+export const resourceNames = {
+    /** ECDSA key shared by the renewal clocks of all leaves. */
+    clockKey: "renewal-clock-key",
+    ca: (id: string) => ({ key: `${id}-key`, cert: `${id}-cert` }),
+    leaf: (id: string) => ({ clock: `${id}-clock`, key: `${id}-key`, csr: `${id}-csr`, cert: `${id}-cert` }),
+    keyPair: (id: string) => ({ key: `${id}-key` }),
+};
+
+export interface ModelResource {
+    name: string;
+    type: TlsType;
+    /** The certificate instance it belongs to ("" for the shared clock key). */
+    instance: string;
+    /** Replace-forcing inputs that do not come from another resource, and the replacement trigger. */
+    fingerprint: Record<string, unknown>;
+    /** Resources whose replacement replaces this one (an input of it is their output). */
+    deps: string[];
+}
+
+export function keyFingerprint(key: KeySpec): string {
+    return key.algorithm === "RSA" ? `RSA ${key.rsaBits}` : "ECDSA P256";
+}
+
+/** The resources ClusterPki registers for a resolved PKI, with what forces their replacement. */
+export function resourceModel(pki: ResolvedPki): ModelResource[] {
+    const out: ModelResource[] = [];
+    const keyResourceOf = new Map<string, string>(); // entry id → its private key resource
+    const hasOwnKeyLeaf = pki.entries.some((e) => e.kind === "leaf" && !e.keyFrom);
+    if (hasOwnKeyLeaf) {
+        out.push({ name: resourceNames.clockKey, type: "tls:index/privateKey:PrivateKey", instance: "", fingerprint: { key: "ECDSA P256" }, deps: [] });
+    }
+    for (const e of pki.entries) {
+        if (e.kind === "ca") {
+            if (e.adopted) continue; // used as is: no resource
+            const n = resourceNames.ca(e.id);
+            out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.identity }, deps: [] });
+            out.push({ name: n.cert, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: certFingerprint(e), deps: [n.key] });
+            keyResourceOf.set(e.id, n.key);
+        } else if (e.kind === "keyPair") {
+            const n = resourceNames.keyPair(e.id);
+            out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.trigger }, deps: [] });
+            keyResourceOf.set(e.id, n.key);
+        } else {
+            const n = resourceNames.leaf(e.id);
+            const issuerKey = keyResourceOf.get(e.issuer);
+            const csrDeps: string[] = [];
+            let csrTrigger: string | undefined;
+            if (e.keyFrom) {
+                csrDeps.push(keyResourceOf.get(e.keyFrom)!);
+                csrTrigger = e.trigger; // no key of its own: the CSR carries the forced re-issue
+            } else {
+                out.push({ name: n.clock, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: { days: e.validity.days, trigger: e.trigger }, deps: [resourceNames.clockKey] });
+                out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key) }, deps: [n.clock] });
+                csrDeps.push(n.key);
+            }
+            out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { ...subjectFingerprint(e), ...(csrTrigger ? { trigger: csrTrigger } : {}) }, deps: csrDeps });
+            out.push({
+                name: n.cert,
+                type: "tls:index/locallySignedCert:LocallySignedCert",
+                instance: e.id,
+                // An adopted issuer has no key resource: its key is an input that changes with the adopted CA.
+                fingerprint: { ...certFingerprint(e), ...(issuerKey ? {} : { issuerKey: e.issuerIdentity }) },
+                deps: [n.csr, ...(issuerKey ? [issuerKey] : [])],
+            });
+        }
+    }
+    return out;
+}
+
+function subjectFingerprint(e: ResolvedEntry): Record<string, unknown> {
+    return { commonName: e.instance.commonName, organization: e.instance.organization ?? null, dnsNames: e.instance.dnsNames, ipAddresses: e.instance.ipAddresses };
+}
+
+function certFingerprint(e: ResolvedCa | ResolvedLeaf): Record<string, unknown> {
+    return e.kind === "ca"
+        ? { ...subjectFingerprint(e), days: e.validity.days, uses: "ca" }
+        : { days: e.validity.days, uses: e.allowedUses };
+}
+
+// ---------------------------------------------------------------- the plan
+
+export interface ReplacedCertificate {
+    /** Certificate instance id (or "service-account" for the key pair). */
+    id: string;
+    rotation: RotationType;
+    /** Its resources that are replaced, by logical name. */
+    resources: string[];
+    /** Why, in words an operator reads. */
+    reasons: string[];
+}
+
+export interface ReplacementPlan {
+    replaced: ReplacedCertificate[];
+    /** Resources that exist only after / only before the change (layout or inventory changes). */
+    created: string[];
+    deleted: string[];
+    /** Number of resources replaced (what `pulumi preview` counts as replaces). */
+    resourceCount: number;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** What changes between two resolved PKIs (two configs, or two inventories). */
+export function planReplacements(before: ResolvedPki, after: ResolvedPki): ReplacementPlan {
+    const old = new Map(resourceModel(before).map((r) => [r.name, r]));
+    const model = resourceModel(after);
+    const entryOf = new Map(after.entries.map((e) => [e.id, e]));
+    const replaced = new Map<string, string[]>(); // resource → reasons
+    for (const r of model) {
+        const prev = old.get(r.name);
+        if (!prev || prev.type !== r.type) continue;
+        const reasons: string[] = [];
+        for (const k of new Set([...Object.keys(prev.fingerprint), ...Object.keys(r.fingerprint)])) {
+            if (!same(prev.fingerprint[k], r.fingerprint[k])) reasons.push(describeChange(k, prev.fingerprint[k], r.fingerprint[k]));
+        }
+        for (const dep of r.deps) {
+            if (replaced.has(dep)) reasons.push(`${dep} replaced`);
+        }
+        if (reasons.length > 0) replaced.set(r.name, reasons);
+    }
+    const byInstance = new Map<string, ReplacedCertificate>();
+    for (const r of model) {
+        const reasons = replaced.get(r.name);
+        if (!reasons) continue;
+        const entry = entryOf.get(r.instance);
+        if (!entry) continue; // the shared clock key has no rotation type
+        const cert = byInstance.get(r.instance) ?? { id: r.instance, rotation: entry.rotation, resources: [], reasons: [] };
+        cert.resources.push(r.name);
+        // Reasons between resources of the same certificate (key → csr → cert) say nothing new.
+        const own = new Set(Object.values(entry.kind === "ca" ? resourceNames.ca(entry.id) : entry.kind === "leaf" ? resourceNames.leaf(entry.id) : resourceNames.keyPair(entry.id)));
+        for (const why of reasons) {
+            const dep = why.endsWith(" replaced") ? why.slice(0, -" replaced".length) : undefined;
+            if (dep && own.has(dep)) continue;
+            if (!cert.reasons.includes(why)) cert.reasons.push(why);
+        }
+        byInstance.set(r.instance, cert);
+    }
+    const newNames = new Set(model.map((r) => r.name));
+    return {
+        replaced: [...byInstance.values()],
+        created: model.filter((r) => !old.has(r.name)).map((r) => r.name),
+        deleted: [...old.keys()].filter((n) => !newNames.has(n)),
+        resourceCount: replaced.size,
+    };
+}
+
+function describeChange(key: string, from: unknown, to: unknown): string {
+    const text = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : JSON.stringify(v));
+    switch (key) {
+        case "trigger":
+            return `forced rotation: ${text(from)} → ${text(to)}`;
+        case "key":
+            return `key algorithm ${text(from)} → ${text(to)}`;
+        case "days":
+            return `validity ${text(from)} → ${text(to)} days`;
+        case "issuerKey":
+            return `issuer changed: ${text(from)} → ${text(to)}`;
+        default:
+            return `${key} changed`;
+    }
+}
+
+/** One line per replaced certificate, for logs and preview summaries. */
+export function describePlan(plan: ReplacementPlan): string[] {
+    return plan.replaced.map((c) => `${c.id}: replace ${c.resources.length} resource(s) — ${c.reasons.join("; ")}`);
+}

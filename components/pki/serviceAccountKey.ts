@@ -1,0 +1,37 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
+import { rotationTrigger } from "./resolve";
+import { resourceNames } from "./rotation";
+import { DEFAULT_KEY, KeySpec } from "./settings";
+
+export interface ServiceAccountKeyArgs {
+    /** Default RSA 2048 (the apiserver verifies RS256 / ES256 tokens). */
+    key?: KeySpec;
+    /** rotation.serviceAccount: bumping it replaces the key pair. */
+    generation: number;
+}
+
+/**
+ * The service-account token signing key pair. It has no certificate and no expiry, so only a
+ * generation bump replaces it. Keeping old tokens valid across a rotation is the rollout's job:
+ * the previous public key stays an extra --service-account-key-file until tokens signed with it
+ * are gone (see the service-account row in catalog.ts).
+ */
+export class ServiceAccountKey extends pulumi.ComponentResource {
+    /** Secret. */
+    readonly privateKeyPem: pulumi.Output<string>;
+    readonly publicKeyPem: pulumi.Output<string>;
+
+    constructor(name: string, args: ServiceAccountKeyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("azs-cert-rotation:pki:ServiceAccountKey", name, {}, opts);
+        const key = new tls.PrivateKey(resourceNames.keyPair(name).key, tlsKeyArgs(args.key ?? DEFAULT_KEY), {
+            parent: this,
+            replacementTrigger: rotationTrigger("serviceAccount", args.generation),
+            additionalSecretOutputs: PRIVATE_KEY_OUTPUTS,
+        });
+        this.privateKeyPem = pulumi.secret(key.privateKeyPem);
+        this.publicKeyPem = key.publicKeyPem;
+        this.registerOutputs({ publicKeyPem: this.publicKeyPem });
+    }
+}
