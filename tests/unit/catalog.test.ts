@@ -1,0 +1,207 @@
+import { strict as assert } from "assert";
+import {
+    apiServerSans,
+    certificateCatalog,
+    CertRow,
+    checkCatalog,
+    deriveCaTree,
+    DEFAULT_SAN_SETTINGS,
+    expandInstances,
+    filesForNode,
+    firstServiceIp,
+} from "../../components/pki/catalog";
+import { inventory3x3 } from "./support/mocks";
+
+const MASTERS = ["k8s-master-31415926-0", "k8s-master-31415926-1", "k8s-master-31415926-2"];
+const AGENTS = ["k8s-agentpool1-31415926-0", "k8s-agentpool1-31415926-1", "k8s-agentpool1-31415926-2"];
+const ALL = [...MASTERS, ...AGENTS];
+
+describe("catalog: every certificate of an AKS Engine cluster", () => {
+    const rows = certificateCatalog();
+    const instances = expandInstances(rows, inventory3x3());
+    const byId = new Map(instances.map((i) => [i.id, i]));
+    const files = new Map(instances.flatMap((i) => i.files.map((f) => [f.name, { ...f, instance: i.id }] as const)));
+
+    it("has every file of the AKS Engine layout under /etc/kubernetes/certs, and no other", () => {
+        const expected = [
+            "ca.crt", "ca.key", "proxy-ca.crt", "proxy-ca.key",
+            "apiserver.crt", "apiserver.key", "client.crt", "client.key", "kubectlClient.crt", "kubectlClient.key",
+            "etcdserver.crt", "etcdserver.key", "etcdclient.crt", "etcdclient.key",
+            "etcdpeer0.crt", "etcdpeer0.key", "etcdpeer1.crt", "etcdpeer1.key", "etcdpeer2.crt", "etcdpeer2.key",
+            "proxy.crt", "proxy.key",
+        ];
+        assert.deepEqual([...files.keys()].sort(), expected.sort());
+        for (const f of files.values()) assert.equal(f.path, `/etc/kubernetes/certs/${f.name}`);
+    });
+
+    it("expands to 2 CAs, 9 leaves and the service-account key pair for 3 masters", () => {
+        assert.deepEqual(
+            instances.map((i) => `${i.row.kind}:${i.id}`),
+            [
+                "ca:kubernetes-ca", "ca:front-proxy-ca", "keyPair:service-account",
+                "leaf:apiserver", "leaf:client", "leaf:kubectl-client", "leaf:etcd-server", "leaf:etcd-client",
+                "leaf:etcd-peer-0", "leaf:etcd-peer-1", "leaf:etcd-peer-2", "leaf:front-proxy-client",
+            ],
+        );
+    });
+
+    it("names issuer, subject and usages of each row", () => {
+        const summary = (id: string) => {
+            const i = byId.get(id)!;
+            return [i.row.issuer ?? "-", i.commonName, i.organization ?? "-", [...i.row.keyUsages, ...i.row.extKeyUsages].join(",")].join(" | ");
+        };
+        assert.equal(summary("kubernetes-ca"), "- | ca | - | certSign,crlSign,digitalSignature");
+        assert.equal(summary("front-proxy-ca"), "- | proxyClientCA | - | certSign,crlSign,digitalSignature");
+        assert.equal(summary("apiserver"), "kubernetes-ca | apiserver | - | digitalSignature,keyEncipherment,serverAuth");
+        assert.equal(summary("client"), "kubernetes-ca | client | system:masters | digitalSignature,keyEncipherment,clientAuth");
+        assert.equal(summary("kubectl-client"), "kubernetes-ca | client | system:masters | digitalSignature,keyEncipherment,clientAuth");
+        assert.equal(summary("etcd-server"), "kubernetes-ca | etcdserver | - | digitalSignature,keyEncipherment,serverAuth,clientAuth");
+        assert.equal(summary("etcd-client"), "kubernetes-ca | etcdclient | - | digitalSignature,keyEncipherment,clientAuth");
+        assert.equal(summary("etcd-peer-1"), "kubernetes-ca | etcdpeer1 | - | digitalSignature,keyEncipherment,serverAuth,clientAuth");
+        assert.equal(summary("front-proxy-client"), "front-proxy-ca | aggregator | system:masters | digitalSignature,keyEncipherment,clientAuth");
+    });
+
+    it("gives each row its rotation type", () => {
+        const rotation = Object.fromEntries(instances.map((i) => [i.id, i.row.rotation]));
+        assert.deepEqual(rotation, {
+            "kubernetes-ca": "kubernetesCa",
+            "front-proxy-ca": "frontProxy",
+            "service-account": "serviceAccount",
+            apiserver: "kubernetesLeaf",
+            client: "kubernetesLeaf",
+            "kubectl-client": "kubernetesLeaf",
+            "etcd-server": "etcdLeaf",
+            "etcd-client": "etcdLeaf",
+            "etcd-peer-0": "etcdLeaf",
+            "etcd-peer-1": "etcdLeaf",
+            "etcd-peer-2": "etcdLeaf",
+            "front-proxy-client": "frontProxy",
+        });
+    });
+
+    it("derives the apiserver SANs from the inventory", () => {
+        const api = byId.get("apiserver")!;
+        assert.deepEqual(api.dnsNames, [
+            "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+            "azstb.local.cloudapp.azurestack.external",
+        ]);
+        assert.deepEqual(api.ipAddresses, ["10.240.255.5", "10.240.255.6", "10.240.255.7", "10.240.255.15", "10.0.0.1", "127.0.0.1"]);
+    });
+
+    it("uses the cluster domain, the service CIDR and extra SANs from settings", () => {
+        const sans = apiServerSans(inventory3x3(), { clusterDomain: "corp.example", serviceCidr: "172.16.8.0/21", apiServerExtraSans: ["api.corp.example", "192.0.2.10"] });
+        assert.ok(sans.dnsNames.includes("kubernetes.default.svc.corp.example"));
+        assert.ok(!sans.dnsNames.includes("kubernetes.default.svc.cluster.local"));
+        assert.ok(sans.dnsNames.includes("api.corp.example"));
+        assert.ok(sans.ipAddresses.includes("172.16.8.1"));
+        assert.ok(sans.ipAddresses.includes("192.0.2.10"));
+    });
+
+    it("gives each etcd peer its own master's IP, 127.0.0.1 and hostname; the shared server cert every master", () => {
+        for (const i of [0, 1, 2]) {
+            const peer = byId.get(`etcd-peer-${i}`)!;
+            assert.deepEqual(peer.ipAddresses, [`10.240.255.${5 + i}`, "127.0.0.1"]);
+            assert.deepEqual(peer.dnsNames, [MASTERS[i]]);
+        }
+        const server = byId.get("etcd-server")!;
+        assert.deepEqual(server.ipAddresses, ["127.0.0.1", "10.240.255.5", "10.240.255.6", "10.240.255.7"]);
+        assert.deepEqual(server.dnsNames, ["localhost", ...MASTERS]);
+        for (const id of ["client", "kubectl-client", "etcd-client", "front-proxy-client"]) {
+            assert.deepEqual([byId.get(id)!.dnsNames, byId.get(id)!.ipAddresses], [[], []], id);
+        }
+    });
+
+    it("places files on masters, on all nodes, or on the owning master only", () => {
+        const nodesOf = (name: string) => files.get(name)!.nodeNames;
+        assert.deepEqual(nodesOf("ca.crt"), ALL);
+        assert.deepEqual(nodesOf("ca.key"), MASTERS);
+        assert.deepEqual(nodesOf("client.crt"), ALL);
+        assert.deepEqual(nodesOf("client.key"), ALL);
+        assert.deepEqual(nodesOf("apiserver.crt"), ALL);
+        assert.deepEqual(nodesOf("apiserver.key"), MASTERS);
+        assert.deepEqual(nodesOf("kubectlClient.key"), MASTERS);
+        assert.deepEqual(nodesOf("etcdpeer1.key"), [MASTERS[1]]);
+        assert.deepEqual(nodesOf("proxy.key"), MASTERS);
+        assert.deepEqual(
+            filesForNode(instances, AGENTS[0]!).map((f) => f.path.replace("/etc/kubernetes/certs/", "")),
+            ["ca.crt", "apiserver.crt", "client.crt", "client.key"],
+        );
+        assert.equal(filesForNode(instances, MASTERS[2]!).length, 18); // 22 files minus the other two masters' peer pairs
+    });
+
+    it("says which services read each file and whether they reload it", () => {
+        const readers = (name: string) => files.get(name)!.readers.map((r) => `${r.service}:${r.reload}`);
+        assert.deepEqual(readers("etcdserver.crt"), ["etcd:dynamic"]);
+        assert.deepEqual(readers("etcdclient.crt"), ["kube-apiserver:restart"]);
+        assert.ok(readers("ca.crt").includes("etcd:restart"), "etcd trusts the cluster CA in the shared layout");
+        assert.ok(readers("ca.crt").includes("kube-apiserver:dynamic"));
+        assert.ok(readers("apiserver.key").includes("kube-controller-manager:restart"), "apiserver.key is the SA signing key");
+        assert.deepEqual(readers("proxy-ca.crt"), ["kube-apiserver:dynamic"]);
+    });
+
+    it("shares apiserver.key with the service-account key pair (AKS Engine), or gives it sa.key/sa.pub (dedicated)", () => {
+        assert.equal(byId.get("apiserver")!.row.keyFrom, "service-account");
+        assert.deepEqual(byId.get("service-account")!.files, []);
+        const dedicated = expandInstances(certificateCatalog({ etcdCa: "shared", serviceAccountKey: "dedicated" }), inventory3x3());
+        const sa = dedicated.find((i) => i.id === "service-account")!;
+        assert.deepEqual(sa.files.map((f) => `${f.name}:${f.content}`), ["sa.key:key", "sa.pub:publicKey"]);
+        assert.equal(dedicated.find((i) => i.id === "apiserver")!.row.keyFrom, undefined);
+    });
+
+    it("computes the first service IP of IPv4 and IPv6 CIDRs, and rejects bad ones", () => {
+        assert.equal(firstServiceIp("10.0.0.0/16"), "10.0.0.1");
+        assert.equal(firstServiceIp("10.0.5.7/16"), "10.0.0.1");
+        assert.equal(firstServiceIp("fd00:10:96::/112"), "fd00:10:96:0:0:0:0:1");
+        assert.throws(() => firstServiceIp("10.0.0.0"), /not a CIDR/);
+        assert.throws(() => firstServiceIp("10.0.0.0/32"), /not a CIDR/);
+        assert.throws(() => firstServiceIp("300.0.0.0/8"), /not a CIDR/);
+    });
+
+    it("rejects a broken table", () => {
+        const base = certificateCatalog();
+        const withRow = (patch: Partial<CertRow>, at = base.length) => [...base.slice(0, at), { ...base.find((r) => r.id === "client")!, ...patch }, ...base.slice(at)];
+        assert.throws(() => checkCatalog(withRow({ id: "x", issuer: "nope" })), /nope must come before/);
+        assert.throws(() => checkCatalog(withRow({ id: "x", issuer: "apiserver" })), /issuer apiserver is not a CA/);
+        assert.throws(() => checkCatalog(withRow({ id: "x" })), /file client.crt appears twice/);
+        assert.throws(() => checkCatalog(withRow({ id: "x", issuer: "kubernetes-ca" }, 0)), /kubernetes-ca must come before/);
+        assert.doesNotThrow(() => checkCatalog(withRow({ id: "x", files: [] })));
+    });
+});
+
+describe("catalog: the CA tree derived from the table", () => {
+    const tree = (opts: Parameters<typeof certificateCatalog>[0]) =>
+        Object.fromEntries(deriveCaTree(certificateCatalog(opts)).map((n) => [n.ca.id, n.leaves.map((l) => l.id)]));
+
+    it("single cluster CA (AKS Engine): the cluster CA signs etcd's certificates too", () => {
+        assert.deepEqual(tree({ etcdCa: "shared", serviceAccountKey: "apiserver" }), {
+            "kubernetes-ca": ["apiserver", "client", "kubectl-client", "etcd-server", "etcd-client", "etcd-peer-{index}"],
+            "front-proxy-ca": ["front-proxy-client"],
+        });
+    });
+
+    it("separate etcd CA (kubeadm): etcd's certificates move under etcd-ca, which etcd and the apiserver trust", () => {
+        assert.deepEqual(tree({ etcdCa: "separate", serviceAccountKey: "apiserver" }), {
+            "kubernetes-ca": ["apiserver", "client", "kubectl-client"],
+            "etcd-ca": ["etcd-server", "etcd-client", "etcd-peer-{index}"],
+            "front-proxy-ca": ["front-proxy-client"],
+        });
+        const rows = certificateCatalog({ etcdCa: "separate", serviceAccountKey: "apiserver" });
+        const etcdCa = rows.find((r) => r.id === "etcd-ca")!;
+        assert.deepEqual(etcdCa.files.map((f) => f.name), ["etcd-ca.crt", "etcd-ca.key"]);
+        assert.deepEqual(etcdCa.files[0]!.readers.map((r) => r.service), ["etcd", "kube-apiserver"]);
+        const caCrt = rows.find((r) => r.id === "kubernetes-ca")!.files[0]!;
+        assert.ok(!caCrt.readers.some((r) => r.service === "etcd"), "etcd no longer trusts the cluster CA");
+    });
+
+    it("the service-account key pair and the CAs have no issuer", () => {
+        for (const row of certificateCatalog()) {
+            if (row.kind !== "leaf") assert.equal(row.issuer, undefined, row.id);
+        }
+    });
+});
+
+describe("catalog: default SAN settings", () => {
+    it("are AKS Engine's", () => {
+        assert.deepEqual(DEFAULT_SAN_SETTINGS, { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] });
+    });
+});
