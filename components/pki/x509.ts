@@ -74,7 +74,7 @@ export function certificateFacts(pem: string): CertificateFacts {
         ...sans,
         notBefore: new Date(cert.validFrom),
         notAfter: new Date(cert.validTo),
-        isCa: cert.ca,
+        isCa: exts.ca,
         keyUsages: exts.keyUsages,
         extKeyUsages: exts.extKeyUsages,
         publicKey: describeKey(cert.publicKey),
@@ -154,20 +154,31 @@ const KEY_USAGE_BITS: (KeyUsage | undefined)[] = [
 ];
 const EKU_OIDS: Record<string, ExtKeyUsage> = { "1.3.6.1.5.5.7.3.1": "serverAuth", "1.3.6.1.5.5.7.3.2": "clientAuth" };
 
-/** keyUsage (2.5.29.15) and extKeyUsage (2.5.29.37) of a DER certificate. */
-export function readExtensions(der: Buffer): { keyUsages: KeyUsage[] | undefined; extKeyUsages: ExtKeyUsage[] } {
+export interface Extensions {
+    /** basicConstraints cA (false when the extension is absent). */
+    ca: boolean;
+    keyUsages: KeyUsage[] | undefined;
+    extKeyUsages: ExtKeyUsage[];
+}
+
+/** basicConstraints (2.5.29.19), keyUsage (2.5.29.15) and extKeyUsage (2.5.29.37) of a DER certificate. */
+export function readExtensions(der: Buffer): Extensions {
     const cert = readTlv(der, 0);
     const tbs = children(der, cert)[0]!;
     const extsWrapper = children(der, tbs).find((t) => t.tag === 0xa3);
+    let ca = false;
     let keyUsages: KeyUsage[] | undefined;
     const extKeyUsages: ExtKeyUsage[] = [];
-    if (!extsWrapper) return { keyUsages, extKeyUsages };
+    if (!extsWrapper) return { ca, keyUsages, extKeyUsages };
     for (const ext of children(der, children(der, extsWrapper)[0]!)) {
         const parts = children(der, ext);
         const oid = decodeOid(der.subarray(parts[0]!.start, parts[0]!.end));
         const octets = parts[parts.length - 1]!;
         const inner = readTlv(der, octets.start);
-        if (oid === "2.5.29.15") {
+        if (oid === "2.5.29.19") {
+            const first = children(der, inner)[0];
+            ca = first !== undefined && first.tag === 0x01 && der[first.start] !== 0;
+        } else if (oid === "2.5.29.15") {
             const bits = der.subarray(inner.start + 1, inner.end); // skip the unused-bits byte
             keyUsages = KEY_USAGE_BITS.flatMap((name, i) => (name && bits[i >> 3] !== undefined && bits[i >> 3]! & (0x80 >> (i & 7)) ? [name] : []));
         } else if (oid === "2.5.29.37") {
@@ -177,12 +188,14 @@ export function readExtensions(der: Buffer): { keyUsages: KeyUsage[] | undefined
             }
         }
     }
-    return { keyUsages, extKeyUsages };
+    return { ca, keyUsages, extKeyUsages };
 }
 
 // ---------------------------------------------------------------- adopted CA checks
 
 const DAY_MS = 86_400_000;
+/** A CA made minutes ago on a machine whose clock runs ahead is still accepted. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 export interface AdoptionPolicy {
     now: Date;
@@ -226,7 +239,7 @@ export function validateAdoptedCa(certPem: string, keyPem: string, label: string
         }
         const now = policy.now.getTime();
         const leavesEnd = new Date(now + policy.leafDays * DAY_MS);
-        if (facts.notBefore.getTime() > now) {
+        if (facts.notBefore.getTime() > now + CLOCK_SKEW_MS) {
             problems.push(`CA is not valid yet (notBefore ${facts.notBefore.toISOString()})`);
         }
         if (facts.notAfter.getTime() <= now) {

@@ -1,0 +1,189 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../components/config";
+import { ZERO_GENERATIONS } from "../../components/pki/settings";
+import { OpenSsl, Pem } from "./support/openssl";
+import { promiseOf } from "./support/mocks";
+
+/** The problems of a config that must fail. */
+function problems(raw: unknown, adoption = {}): string[] {
+    try {
+        parsePkiConfig(raw, adoption);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+        return (e as ConfigError).problems;
+    }
+    assert.fail("the config was accepted");
+}
+
+describe("config: the pki section", () => {
+    it("defaults to AKS Engine's layout, RSA 2048, 1-year leaves renewed 30 days ahead and 10-year CAs renewed 1 year ahead", () => {
+        const { value, warnings } = parsePkiConfig(undefined);
+        assert.deepEqual(warnings, []);
+        assert.deepEqual(value, {
+            catalog: { etcdCa: "shared", serviceAccountKey: "apiserver" },
+            key: { algorithm: "RSA", rsaBits: 2048 },
+            sans: { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] },
+            validity: { leaf: { days: 365, renewalDays: 30 }, ca: { days: 3650, renewalDays: 365 } },
+            rotation: ZERO_GENERATIONS,
+            adopted: {},
+        });
+    });
+
+    it("reads every setting", () => {
+        const { value } = parsePkiConfig({
+            keyAlgorithm: "ECDSA",
+            etcdCa: "separate",
+            serviceAccountKey: "dedicated",
+            clusterDomain: "corp.example",
+            serviceCidr: "172.16.0.0/16",
+            apiServerExtraSans: ["api.corp.example", "192.0.2.1"],
+            validity: { leafDays: 90, leafRenewalDays: 10, caDays: 1825, caRenewalDays: 180 },
+            rotation: { kubernetesCa: 1, kubernetesLeaf: "2", etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6 },
+        });
+        assert.deepEqual(value.key, { algorithm: "ECDSA", rsaBits: 2048 });
+        assert.deepEqual(value.catalog, { etcdCa: "separate", serviceAccountKey: "dedicated" });
+        assert.deepEqual(value.sans, { clusterDomain: "corp.example", serviceCidr: "172.16.0.0/16", apiServerExtraSans: ["api.corp.example", "192.0.2.1"] });
+        assert.deepEqual(value.validity, { leaf: { days: 90, renewalDays: 10 }, ca: { days: 1825, renewalDays: 180 } });
+        assert.deepEqual(value.rotation, { kubernetesCa: 1, kubernetesLeaf: 2, etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6 });
+    });
+
+    it("names every bad key at once", () => {
+        assert.deepEqual(
+            problems({ keyAlgorithm: "DSA", rsaBits: 1024, etcdCa: "own", clusterDomain: "bad domain", serviceCidr: "10.0.0.0", apiServerExtraSans: ["ok.example", "not valid!"] }),
+            [
+                'pki.keyAlgorithm: must be one of "RSA", "ECDSA", got "DSA"',
+                "pki.rsaBits: must be one of 2048, 3072, 4096, got 1024",
+                'pki.etcdCa: must be one of "shared", "separate", got "own"',
+                'pki.clusterDomain: must be a DNS name, got "bad domain"',
+                'pki.serviceCidr: must be an IPv4 or IPv6 CIDR such as 10.0.0.0/16, got "10.0.0.0"',
+                'pki.apiServerExtraSans[1]: must be an IP address or a DNS name, got "not valid!"',
+            ],
+        );
+    });
+
+    it("rejects unknown keys, with a suggestion for typos", () => {
+        const p = problems({ rotaton: {}, validity: { leafdays: 10 } });
+        assert.match(p[0]!, /^pki\.rotaton: unknown key \(did you mean pki\.rotation\?\)/);
+        assert.match(p[1]!, /^pki\.validity\.leafdays: unknown key \(did you mean pki\.validity\.leafDays\?\)/);
+    });
+
+    it("rejects a pki value that is not an object", () => {
+        assert.deepEqual(problems("RSA"), ['pki: must be an object, got "RSA"']);
+    });
+
+    it("rejects rotation generations that are not non-negative integers", () => {
+        assert.deepEqual(problems({ rotation: { kubernetesLeaf: -1, etcdLeaf: 1.5, frontProxy: "x" } }), [
+            "pki.rotation.kubernetesLeaf: must be an integer from 0, got -1",
+            "pki.rotation.etcdLeaf: must be an integer from 0, got 1.5",
+            'pki.rotation.frontProxy: must be an integer from 0, got "x"',
+        ]);
+    });
+
+    it("rejects an etcd CA rotation when there is no etcd CA", () => {
+        assert.match(problems({ rotation: { etcdCa: 1 } })[0]!, /pki\.rotation\.etcdCa is 1 but pki\.etcdCa is "shared".*bump pki\.rotation\.kubernetesCa/);
+        assert.doesNotThrow(() => parsePkiConfig({ etcdCa: "separate", rotation: { etcdCa: 1 } }));
+    });
+
+    it("rejects validity settings that would renew on every run or let a leaf outlive its CA", () => {
+        assert.deepEqual(problems({ validity: { leafDays: 30, leafRenewalDays: 30 } }), ["pki.validity.leafRenewalDays (30) must be less than pki.validity.leafDays (30)"]);
+        assert.deepEqual(problems({ validity: { caDays: 400, caRenewalDays: 400 } }), ["pki.validity.caRenewalDays (400) must be less than pki.validity.caDays (400)"]);
+        assert.deepEqual(problems({ validity: { leafDays: 800, caDays: 730, caRenewalDays: 100 } }), [
+            "pki.validity.leafDays (800) goes beyond pki.validity.caDays (730): a leaf's validity may not go beyond its CA's",
+        ]);
+        assert.match(problems({ validity: { leafDays: 400 } })[0]!, /caRenewalDays \(365\) must be at least pki\.validity\.leafDays \(400\)/);
+        assert.match(problems({ validity: { leafDays: 0 } })[0]!, /pki\.validity\.leafDays: must be an integer from 1 to 3650, got 0/);
+    });
+
+    it("documents every key it reads, with its default", () => {
+        const keys = CONFIG_KEYS.map((k) => k.key);
+        for (const k of ["pki.keyAlgorithm", "pki.validity.leafRenewalDays", "pki.rotation.serviceAccount", "kubernetesCaCertificate", "kubernetesCaPrivateKey", "frontProxyCaPrivateKey"]) {
+            assert.ok(keys.includes(k), k);
+        }
+        assert.equal(CONFIG_KEYS.find((k) => k.key === "pki.validity.leafDays")!.default, "365");
+        assert.equal(CONFIG_KEYS.find((k) => k.key === "kubernetesCaPrivateKey")!.secret, true);
+    });
+});
+
+describe("config: adopting the cluster's current CA", function () {
+    const ssl = new OpenSsl();
+    let good: Pem;
+    let other: Pem;
+    after(() => ssl.remove());
+    before(() => {
+        good = ssl.ca({ days: 3650, key: "rsa2048" });
+        other = ssl.ca({ days: 3650 });
+    });
+
+    it("accepts a valid CA, keeps its key secret and records its facts", async () => {
+        const { value, warnings } = parsePkiConfig({}, { "kubernetes-ca": { certificate: good.cert, privateKey: good.key } });
+        assert.deepEqual(warnings, []);
+        const adopted = value.adopted["kubernetes-ca"]!;
+        assert.equal(adopted.certPem, good.cert);
+        assert.equal(adopted.facts.publicKey, "RSA 2048");
+        assert.ok(pulumi.Output.isInstance(adopted.keyPem));
+        assert.equal(await pulumi.isSecret(adopted.keyPem as pulumi.Output<string>), true);
+        assert.equal(await promiseOf(adopted.keyPem as pulumi.Output<string>), good.key);
+    });
+
+    it("rejects a key that does not match the certificate", () => {
+        assert.deepEqual(problems({}, { "kubernetes-ca": { certificate: good.cert, privateKey: other.key } }), [
+            "azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: private key does not match the certificate",
+        ]);
+    });
+
+    it("needs both the certificate and the key", () => {
+        assert.deepEqual(problems({}, { "front-proxy-ca": { certificate: good.cert } }), [
+            "azs-cert-rotation:frontProxyCaCertificate / frontProxyCaPrivateKey: set both or neither (only frontProxyCaCertificate is set)",
+        ]);
+    });
+
+    it("rejects adopting an etcd CA in the shared layout", () => {
+        assert.match(problems({}, { "etcd-ca": { certificate: good.cert, privateKey: good.key } })[0]!, /an etcd CA is adopted but pki\.etcdCa is "shared"/);
+        const { value } = parsePkiConfig({ etcdCa: "separate" }, { "etcd-ca": { certificate: good.cert, privateKey: good.key } });
+        assert.ok(value.adopted["etcd-ca"]);
+    });
+
+    it("does not use (nor check) an adopted CA once its generation is bumped, and says so", () => {
+        const { value, warnings } = parsePkiConfig({ rotation: { kubernetesCa: 1 } }, { "kubernetes-ca": { certificate: good.cert, privateKey: other.key } });
+        assert.deepEqual(value.adopted, {});
+        assert.deepEqual(warnings, ["azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: not used: the adopted CA is generation 0 and its rotation generation is 1"]);
+    });
+
+    it("reports problems of the pki section and of the adopted CA together, never quoting the PEM", () => {
+        const p = problems({ keyAlgorithm: "X" }, { "kubernetes-ca": { certificate: good.cert, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } });
+        assert.equal(p.length, 2);
+        assert.match(p[0]!, /^pki\.keyAlgorithm/);
+        assert.match(p[1]!, /kubernetesCaPrivateKey: private key: malformed PEM: the private key does not parse/);
+        assert.ok(!p.join("\n").includes("AAAA"));
+    });
+});
+
+describe("config: read through pulumi.Config", () => {
+    const ssl = new OpenSsl();
+    after(() => {
+        ssl.remove();
+        pulumi.runtime.setAllConfig({});
+    });
+
+    it("reads the structured pki object and the secret CA keys of the stack", () => {
+        const ca = ssl.ca();
+        pulumi.runtime.setAllConfig(
+            {
+                "azs-cert-rotation:pki": JSON.stringify({ keyAlgorithm: "ECDSA", rotation: { kubernetesLeaf: 3 } }),
+                "azs-cert-rotation:kubernetesCaCertificate": ca.cert,
+                "azs-cert-rotation:kubernetesCaPrivateKey": ca.key,
+            },
+            ["azs-cert-rotation:kubernetesCaPrivateKey"],
+        );
+        const pki = readPkiConfig();
+        assert.equal(pki.key.algorithm, "ECDSA");
+        assert.equal(pki.rotation.kubernetesLeaf, 3);
+        assert.equal(pki.adopted["kubernetes-ca"]!.facts.publicKey, "EC P-256");
+    });
+
+    it("throws a ConfigError naming the stack key when the config is bad", () => {
+        pulumi.runtime.setAllConfig({ "azs-cert-rotation:pki": JSON.stringify({ rsaBits: 512 }) });
+        assert.throws(() => readPkiConfig(), (e: Error) => e instanceof ConfigError && /invalid stack configuration:\n {2}- pki\.rsaBits: must be one of/.test(e.message));
+    });
+});
