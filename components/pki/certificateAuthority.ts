@@ -66,15 +66,23 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         this.adopted = args.adopt !== undefined;
         if (args.adopt) {
             const { policy, label = name } = args.adopt;
-            // Throwing inside apply fails every resource that uses the CA, and so the program, with this message.
+            // A bad CA is logged as an error on this component and thrown: every resource that uses
+            // the CA (leaves wait for its identity) fails to register, which fails the program.
             const checked = pulumi.all([args.adopt.certPem, pulumi.secret(args.adopt.keyPem)]).apply(([cert, key]) => {
-                const result = validateAdoptedCa(cert, key, label, policy);
+                let result: ReturnType<typeof validateAdoptedCa>;
+                try {
+                    result = validateAdoptedCa(cert, key, label, policy);
+                } catch (e) {
+                    pulumi.log.error((e as Error).message, this);
+                    throw e;
+                }
                 for (const w of result.warnings) pulumi.log.warn(w, this);
                 return result.facts.publicKeyFingerprint;
             });
             this.certPem = pulumi.all([args.adopt.certPem, checked]).apply(([cert]) => cert);
             this.keyPem = pulumi.secret(pulumi.all([args.adopt.keyPem, checked]).apply(([key]) => key));
-            this.identity = checked.apply((fp) => caIdentity(args.caId ?? name, args.generation, fp));
+            // The identity holds the public key's fingerprint only: not a secret.
+            this.identity = pulumi.unsecret(checked.apply((fp) => caIdentity(args.caId ?? name, args.generation, fp)));
         } else {
             const names = resourceNames.ca(name);
             const keySpec = args.key ?? DEFAULT_KEY;

@@ -59,6 +59,7 @@ export class LeafCertificate extends pulumi.ComponentResource {
         const names = resourceNames.leaf(name);
         const keySpec = args.key ?? DEFAULT_KEY;
         this.validity = args.validity ?? DEFAULT_VALIDITY.leaf;
+        // Every child waits for this (an adopted issuer's identity fails when the CA is bad).
         const trigger = pulumi.output(args.issuer.identity).apply((id) => rotationTrigger(args.rotation.type, args.rotation.generation, id));
         const validityHours = this.validity.days * HOURS_PER_DAY;
         const renewalHours = this.validity.renewalDays * HOURS_PER_DAY;
@@ -69,8 +70,11 @@ export class LeafCertificate extends pulumi.ComponentResource {
         } else {
             const clockKeyPem =
                 args.clockKeyPem ??
-                new tls.PrivateKey(`${name}-clock-key`, tlsKeyArgs({ algorithm: "ECDSA", rsaBits: 2048 }), { parent: this, additionalSecretOutputs: PRIVATE_KEY_OUTPUTS })
-                    .privateKeyPem;
+                new tls.PrivateKey(`${name}-clock-key`, tlsKeyArgs({ algorithm: "ECDSA", rsaBits: 2048 }), {
+                    parent: this,
+                    additionalSecretOutputs: PRIVATE_KEY_OUTPUTS,
+                    dependsOn: trigger.apply(() => []), // nothing before the issuer is known to be good
+                }).privateKeyPem;
             const clock = new tls.SelfSignedCert(
                 names.clock,
                 {

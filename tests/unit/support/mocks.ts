@@ -2,6 +2,7 @@
 // resource options the engine acts on (replacement trigger, ignoreChanges, secret outputs,
 // parent). Mock outputs are a deterministic function of a resource's inputs and trigger, so two
 // runs with different config can be compared the way the engine would: `simulateReplacements`.
+import { execFileSync } from "child_process";
 import { createHash, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
@@ -59,6 +60,16 @@ const hash = (...parts: unknown[]): string => createHash("sha256").update(stable
 /** One real public key for every mocked tls.PrivateKey (reports parse it). */
 const PUBLIC_KEY_PEM = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 
+/**
+ * One real certificate for every mocked certificate, followed by a line naming the resource and its
+ * hash: reports parse the PEM block, tests and the replacement simulation see the suffix.
+ */
+const CERT_PEM = execFileSync(
+    "openssl",
+    ["req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "/dev/null", "-days", "365", "-subj", "/CN=mock"],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+);
+
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>, trigger: unknown): { id: string; state: Record<string, unknown> } {
     const h = hash(type, name, inputs, trigger);
     switch (type) {
@@ -76,7 +87,7 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
             return { id: `${name}-${h}`, state: { ...inputs, certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock ${name} ${h}\n-----END CERTIFICATE REQUEST-----\n` } };
         case "tls:index/selfSignedCert:SelfSignedCert":
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { id: `${name}-${h}`, state: { ...inputs, certPem: `-----BEGIN CERTIFICATE-----\nmock ${name} ${h}\n-----END CERTIFICATE-----\n`, readyForRenewal: false } };
+            return { id: `${name}-${h}`, state: { ...inputs, certPem: `${CERT_PEM}mock ${name} ${h}\n`, readyForRenewal: false } };
         default:
             return { id: `${name}-${h}`, state: inputs };
     }
@@ -99,10 +110,33 @@ export async function runMocked<T>(program: () => T, settle: (result: T) => Prom
         "unit",
         opts.preview ?? false,
     );
-    const result = program();
-    await settle(result);
-    for (const r of registrations) r.inputs = inputsByName.get(`${r.type}::${r.name}`) ?? {};
+    // The SDK records a stack trace for every promise it creates; under ts-node's source maps that
+    // is most of a mocked run's time. Short traces keep a run of ClusterPki well under a second.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 3;
+    let result: T;
+    try {
+        result = program();
+        await settle(result);
+    } finally {
+        Error.stackTraceLimit = limit;
+    }
+    for (const r of registrations) r.inputs = unwrapSecrets(inputsByName.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>;
     return { result, registrations };
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d"; // pulumi's special signature key
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Mock inputs keep secrets as {sig, value} objects; tests compare the values. */
+function unwrapSecrets(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SIG_KEY] === SECRET_SIG) return unwrapSecrets(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
 }
 
 /** Resolves an Output's value (rejects with its error). */
