@@ -1,0 +1,195 @@
+import { strict as assert } from "assert";
+import { AdoptionInput } from "../../components/config";
+import { PkiInventory, RotationType } from "../../components/pki/catalog";
+import { resolvePki } from "../../components/pki/resolve";
+import { describePlan, planReplacements, ReplacementPlan } from "../../components/pki/rotation";
+import { inventory3x3, Registration, simulateReplacements } from "./support/mocks";
+import { OpenSsl } from "./support/openssl";
+import { runPki, settingsOf } from "./support/pki";
+
+type Raw = Record<string, unknown>;
+
+function plan(before: Raw, after: Raw, opts: { adoption?: AdoptionInput; inventoryAfter?: PkiInventory } = {}): ReplacementPlan {
+    return planReplacements(
+        resolvePki(settingsOf(before, opts.adoption), inventory3x3()),
+        resolvePki(settingsOf(after, opts.adoption), opts.inventoryAfter ?? inventory3x3()),
+    );
+}
+
+const bump = (base: Raw, type: RotationType): Raw => ({ ...base, rotation: { [type]: 1 } });
+const ids = (p: ReplacementPlan) => p.replaced.map((c) => c.id);
+const leaf = (id: string) => [`${id}-clock`, `${id}-key`, `${id}-csr`, `${id}-cert`];
+
+const ETCD_LEAVES = ["etcd-server", "etcd-client", "etcd-peer-0", "etcd-peer-1", "etcd-peer-2"];
+const K8S_LEAVES = ["apiserver", "client", "kubectl-client"];
+
+describe("rotation: which certificates a forced rotation replaces (3 masters + 3 agents)", () => {
+    describe("AKS Engine layout (one cluster CA, apiserver.key = SA key)", () => {
+        const base: Raw = {};
+
+        it("Kubernetes-Leaf: apiserver, client, kubectlClient — 10 resources, the CA untouched", () => {
+            const p = plan(base, bump(base, "kubernetesLeaf"));
+            assert.deepEqual(ids(p), K8S_LEAVES);
+            assert.deepEqual(p.replaced[0]!.resources, ["apiserver-csr", "apiserver-cert"], "the apiserver keeps the SA key");
+            assert.deepEqual(p.replaced[1]!.resources, leaf("client"));
+            assert.equal(p.resourceCount, 10);
+            assert.deepEqual([p.created, p.deleted], [[], []]);
+        });
+
+        it("ETCD-Leaf: etcd server, client and the 3 peers — 20 resources", () => {
+            const p = plan(base, bump(base, "etcdLeaf"));
+            assert.deepEqual(ids(p), ETCD_LEAVES);
+            assert.equal(p.resourceCount, 20);
+        });
+
+        it("Kubernetes-CA: the CA and every leaf it signs, etcd's included — 9 certificates, 32 resources", () => {
+            const p = plan(base, bump(base, "kubernetesCa"));
+            assert.deepEqual(ids(p), ["kubernetes-ca", ...K8S_LEAVES, ...ETCD_LEAVES]);
+            assert.deepEqual(p.replaced[0]!.resources, ["kubernetes-ca-key", "kubernetes-ca-cert"]);
+            assert.equal(p.resourceCount, 32);
+            assert.ok(!ids(p).includes("front-proxy-client") && !ids(p).includes("service-account"));
+        });
+
+        it("FrontProxy: the front-proxy CA and client — 6 resources", () => {
+            const p = plan(base, bump(base, "frontProxy"));
+            assert.deepEqual(ids(p), ["front-proxy-ca", "front-proxy-client"]);
+            assert.equal(p.resourceCount, 6);
+        });
+
+        it("ServiceAccount: the key pair, and the apiserver certificate re-issued over it — 3 resources", () => {
+            const p = plan(base, bump(base, "serviceAccount"));
+            assert.deepEqual(ids(p), ["service-account", "apiserver"]);
+            assert.deepEqual(p.replaced.flatMap((c) => c.resources), ["service-account-key", "apiserver-csr", "apiserver-cert"]);
+            assert.deepEqual(p.replaced[1]!.reasons, ["service-account-key replaced"]);
+        });
+
+        it("says why, in words", () => {
+            assert.deepEqual(describePlan(plan(base, bump(base, "frontProxy"))), [
+                "front-proxy-ca: replace 2 resource(s) — forced rotation: front-proxy-ca#0 → front-proxy-ca#1",
+                "front-proxy-client: replace 4 resource(s) — forced rotation: FrontProxy#0 issuer=front-proxy-ca#0 → FrontProxy#1 issuer=front-proxy-ca#1; front-proxy-ca-key replaced",
+            ]);
+        });
+
+        it("replaces nothing when nothing changes, or when only a renewal lead changes (updated in place)", () => {
+            assert.deepEqual(plan(base, base), { replaced: [], created: [], deleted: [], resourceCount: 0 });
+            assert.equal(plan(base, { validity: { leafRenewalDays: 20, caRenewalDays: 400 } }).resourceCount, 0);
+        });
+    });
+
+    describe("separate etcd CA (kubeadm layout)", () => {
+        const base: Raw = { etcdCa: "separate" };
+
+        it("Kubernetes-CA: the CA and apiserver, client, kubectlClient only — 12 resources", () => {
+            const p = plan(base, bump(base, "kubernetesCa"));
+            assert.deepEqual(ids(p), ["kubernetes-ca", ...K8S_LEAVES]);
+            assert.equal(p.resourceCount, 12);
+        });
+
+        it("ETCD-CA: the etcd CA and the 5 etcd leaves — 22 resources", () => {
+            const p = plan(base, bump(base, "etcdCa"));
+            assert.deepEqual(ids(p), ["etcd-ca", ...ETCD_LEAVES]);
+            assert.equal(p.resourceCount, 22);
+        });
+
+        it("the leaf types and FrontProxy / ServiceAccount are as in the AKS Engine layout", () => {
+            const counts = (["kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const).map((t) => plan(base, bump(base, t)).resourceCount);
+            assert.deepEqual(counts, [10, 20, 6, 3]);
+        });
+
+        it("switching the layout creates the etcd CA and re-issues the etcd leaves under it", () => {
+            const p = plan({}, base);
+            assert.deepEqual(p.created, ["etcd-ca-key", "etcd-ca-cert"]);
+            assert.deepEqual(ids(p), ETCD_LEAVES);
+            assert.equal(p.resourceCount, 20);
+        });
+    });
+
+    describe("dedicated service-account key (sa.key / sa.pub)", () => {
+        const base: Raw = { serviceAccountKey: "dedicated" };
+
+        it("ServiceAccount replaces the key pair alone; Kubernetes-Leaf gives the apiserver a fresh key too", () => {
+            assert.deepEqual(plan(base, bump(base, "serviceAccount")).replaced.flatMap((c) => c.resources), ["service-account-key"]);
+            const p = plan(base, bump(base, "kubernetesLeaf"));
+            assert.deepEqual(p.replaced[0]!.resources, leaf("apiserver"));
+            assert.equal(p.resourceCount, 12);
+        });
+    });
+
+    describe("other changes", () => {
+        it("a new key algorithm replaces every key and certificate but not the renewal clocks", () => {
+            const p = plan({}, { keyAlgorithm: "ECDSA" });
+            assert.equal(p.resourceCount, 31); // 11 keys, 2 CA certs, 9 CSRs, 9 certificates
+            assert.ok(p.replaced.every((c) => !c.resources.some((r) => r.endsWith("-clock"))));
+        });
+
+        it("a new leaf validity re-issues every leaf with a fresh key (its renewal clock changes)", () => {
+            const p = plan({}, { validity: { leafDays: 180 } });
+            assert.equal(p.resourceCount, 8 * 4 + 1); // 8 own-key leaves, the apiserver certificate
+            assert.ok(!ids(p).includes("kubernetes-ca"));
+        });
+
+        it("a fourth master: apiserver and etcd server re-issued for the new SANs (same keys), a new peer", () => {
+            const inv = inventory3x3();
+            inv.nodes.push({ name: "k8s-master-31415926-3", role: "master", ip: "10.240.255.8", index: 3 });
+            const p = plan({}, {}, { inventoryAfter: inv });
+            assert.deepEqual(p.replaced.map((c) => `${c.id}:${c.resources.join(",")}`), ["apiserver:apiserver-csr,apiserver-cert", "etcd-server:etcd-server-csr,etcd-server-cert"]);
+            assert.deepEqual(p.created, leaf("etcd-peer-3"));
+        });
+    });
+});
+
+describe("rotation: adopted CA", function () {
+    const ssl = new OpenSsl();
+    after(() => ssl.remove());
+
+    it("bumping its generation creates a generated CA and re-issues the 8 leaves it signed — 30 resources", () => {
+        const ca = ssl.ca({ cn: "ca" });
+        const adoption: AdoptionInput = { "kubernetes-ca": { certificate: ca.cert, privateKey: ca.key } };
+        const p = plan({}, bump({}, "kubernetesCa"), { adoption });
+        assert.deepEqual(p.created, ["kubernetes-ca-key", "kubernetes-ca-cert"]);
+        assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES]);
+        assert.equal(p.resourceCount, 30);
+        // while it stays adopted, the leaf rotations are as usual
+        assert.equal(plan({}, bump({}, "kubernetesLeaf"), { adoption }).resourceCount, 10);
+    });
+});
+
+describe("rotation: the components replace exactly what the plan says (engine simulated under mocks)", function () {
+    this.timeout(60_000);
+    const runs = new Map<string, Registration[]>();
+    async function registrations(raw: Raw, inventory = inventory3x3()): Promise<Registration[]> {
+        const key = JSON.stringify([raw, inventory]);
+        if (!runs.has(key)) runs.set(key, (await runPki(settingsOf(raw), inventory)).registrations);
+        return runs.get(key)!;
+    }
+    async function check(before: Raw, after: Raw, inventoryAfter = inventory3x3()): Promise<number> {
+        const simulated = simulateReplacements(await registrations(before), await registrations(after, inventoryAfter));
+        const planned = planReplacements(resolvePki(settingsOf(before), inventory3x3()), resolvePki(settingsOf(after), inventoryAfter));
+        assert.deepEqual(simulated, planned.replaced.flatMap((c) => c.resources).sort());
+        return simulated.length;
+    }
+
+    it("AKS Engine layout: every rotation type", async () => {
+        const counts: Record<string, number> = {};
+        for (const t of ["kubernetesCa", "kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const) counts[t] = await check({}, bump({}, t));
+        assert.deepEqual(counts, { kubernetesCa: 32, kubernetesLeaf: 10, etcdLeaf: 20, frontProxy: 6, serviceAccount: 3 });
+    });
+
+    it("separate etcd CA: ETCD-CA and Kubernetes-CA", async () => {
+        const base = { etcdCa: "separate" };
+        assert.equal(await check(base, bump(base, "etcdCa")), 22);
+        assert.equal(await check(base, bump(base, "kubernetesCa")), 12);
+    });
+
+    it("key algorithm, leaf validity and a fourth master", async () => {
+        assert.equal(await check({}, { keyAlgorithm: "ECDSA" }), 31);
+        assert.equal(await check({}, { validity: { leafDays: 180 } }), 33);
+        const inv = inventory3x3();
+        inv.nodes.push({ name: "k8s-master-31415926-3", role: "master", ip: "10.240.255.8", index: 3 });
+        assert.equal(await check({}, {}, inv), 4);
+    });
+
+    it("a renewal-lead change replaces nothing", async () => {
+        assert.equal(await check({}, { validity: { leafRenewalDays: 20 } }), 0);
+    });
+});
