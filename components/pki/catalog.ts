@@ -96,15 +96,16 @@ export const CERTS_DIR = "/etc/kubernetes/certs";
 
 const r = (service: Service, via: string, reload: Reload): Reader => ({ service, via, reload });
 
+/** Services that authenticate with /var/lib/kubelet/kubeconfig (AKS Engine shares it): they read ca.crt and client.crt/.key through it. */
+const KUBECONFIG_SERVICES: Service[] = ["kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"];
+const viaKubeconfig = (field: string): Reader[] => KUBECONFIG_SERVICES.map((s) => r(s, `/var/lib/kubelet/kubeconfig ${field}`, "restart"));
+
 /** Readers of the cluster CA certificate that do not depend on the etcd layout. */
 const CLUSTER_CA_READERS: Reader[] = [
     r("kube-apiserver", "--client-ca-file", "dynamic"),
     r("kube-controller-manager", "--root-ca-file, --cluster-signing-cert-file", "restart"),
-    r("kube-controller-manager", "kubeconfig certificate-authority", "restart"),
-    r("kube-scheduler", "kubeconfig certificate-authority", "restart"),
-    r("kubelet", "kubeconfig certificate-authority", "restart"),
-    r("kube-proxy", "kubeconfig certificate-authority", "restart"),
-    r("kubectl", "kubeconfig certificate-authority-data", "dynamic"),
+    ...viaKubeconfig("certificate-authority"),
+    r("kubectl", "admin kubeconfig certificate-authority-data", "dynamic"),
 ];
 
 /** Readers of whichever CA certificate signs the etcd certificates. */
@@ -113,14 +114,8 @@ const ETCD_TRUST_READERS: Reader[] = [
     r("kube-apiserver", "--etcd-cafile", "restart"),
 ];
 
-/** Readers of the client certificate's files (client.crt / client.key). */
-const CLIENT_READERS: Reader[] = [
-    r("kubelet", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
-    r("kube-controller-manager", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
-    r("kube-scheduler", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
-    r("kube-proxy", "/var/lib/kubelet/kubeconfig client-certificate", "restart"),
-    r("kube-apiserver", "--kubelet-client-certificate/--kubelet-client-key", "restart"),
-];
+/** Readers of client.crt / client.key. */
+const CLIENT_READERS: Reader[] = [...viaKubeconfig("client-certificate"), r("kube-apiserver", "--kubelet-client-certificate/--kubelet-client-key", "restart")];
 
 const SA_READERS: Reader[] = [
     r("kube-apiserver", "--service-account-key-file, --service-account-signing-key-file", "restart"),
@@ -130,67 +125,55 @@ const SA_READERS: Reader[] = [
 const LEAF_USAGES: KeyUsage[] = ["digitalSignature", "keyEncipherment"];
 const CA_USAGES: KeyUsage[] = ["certSign", "crlSign", "digitalSignature"];
 
+/** name.crt + name.key; the key on the same nodes as the certificate unless `keyNodes` says otherwise. */
+function pair(name: string, nodes: FilePlacement, certReaders: Reader[], keyReaders: Reader[] = certReaders, keyNodes: FilePlacement = nodes): FileSpec[] {
+    return [
+        { name: `${name}.crt`, content: "cert", nodes, readers: certReaders },
+        { name: `${name}.key`, content: "key", nodes: keyNodes, readers: keyReaders },
+    ];
+}
+
+type RowFields = Pick<CertRow, "id" | "description" | "rotation" | "commonName" | "files"> & Partial<CertRow>;
+
+/** A self-signed CA row (placement cluster, no SANs). */
+const caRow = (f: RowFields): CertRow => ({ kind: "ca", keyUsages: CA_USAGES, extKeyUsages: [], sans: "none", placement: "cluster", ...f });
+
+/** A leaf row: digitalSignature + keyEncipherment (RSA), one for the cluster, no SANs unless given. */
+const leafRow = (f: RowFields & Pick<CertRow, "issuer" | "extKeyUsages">): CertRow => ({ kind: "leaf", keyUsages: LEAF_USAGES, sans: "none", placement: "cluster", ...f });
+
 /**
- * The table, in build order (CAs and key pairs before the certificates that use them). AKS Engine's layout (aks-engine `pki.go` and its cloud-init) with the two kubeadm
- * options. The rotation type of a row says which generation number in stack config forces it.
+ * The table, in build order (CAs and key pairs before the certificates that use them): AKS
+ * Engine's layout (aks-engine `pki.go` and its cloud-init) with the two kubeadm options. A row's
+ * rotation type says which generation number in stack config forces its rotation.
  *
  * Security note on `etcdCa: "shared"` (AKS Engine's default): etcd trusts the cluster CA, so any
  * certificate that CA signs — client.crt is on every agent — is accepted by etcd as a client.
  * `etcdCa: "separate"` closes that; it needs etcd's and the apiserver's CA flags pointed at etcd-ca.crt.
  */
 export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPTIONS): CertRow[] {
-    const etcdIssuer = options.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca";
+    const separateEtcd = options.etcdCa === "separate";
+    const etcdIssuer = separateEtcd ? "etcd-ca" : "kubernetes-ca";
     const saShared = options.serviceAccountKey === "apiserver";
+    const masters: FilePlacement = "masters";
     const rows: CertRow[] = [
-        {
+        caRow({
             id: "kubernetes-ca",
-            kind: "ca",
             description: "cluster CA: signs the apiserver, client and kubectl certificates (and etcd's, when shared)",
             rotation: "kubernetesCa",
             commonName: "ca",
-            keyUsages: CA_USAGES,
-            extKeyUsages: [],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "ca.crt", content: "cert", nodes: "all", readers: [...CLUSTER_CA_READERS, ...(options.etcdCa === "shared" ? ETCD_TRUST_READERS : [])] },
-                { name: "ca.key", content: "key", nodes: "masters", readers: [r("kube-controller-manager", "--cluster-signing-key-file", "restart")] },
-            ],
-        },
-        ...(options.etcdCa === "separate"
-            ? [
-                  {
-                      id: "etcd-ca",
-                      kind: "ca",
-                      description: "etcd CA (kubeadm layout): signs only the etcd server, peer and client certificates",
-                      rotation: "etcdCa",
-                      commonName: "etcd-ca",
-                      keyUsages: CA_USAGES,
-                      extKeyUsages: [],
-                      sans: "none",
-                      placement: "cluster",
-                      files: [
-                          { name: "etcd-ca.crt", content: "cert", nodes: "masters", readers: ETCD_TRUST_READERS },
-                          { name: "etcd-ca.key", content: "key", nodes: "masters", readers: [] },
-                      ],
-                  } satisfies CertRow,
-              ]
+            // ca.crt on every node, ca.key on masters only
+            files: pair("ca", "all", [...CLUSTER_CA_READERS, ...(separateEtcd ? [] : ETCD_TRUST_READERS)], [r("kube-controller-manager", "--cluster-signing-key-file", "restart")], masters),
+        }),
+        ...(separateEtcd
+            ? [caRow({ id: "etcd-ca", description: "etcd CA (kubeadm layout): signs only the etcd server, peer and client certificates", rotation: "etcdCa", commonName: "etcd-ca", files: pair("etcd-ca", masters, ETCD_TRUST_READERS, []) })]
             : []),
-        {
+        caRow({
             id: "front-proxy-ca",
-            kind: "ca",
             description: "front-proxy (aggregation layer) CA",
             rotation: "frontProxy",
             commonName: "proxyClientCA",
-            keyUsages: CA_USAGES,
-            extKeyUsages: [],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "proxy-ca.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--requestheader-client-ca-file", "dynamic")] },
-                { name: "proxy-ca.key", content: "key", nodes: "masters", readers: [] },
-            ],
-        },
+            files: pair("proxy-ca", masters, [r("kube-apiserver", "--requestheader-client-ca-file", "dynamic")], []),
+        }),
         {
             // Service-account token signing key. Rotating it must not log every pod out: the
             // apiserver accepts several --service-account-key-file flags and verifies tokens with
@@ -214,133 +197,83 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             files: saShared
                 ? [] // written as apiserver.key by the apiserver row (keyFrom)
                 : [
-                      { name: "sa.key", content: "key", nodes: "masters", readers: SA_READERS },
-                      { name: "sa.pub", content: "publicKey", nodes: "masters", readers: [SA_READERS[0]] },
+                      { name: "sa.key", content: "key", nodes: masters, readers: SA_READERS },
+                      { name: "sa.pub", content: "publicKey", nodes: masters, readers: [SA_READERS[0]!] },
                   ],
         },
-        {
+        leafRow({
             id: "apiserver",
-            kind: "leaf",
             description: "kube-apiserver serving certificate" + (saShared ? "; its key is also the service-account signing key" : ""),
             rotation: "kubernetesLeaf",
             issuer: "kubernetes-ca",
             keyFrom: saShared ? "service-account" : undefined,
             commonName: "apiserver",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["serverAuth"],
             sans: "apiServer",
-            placement: "cluster",
-            files: [
-                // aks-engine also writes apiserver.crt on agents (public, unused by agent services).
-                { name: "apiserver.crt", content: "cert", nodes: "all", readers: [r("kube-apiserver", "--tls-cert-file", "dynamic")] },
-                {
-                    name: "apiserver.key",
-                    content: "key",
-                    nodes: "masters",
-                    readers: [r("kube-apiserver", "--tls-private-key-file", "dynamic"), ...(saShared ? SA_READERS : [])],
-                },
-            ],
-        },
-        {
+            // aks-engine also writes apiserver.crt on agents (public, unused by agent services).
+            files: pair("apiserver", "all", [r("kube-apiserver", "--tls-cert-file", "dynamic")], [r("kube-apiserver", "--tls-private-key-file", "dynamic"), ...(saShared ? SA_READERS : [])], masters),
+        }),
+        leafRow({
             id: "client",
-            kind: "leaf",
             description: "cluster client certificate (system:masters): kubelets, controller-manager, scheduler, kube-proxy, apiserver-to-kubelet",
             rotation: "kubernetesLeaf",
             issuer: "kubernetes-ca",
             commonName: "client",
             organization: "system:masters",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["clientAuth"],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "client.crt", content: "cert", nodes: "all", readers: CLIENT_READERS },
-                { name: "client.key", content: "key", nodes: "all", readers: CLIENT_READERS },
-            ],
-        },
-        {
+            files: pair("client", "all", CLIENT_READERS),
+        }),
+        leafRow({
             id: "kubectl-client",
-            kind: "leaf",
             description: "admin kubeconfig client certificate (system:masters)",
             rotation: "kubernetesLeaf",
             issuer: "kubernetes-ca",
             commonName: "client",
             organization: "system:masters",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["clientAuth"],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "kubectlClient.crt", content: "cert", nodes: "masters", readers: [r("kubectl", "admin kubeconfig", "dynamic")] },
-                { name: "kubectlClient.key", content: "key", nodes: "masters", readers: [r("kubectl", "admin kubeconfig", "dynamic")] },
-            ],
-        },
-        {
+            files: pair("kubectlClient", masters, [r("kubectl", "admin kubeconfig", "dynamic")]),
+        }),
+        // etcd re-reads its serving and peer certificates on every handshake.
+        leafRow({
             id: "etcd-server",
-            kind: "leaf",
             description: "etcd client-facing serving certificate (one for all masters, as aks-engine)",
             rotation: "etcdLeaf",
             issuer: etcdIssuer,
             commonName: "etcdserver",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["serverAuth", "clientAuth"],
             sans: "etcdServer",
-            placement: "cluster",
-            files: [
-                // etcd re-reads its serving and peer certificates on every handshake.
-                { name: "etcdserver.crt", content: "cert", nodes: "masters", readers: [r("etcd", "--cert-file", "dynamic")] },
-                { name: "etcdserver.key", content: "key", nodes: "masters", readers: [r("etcd", "--key-file", "dynamic")] },
-            ],
-        },
-        {
+            files: pair("etcdserver", masters, [r("etcd", "--cert-file", "dynamic")], [r("etcd", "--key-file", "dynamic")]),
+        }),
+        leafRow({
             id: "etcd-client",
-            kind: "leaf",
             description: "the apiserver's client certificate towards etcd",
             rotation: "etcdLeaf",
             issuer: etcdIssuer,
             commonName: "etcdclient",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["clientAuth"],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "etcdclient.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--etcd-certfile", "restart")] },
-                { name: "etcdclient.key", content: "key", nodes: "masters", readers: [r("kube-apiserver", "--etcd-keyfile", "restart")] },
-            ],
-        },
-        {
+            files: pair("etcdclient", masters, [r("kube-apiserver", "--etcd-certfile", "restart")], [r("kube-apiserver", "--etcd-keyfile", "restart")]),
+        }),
+        leafRow({
             id: "etcd-peer-{index}",
-            kind: "leaf",
             description: "etcd peer certificate of one master",
             rotation: "etcdLeaf",
             issuer: etcdIssuer,
             commonName: "etcdpeer{index}",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["serverAuth", "clientAuth"],
             sans: "etcdPeer",
             placement: "perMaster",
-            files: [
-                { name: "etcdpeer{index}.crt", content: "cert", nodes: "owner", readers: [r("etcd", "--peer-cert-file", "dynamic")] },
-                { name: "etcdpeer{index}.key", content: "key", nodes: "owner", readers: [r("etcd", "--peer-key-file", "dynamic")] },
-            ],
-        },
-        {
+            files: pair("etcdpeer{index}", "owner", [r("etcd", "--peer-cert-file", "dynamic")], [r("etcd", "--peer-key-file", "dynamic")]),
+        }),
+        leafRow({
             id: "front-proxy-client",
-            kind: "leaf",
             description: "the apiserver's client certificate towards aggregated API servers",
             rotation: "frontProxy",
             issuer: "front-proxy-ca",
             commonName: "aggregator",
             organization: "system:masters",
-            keyUsages: LEAF_USAGES,
             extKeyUsages: ["clientAuth"],
-            sans: "none",
-            placement: "cluster",
-            files: [
-                { name: "proxy.crt", content: "cert", nodes: "masters", readers: [r("kube-apiserver", "--proxy-client-cert-file", "dynamic")] },
-                { name: "proxy.key", content: "key", nodes: "masters", readers: [r("kube-apiserver", "--proxy-client-key-file", "dynamic")] },
-            ],
-        },
+            files: pair("proxy", masters, [r("kube-apiserver", "--proxy-client-cert-file", "dynamic")], [r("kube-apiserver", "--proxy-client-key-file", "dynamic")]),
+        }),
     ];
     checkCatalog(rows);
     return rows;

@@ -45,8 +45,9 @@ export interface CertificateAuthorityArgs {
  * A certificate authority: a generated key + self-signed certificate, or an adopted CA.
  *
  * Renewal before expiry (the tls provider's earlyRenewalHours) replaces only the certificate and
- * keeps the key, on purpose: the renewed certificate has the same subject and key, so every leaf
- * issued before still chains to it and nothing else has to change but the trust bundle. A new CA
+ * keeps the key, on purpose: the renewed certificate has the same subject and key, so leaves issued
+ * before still chain to it and no trust is broken whichever node gets the new files first. (The
+ * leaves are re-issued too, since their caCertPem input changes; see LeafCertificate.) A new CA
  * key comes only from a generation bump (forced rotation; zero-downtime phases in issue 7).
  */
 export class CertificateAuthority extends pulumi.ComponentResource {

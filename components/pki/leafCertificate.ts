@@ -45,8 +45,10 @@ export interface LeafCertificateArgs {
  * the same plan as the certificate, or seconds before) the key, CSR and certificate are replaced
  * together, and `pulumi preview` shows it. The clock also carries the forced-rotation trigger.
  *
- * The certificate ignores changes of the CA certificate alone: a renewed CA certificate keeps the
- * CA key and subject, so the leaf still chains to it. A new CA key (caPrivateKeyPem) re-issues it.
+ * A change of the CA certificate re-issues the certificate (not the key). `ignoreChanges` on
+ * caCertPem would spare leaves a CA renewal, but the engine creates a replacement with the ignored
+ * (old) value, and after a CA key rotation that is an old CA certificate next to a new CA key,
+ * which the provider refuses to sign with.
  */
 export class LeafCertificate extends pulumi.ComponentResource {
     readonly certPem: pulumi.Output<string>;
@@ -115,7 +117,7 @@ export class LeafCertificate extends pulumi.ComponentResource {
                 validityPeriodHours: validityHours,
                 earlyRenewalHours: renewalHours,
             },
-            { parent: this, ignoreChanges: ["caCertPem"] },
+            { parent: this },
         );
         this.certPem = cert.certPem;
         this.keyPem = keyPem;

@@ -3,6 +3,7 @@
 // resource's replace-forcing inputs (its "fingerprint") and the resources whose replacement
 // changes one of its inputs. The unit tests run the real components under mocks and check that
 // they replace exactly what this model says.
+import { createHash } from "crypto";
 import { ResolvedCa, ResolvedEntry, ResolvedLeaf, ResolvedPki } from "./resolve";
 import { KeySpec } from "./settings";
 import { RotationType } from "./catalog";
@@ -37,17 +38,23 @@ export function keyFingerprint(key: KeySpec): string {
 export function resourceModel(pki: ResolvedPki): ModelResource[] {
     const out: ModelResource[] = [];
     const keyResourceOf = new Map<string, string>(); // entry id → its private key resource
+    const certResourceOf = new Map<string, string>(); // CA id → its certificate resource
+    const adoptedCertOf = new Map<string, string>(); // adopted CA id → hash of its certificate
     const hasOwnKeyLeaf = pki.entries.some((e) => e.kind === "leaf" && !e.keyFrom);
     if (hasOwnKeyLeaf) {
         out.push({ name: resourceNames.clockKey, type: "tls:index/privateKey:PrivateKey", instance: "", fingerprint: { key: "ECDSA P256" }, deps: [] });
     }
     for (const e of pki.entries) {
         if (e.kind === "ca") {
-            if (e.adopted) continue; // used as is: no resource
+            if (e.adopted) {
+                adoptedCertOf.set(e.id, createHash("sha256").update(e.adopted.certPem).digest("hex"));
+                continue; // used as is: no resource
+            }
             const n = resourceNames.ca(e.id);
             out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.identity }, deps: [] });
             out.push({ name: n.cert, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: certFingerprint(e), deps: [n.key] });
             keyResourceOf.set(e.id, n.key);
+            certResourceOf.set(e.id, n.cert);
         } else if (e.kind === "keyPair") {
             const n = resourceNames.keyPair(e.id);
             out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.trigger }, deps: [] });
@@ -55,6 +62,7 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
         } else {
             const n = resourceNames.leaf(e.id);
             const issuerKey = keyResourceOf.get(e.issuer);
+            const issuerCert = certResourceOf.get(e.issuer);
             const csrDeps: string[] = [];
             let csrTrigger: string | undefined;
             if (e.keyFrom) {
@@ -70,9 +78,9 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
                 name: n.cert,
                 type: "tls:index/locallySignedCert:LocallySignedCert",
                 instance: e.id,
-                // An adopted issuer has no key resource: its key is an input that changes with the adopted CA.
-                fingerprint: { ...certFingerprint(e), ...(issuerKey ? {} : { issuerKey: e.issuerIdentity }) },
-                deps: [n.csr, ...(issuerKey ? [issuerKey] : [])],
+                // An adopted issuer has no resources: its key and certificate are inputs that change with the adopted CA.
+                fingerprint: { ...certFingerprint(e), ...(issuerKey ? {} : { issuer: e.issuerIdentity, issuerCert: adoptedCertOf.get(e.issuer) }) },
+                deps: [n.csr, ...(issuerKey && issuerCert ? [issuerKey, issuerCert] : [])],
             });
         }
     }
@@ -118,6 +126,7 @@ export function planReplacements(before: ResolvedPki, after: ResolvedPki): Repla
     const model = resourceModel(after);
     const entryOf = new Map(after.entries.map((e) => [e.id, e]));
     const replaced = new Map<string, string[]>(); // resource → reasons
+    const instanceOf = new Map(model.map((r) => [r.name, r.instance]));
     for (const r of model) {
         const prev = old.get(r.name);
         if (!prev || prev.type !== r.type) continue;
@@ -126,7 +135,10 @@ export function planReplacements(before: ResolvedPki, after: ResolvedPki): Repla
             if (!same(prev.fingerprint[k], r.fingerprint[k])) reasons.push(describeChange(k, prev.fingerprint[k], r.fingerprint[k]));
         }
         for (const dep of r.deps) {
-            if (replaced.has(dep)) reasons.push(`${dep} replaced`);
+            const depInstance = instanceOf.get(dep);
+            // Within one certificate (clock → key → csr → cert) the first reason says it all.
+            if (replaced.has(dep) && depInstance !== r.instance) reasons.push(`${depInstance || dep} replaced`);
+            else if (replaced.has(dep) && reasons.length === 0) reasons.push(...replaced.get(dep)!);
         }
         if (reasons.length > 0) replaced.set(r.name, reasons);
     }
@@ -138,13 +150,7 @@ export function planReplacements(before: ResolvedPki, after: ResolvedPki): Repla
         if (!entry) continue; // the shared clock key has no rotation type
         const cert = byInstance.get(r.instance) ?? { id: r.instance, rotation: entry.rotation, resources: [], reasons: [] };
         cert.resources.push(r.name);
-        // Reasons between resources of the same certificate (key → csr → cert) say nothing new.
-        const own = new Set(Object.values(entry.kind === "ca" ? resourceNames.ca(entry.id) : entry.kind === "leaf" ? resourceNames.leaf(entry.id) : resourceNames.keyPair(entry.id)));
-        for (const why of reasons) {
-            const dep = why.endsWith(" replaced") ? why.slice(0, -" replaced".length) : undefined;
-            if (dep && own.has(dep)) continue;
-            if (!cert.reasons.includes(why)) cert.reasons.push(why);
-        }
+        for (const why of reasons) if (!cert.reasons.includes(why)) cert.reasons.push(why);
         byInstance.set(r.instance, cert);
     }
     const newNames = new Set(model.map((r) => r.name));
@@ -165,8 +171,10 @@ function describeChange(key: string, from: unknown, to: unknown): string {
             return `key algorithm ${text(from)} → ${text(to)}`;
         case "days":
             return `validity ${text(from)} → ${text(to)} days`;
-        case "issuerKey":
+        case "issuer":
             return `issuer changed: ${text(from)} → ${text(to)}`;
+        case "issuerCert":
+            return "issuer certificate changed";
         default:
             return `${key} changed`;
     }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CertificateAuthority } from "../../components/pki/certificateAuthority";
 import { LeafCertificate } from "../../components/pki/leafCertificate";
 import { inventory3x3, promiseOf, Registration, runMocked } from "./support/mocks";
-import { OpenSsl, Pem } from "./support/openssl";
+import { caFixture, Pem } from "./support/openssl";
 import { runPki, settingsOf } from "./support/pki";
 
 const TLS = {
@@ -85,11 +85,12 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
         assert.deepEqual(named("front-proxy-ca-cert").inputs.subject, { commonName: "proxyClientCA" });
     });
 
-    it("issues leaves for 1 year, renewed 30 days ahead, signed by their CA's key, CA-certificate renewals ignored", () => {
+    it("issues leaves for 1 year, renewed 30 days ahead, signed by their CA (no ignoreChanges: replacements need the new CA certificate)", () => {
         for (const id of ["apiserver", "client", "etcd-peer-2"]) {
             const cert = named(`${id}-cert`);
             assert.deepEqual([cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours], [365 * 24, 30 * 24], id);
-            assert.deepEqual(cert.ignoreChanges, ["caCertPem"], id);
+            assert.deepEqual(cert.ignoreChanges, [], id);
+            assert.match(String(cert.inputs.caCertPem), /mock kubernetes-ca-cert /, id);
             assert.match(String(cert.inputs.caPrivateKeyPem), /mock kubernetes-ca-key /, id);
         }
         assert.match(String(named("front-proxy-client-cert").inputs.caPrivateKeyPem), /mock front-proxy-ca-key/);
@@ -156,14 +157,10 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
 });
 
 describe("components: adopting the cluster's CA", function () {
-    const ssl = new OpenSsl();
+    const f = caFixture();
     let ca: Pem;
     let other: Pem;
-    before(() => {
-        ca = ssl.ca({ cn: "ca", days: 3650, key: "rsa2048" });
-        other = ssl.ca({ days: 3650 });
-    });
-    after(() => ssl.remove());
+    before(() => ({ ca, other } = f));
 
     it("uses the adopted CA as is (no CA resource) to sign every Kubernetes leaf", async () => {
         const settings = settingsOf({}, { "kubernetes-ca": { certificate: ca.cert, privateKey: ca.key } });

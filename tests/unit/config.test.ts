@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../components/config";
 import { ZERO_GENERATIONS } from "../../components/pki/settings";
-import { OpenSsl, Pem } from "./support/openssl";
+import { caFixture, OpenSsl } from "./support/openssl";
 import { promiseOf } from "./support/mocks";
 
 /** The problems of a config that must fail. */
@@ -106,52 +106,45 @@ describe("config: the pki section", () => {
 });
 
 describe("config: adopting the cluster's current CA", function () {
-    const ssl = new OpenSsl();
-    let good: Pem;
-    let other: Pem;
-    after(() => ssl.remove());
-    before(() => {
-        good = ssl.ca({ days: 3650, key: "rsa2048" });
-        other = ssl.ca({ days: 3650 });
-    });
+    const f = caFixture();
 
     it("accepts a valid CA, keeps its key secret and records its facts", async () => {
-        const { value, warnings } = parsePkiConfig({}, { "kubernetes-ca": { certificate: good.cert, privateKey: good.key } });
+        const { value, warnings } = parsePkiConfig({}, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: f.ca.key } });
         assert.deepEqual(warnings, []);
         const adopted = value.adopted["kubernetes-ca"]!;
-        assert.equal(adopted.certPem, good.cert);
+        assert.equal(adopted.certPem, f.ca.cert);
         assert.equal(adopted.facts.publicKey, "RSA 2048");
         assert.ok(pulumi.Output.isInstance(adopted.keyPem));
         assert.equal(await pulumi.isSecret(adopted.keyPem as pulumi.Output<string>), true);
-        assert.equal(await promiseOf(adopted.keyPem as pulumi.Output<string>), good.key);
+        assert.equal(await promiseOf(adopted.keyPem as pulumi.Output<string>), f.ca.key);
     });
 
     it("rejects a key that does not match the certificate", () => {
-        assert.deepEqual(problems({}, { "kubernetes-ca": { certificate: good.cert, privateKey: other.key } }), [
+        assert.deepEqual(problems({}, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: f.other.key } }), [
             "azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: private key does not match the certificate",
         ]);
     });
 
     it("needs both the certificate and the key", () => {
-        assert.deepEqual(problems({}, { "front-proxy-ca": { certificate: good.cert } }), [
+        assert.deepEqual(problems({}, { "front-proxy-ca": { certificate: f.ca.cert } }), [
             "azs-cert-rotation:frontProxyCaCertificate / frontProxyCaPrivateKey: set both or neither (only frontProxyCaCertificate is set)",
         ]);
     });
 
     it("rejects adopting an etcd CA in the shared layout", () => {
-        assert.match(problems({}, { "etcd-ca": { certificate: good.cert, privateKey: good.key } })[0]!, /an etcd CA is adopted but pki\.etcdCa is "shared"/);
-        const { value } = parsePkiConfig({ etcdCa: "separate" }, { "etcd-ca": { certificate: good.cert, privateKey: good.key } });
+        assert.match(problems({}, { "etcd-ca": { certificate: f.ca.cert, privateKey: f.ca.key } })[0]!, /an etcd CA is adopted but pki\.etcdCa is "shared"/);
+        const { value } = parsePkiConfig({ etcdCa: "separate" }, { "etcd-ca": { certificate: f.ca.cert, privateKey: f.ca.key } });
         assert.ok(value.adopted["etcd-ca"]);
     });
 
     it("does not use (nor check) an adopted CA once its generation is bumped, and says so", () => {
-        const { value, warnings } = parsePkiConfig({ rotation: { kubernetesCa: 1 } }, { "kubernetes-ca": { certificate: good.cert, privateKey: other.key } });
+        const { value, warnings } = parsePkiConfig({ rotation: { kubernetesCa: 1 } }, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: f.other.key } });
         assert.deepEqual(value.adopted, {});
         assert.deepEqual(warnings, ["azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: not used: the adopted CA is generation 0 and its rotation generation is 1"]);
     });
 
     it("reports problems of the pki section and of the adopted CA together, never quoting the PEM", () => {
-        const p = problems({ keyAlgorithm: "X" }, { "kubernetes-ca": { certificate: good.cert, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } });
+        const p = problems({ keyAlgorithm: "X" }, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } });
         assert.equal(p.length, 2);
         assert.match(p[0]!, /^pki\.keyAlgorithm/);
         assert.match(p[1]!, /kubernetesCaPrivateKey: private key: malformed PEM: the private key does not parse/);

@@ -60,13 +60,13 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
             const p = plan(base, bump(base, "serviceAccount"));
             assert.deepEqual(ids(p), ["service-account", "apiserver"]);
             assert.deepEqual(p.replaced.flatMap((c) => c.resources), ["service-account-key", "apiserver-csr", "apiserver-cert"]);
-            assert.deepEqual(p.replaced[1]!.reasons, ["service-account-key replaced"]);
+            assert.deepEqual(p.replaced[1]!.reasons, ["service-account replaced"]);
         });
 
         it("says why, in words", () => {
             assert.deepEqual(describePlan(plan(base, bump(base, "frontProxy"))), [
                 "front-proxy-ca: replace 2 resource(s) — forced rotation: front-proxy-ca#0 → front-proxy-ca#1",
-                "front-proxy-client: replace 4 resource(s) — forced rotation: FrontProxy#0 issuer=front-proxy-ca#0 → FrontProxy#1 issuer=front-proxy-ca#1; front-proxy-ca-key replaced",
+                "front-proxy-client: replace 4 resource(s) — forced rotation: FrontProxy#0 issuer=front-proxy-ca#0 → FrontProxy#1 issuer=front-proxy-ca#1; front-proxy-ca replaced",
             ]);
         });
 

@@ -1,21 +1,20 @@
 import { strict as assert } from "assert";
 import { certificateReport, keyPairReport, renderKubeconfig } from "../../components/pki/report";
 import { AdoptionPolicy, certificateFacts, validateAdoptedCa } from "../../components/pki/x509";
-import { OpenSsl, Pem } from "./support/openssl";
+import { caFixture, OpenSsl, Pem } from "./support/openssl";
 
 const DAY = 86_400_000;
 const LABEL = "azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey";
 
 describe("x509: checks of an adopted CA (every bad input)", function () {
-    const ssl = new OpenSsl();
+    const f = caFixture();
+    const ssl = f.ssl;
     let now: Date;
     let policy: AdoptionPolicy;
     let ca: Pem;
     let other: Pem;
-    after(() => ssl.remove());
     before(() => {
-        ca = ssl.ca({ days: 3650, key: "rsa2048" });
-        other = ssl.ca({ days: 3650 });
+        ({ ca, other } = f);
         now = new Date();
         policy = { now, leafDays: 365, caRenewalDays: 365 };
     });
@@ -35,7 +34,7 @@ describe("x509: checks of an adopted CA (every bad input)", function () {
     it("accepts a good CA and returns its facts", () => {
         const { facts, warnings } = validateAdoptedCa(ca.cert, ca.key, LABEL, policy);
         assert.deepEqual(warnings, []);
-        assert.equal(facts.subject, "CN=test-ca");
+        assert.equal(facts.subject, "CN=ca");
         assert.equal(facts.isCa, true);
         assert.deepEqual(facts.keyUsages, ["digitalSignature", "certSign", "crlSign"]);
         assert.equal(facts.publicKey, "RSA 2048");

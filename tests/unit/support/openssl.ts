@@ -84,3 +84,14 @@ export class OpenSsl {
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
+
+/** Mocha hooks around a suite: two unrelated CAs (RSA 2048 "CN=ca", EC P-256 "CN=other-ca"), removed after. */
+export function caFixture(): { ssl: OpenSsl; ca: Pem; other: Pem } {
+    const f = { ssl: new OpenSsl() } as { ssl: OpenSsl; ca: Pem; other: Pem };
+    before(() => {
+        f.ca = f.ssl.ca({ cn: "ca", days: 3650, key: "rsa2048" });
+        f.other = f.ssl.ca({ cn: "other-ca", days: 3650 });
+    });
+    after(() => f.ssl.remove());
+    return f;
+}
