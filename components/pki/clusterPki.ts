@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { KUBECONFIG_CATALOG, KubeconfigSpec, PkiInventory } from "./catalog";
+import { KUBECONFIG_CATALOG, KubeconfigSpec, masters, PkiInventory } from "./catalog";
 import { CertificateAuthority, PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { LeafCertificate } from "./leafCertificate";
 import { certificateReport, CertificateReport, keyPairReport, KeyPairReport, renderKubeconfig } from "./report";
@@ -131,6 +131,48 @@ export class ClusterPki extends pulumi.ComponentResource {
                     return { path: f.path, instance: e.id, content: secret ? pulumi.secret(content) : content, secret };
                 }),
         );
+    }
+
+    /**
+     * aks-engine's `properties.certificateProfile` for apimodel.json (secret): aks-engine scale and
+     * upgrade push these to nodes, so the apimodel must follow a rotation. No front-proxy fields:
+     * aks-engine makes those on the masters.
+     */
+    certificateProfile(): pulumi.Output<Record<string, string | string[]>> {
+        const cert = (id: string) => this.leaves[id]!.certPem;
+        const key = (id: string) => this.leaves[id]!.keyPem;
+        const peers = masters(this.resolved.inventory).map((m) => `etcd-peer-${m.index}`);
+        const ca = this.authorities["kubernetes-ca"]!;
+        const fields: Record<string, pulumi.Input<string | string[]>> = {
+            caCertificate: ca.certPem,
+            caPrivateKey: ca.keyPem,
+            apiServerCertificate: cert("apiserver"),
+            apiServerPrivateKey: key("apiserver"),
+            clientCertificate: cert("client"),
+            clientPrivateKey: key("client"),
+            kubeConfigCertificate: cert("kubectl-client"),
+            kubeConfigPrivateKey: key("kubectl-client"),
+            etcdServerCertificate: cert("etcd-server"),
+            etcdServerPrivateKey: key("etcd-server"),
+            etcdClientCertificate: cert("etcd-client"),
+            etcdClientPrivateKey: key("etcd-client"),
+            etcdPeerCertificates: pulumi.all(peers.map(cert)),
+            etcdPeerPrivateKeys: pulumi.all(peers.map(key)),
+        };
+        return pulumi.secret(pulumi.all(fields));
+    }
+
+    /**
+     * Everything index.ts exports: certificate facts (plain), kubeconfigs, trust bundles and the
+     * apimodel certificate profile. Private keys appear only inside secret outputs.
+     */
+    stackOutputs(now: Date = new Date()) {
+        return {
+            certificates: this.report(now),
+            trustBundles: pulumi.all(Object.fromEntries(Object.keys(this.authorities).map((id) => [id, this.caBundle(id)]))),
+            kubeconfigs: this.kubeconfigs,
+            certificateProfile: this.certificateProfile(),
+        };
     }
 
     /** Per certificate: subject, issuer, SANs, validity, days left and renewal date; per key pair its fingerprint. No private key. */

@@ -147,6 +147,31 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
         }
     });
 
+    it("stack outputs: certificate facts in plain text; kubeconfigs and the apimodel certificate profile secret", async () => {
+        const out = pki.stackOutputs(new Date());
+        assert.equal(await pulumi.isSecret(out.certificates), false);
+        const certs = await promiseOf(out.certificates);
+        assert.deepEqual(Object.keys(certs), ["kubernetes-ca", "front-proxy-ca", "service-account", "apiserver", "client", "kubectl-client", "etcd-server", "etcd-client", "etcd-peer-0", "etcd-peer-1", "etcd-peer-2", "front-proxy-client"]);
+        const client = certs["client"]!;
+        assert.equal(client.kind, "certificate");
+        if (client.kind === "certificate") {
+            assert.deepEqual(Object.keys(client).sort(), ["daysLeft", "dnsNames", "ipAddresses", "issuer", "kind", "notAfter", "notBefore", "publicKey", "renewal", "renewalDate", "serialNumber", "subject"]);
+            assert.equal(Date.parse(client.notAfter) - Date.parse(client.renewalDate), 30 * 86_400_000, "leaves renew 30 days ahead");
+        }
+        const ca = certs["kubernetes-ca"]!;
+        if (ca.kind === "certificate") assert.equal(Date.parse(ca.notAfter) - Date.parse(ca.renewalDate), 365 * 86_400_000, "CAs renew 1 year ahead");
+        assert.equal(certs["service-account"]!.kind, "keyPair");
+        assert.ok(!JSON.stringify(certs).includes("PRIVATE KEY"));
+        assert.equal(await pulumi.isSecret(out.kubeconfigs), true);
+        assert.equal(await pulumi.isSecret(out.certificateProfile), true);
+        const profile = await promiseOf(out.certificateProfile);
+        assert.match(String(profile.caPrivateKey), /mock kubernetes-ca-key /);
+        assert.match(String(profile.apiServerPrivateKey), /mock service-account-key /);
+        assert.deepEqual((profile.etcdPeerCertificates as string[]).map((p) => p.split("\n").at(-2)!.split(" ")[1]), ["etcd-peer-0-cert", "etcd-peer-1-cert", "etcd-peer-2-cert"]);
+        const bundles = await promiseOf(out.trustBundles);
+        assert.deepEqual(Object.keys(bundles), ["kubernetes-ca", "front-proxy-ca"]);
+    });
+
     it("registers sa.key/sa.pub and an apiserver key of its own with serviceAccountKey: dedicated", async () => {
         const { registrations, pki: p } = await runPki(settingsOf({ serviceAccountKey: "dedicated" }));
         assert.equal(registrations.filter((r) => r.custom).length, 42);

@@ -4,7 +4,7 @@ import { PkiInventory, RotationType } from "../../components/pki/catalog";
 import { resolvePki } from "../../components/pki/resolve";
 import { describePlan, planReplacements, ReplacementPlan } from "../../components/pki/rotation";
 import { inventory3x3, Registration, simulateReplacements } from "./support/mocks";
-import { OpenSsl } from "./support/openssl";
+import { caFixture, Pem } from "./support/openssl";
 import { runPki, settingsOf } from "./support/pki";
 
 type Raw = Record<string, unknown>;
@@ -139,12 +139,11 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
 });
 
 describe("rotation: adopted CA", function () {
-    const ssl = new OpenSsl();
-    after(() => ssl.remove());
+    const f = caFixture();
+    const adopt = (ca: Pem): AdoptionInput => ({ "kubernetes-ca": { certificate: ca.cert, privateKey: ca.key } });
 
     it("bumping its generation creates a generated CA and re-issues the 8 leaves it signed — 30 resources", () => {
-        const ca = ssl.ca({ cn: "ca" });
-        const adoption: AdoptionInput = { "kubernetes-ca": { certificate: ca.cert, privateKey: ca.key } };
+        const adoption = adopt(f.ca);
         const p = plan({}, bump({}, "kubernetesCa"), { adoption });
         assert.deepEqual(p.created, ["kubernetes-ca-key", "kubernetes-ca-cert"]);
         assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES]);
@@ -152,19 +151,41 @@ describe("rotation: adopted CA", function () {
         // while it stays adopted, the leaf rotations are as usual
         assert.equal(plan({}, bump({}, "kubernetesLeaf"), { adoption }).resourceCount, 10);
     });
+
+    it("a renewed adopted certificate (same key) re-issues the 8 leaf certificates, keeping their keys", () => {
+        const renewed = f.ssl.renew(f.ca, { days: 5000 });
+        const p = planReplacements(resolvePki(settingsOf({}, adopt(f.ca)), inventory3x3()), resolvePki(settingsOf({}, adopt(renewed)), inventory3x3()));
+        assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES]);
+        assert.deepEqual(p.replaced.map((c) => c.resources.join(",")), [...K8S_LEAVES, ...ETCD_LEAVES].map((id) => `${id}-cert`));
+        assert.deepEqual(p.replaced[1]!.reasons, ["issuer certificate changed"]);
+    });
+
+    it("another adopted CA (new key) re-issues the leaves with fresh keys", () => {
+        const p = planReplacements(resolvePki(settingsOf({}, adopt(f.ca)), inventory3x3()), resolvePki(settingsOf({}, adopt(f.other)), inventory3x3()));
+        assert.equal(p.resourceCount, 30);
+        assert.deepEqual(p.replaced[1]!.resources, leaf("client"));
+    });
 });
 
 describe("rotation: the components replace exactly what the plan says (engine simulated under mocks)", function () {
     this.timeout(60_000);
+    const f = caFixture();
     const runs = new Map<string, Registration[]>();
-    async function registrations(raw: Raw, inventory = inventory3x3()): Promise<Registration[]> {
-        const key = JSON.stringify([raw, inventory]);
-        if (!runs.has(key)) runs.set(key, (await runPki(settingsOf(raw), inventory)).registrations);
+    async function registrations(raw: Raw, inventory = inventory3x3(), adoption: AdoptionInput = {}): Promise<Registration[]> {
+        const key = JSON.stringify([raw, inventory, adoption]);
+        if (!runs.has(key)) runs.set(key, (await runPki(settingsOf(raw, adoption), inventory)).registrations);
         return runs.get(key)!;
     }
-    async function check(before: Raw, after: Raw, inventoryAfter = inventory3x3()): Promise<number> {
-        const simulated = simulateReplacements(await registrations(before), await registrations(after, inventoryAfter));
-        const planned = planReplacements(resolvePki(settingsOf(before), inventory3x3()), resolvePki(settingsOf(after), inventoryAfter));
+    interface Side {
+        raw: Raw;
+        inventory?: PkiInventory;
+        adoption?: AdoptionInput;
+    }
+    async function check(before: Raw | Side, after: Raw | Side): Promise<number> {
+        const side = (x: Raw | Side): Required<Side> => ("raw" in x ? { inventory: inventory3x3(), adoption: {}, ...(x as Side) } : { raw: x, inventory: inventory3x3(), adoption: {} });
+        const [b, a] = [side(before), side(after)];
+        const simulated = simulateReplacements(await registrations(b.raw, b.inventory, b.adoption), await registrations(a.raw, a.inventory, a.adoption));
+        const planned = planReplacements(resolvePki(settingsOf(b.raw, b.adoption), b.inventory), resolvePki(settingsOf(a.raw, a.adoption), a.inventory));
         assert.deepEqual(simulated, planned.replaced.flatMap((c) => c.resources).sort());
         return simulated.length;
     }
@@ -186,7 +207,15 @@ describe("rotation: the components replace exactly what the plan says (engine si
         assert.equal(await check({}, { validity: { leafDays: 180 } }), 33);
         const inv = inventory3x3();
         inv.nodes.push({ name: "k8s-master-31415926-3", role: "master", ip: "10.240.255.8", index: 3 });
-        assert.equal(await check({}, {}, inv), 4);
+        assert.equal(await check({}, { raw: {}, inventory: inv }), 4);
+    });
+
+    it("adopted CA: renewed certificate, another CA, generation bump", async () => {
+        const adoption = { "kubernetes-ca": { certificate: f.ca.cert, privateKey: f.ca.key } };
+        const renewed = f.ssl.renew(f.ca, { days: 5000 });
+        assert.equal(await check({ raw: {}, adoption }, { raw: {}, adoption: { "kubernetes-ca": { certificate: renewed.cert, privateKey: renewed.key } } }), 8);
+        assert.equal(await check({ raw: {}, adoption }, { raw: {}, adoption: { "kubernetes-ca": { certificate: f.other.cert, privateKey: f.other.key } } }), 30);
+        assert.equal(await check({ raw: {}, adoption }, { raw: bump({}, "kubernetesCa"), adoption }), 30);
     });
 
     it("a renewal-lead change replaces nothing", async () => {

@@ -75,6 +75,16 @@ export class OpenSsl {
         return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
     }
 
+    /** A new self-signed CA certificate over the same key and subject (what a CA renewal makes). */
+    renew(ca: Pem, opts: { cn?: string; days: number }): Pem {
+        const keyFile = this.file("key");
+        const certFile = this.file("crt");
+        fs.writeFileSync(keyFile, ca.key);
+        this.run(["req", "-x509", "-key", keyFile, "-out", certFile, "-days", String(opts.days), "-subj", `/CN=${opts.cn ?? "ca"}`, "-config", this.cnf,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", "-addext", "subjectKeyIdentifier=hash"]);
+        return { cert: fs.readFileSync(certFile, "utf8"), key: ca.key };
+    }
+
     /** The key encrypted with a passphrase. */
     encrypt(keyPem: string): string {
         return this.run(["pkey", "-aes256", "-passout", "pass:secret"], keyPem);
