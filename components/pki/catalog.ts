@@ -343,6 +343,27 @@ export interface PkiInventory {
     loadBalancerIps: string[];
 }
 
+/**
+ * The PKI's view of an inventory in the shape stack config and the testbed write (nodes with
+ * name, role, ip, index; the apiserver endpoint and FQDN). Nodes of other roles (a jumpbox) are
+ * left out; without explicit load balancer IPs the endpoint's host is one when it is an address.
+ */
+export function pkiInventoryFrom(input: {
+    nodes: { name: string; role: string; ip: string; index?: number }[];
+    fqdn: string;
+    apiServerEndpoint?: string;
+    loadBalancerIps?: string[];
+}): PkiInventory {
+    const host = input.apiServerEndpoint ? new URL(input.apiServerEndpoint).hostname.replace(/^\[|\]$/g, "") : "";
+    return {
+        nodes: input.nodes
+            .filter((n): n is PkiNode => n.role === "master" || n.role === "agent")
+            .map((n) => ({ name: n.name, role: n.role, ip: n.ip, ...(n.role === "master" ? { index: n.index } : {}) })),
+        fqdn: input.fqdn,
+        loadBalancerIps: input.loadBalancerIps ?? (net.isIP(host) ? [host] : []),
+    };
+}
+
 export interface SanSettings {
     clusterDomain: string;
     serviceCidr: string;

@@ -9,6 +9,7 @@ import {
     expandInstances,
     filesForNode,
     firstServiceIp,
+    pkiInventoryFrom,
 } from "../../components/pki/catalog";
 import { inventory3x3 } from "./support/mocks";
 
@@ -197,6 +198,30 @@ describe("catalog: the CA tree derived from the table", () => {
         for (const row of certificateCatalog()) {
             if (row.kind !== "leaf") assert.equal(row.issuer, undefined, row.id);
         }
+    });
+});
+
+describe("catalog: the PKI's view of the stack's inventory", () => {
+    it("keeps masters and agents, takes the load balancer IP from the apiserver endpoint", () => {
+        const inv = pkiInventoryFrom({
+            nodes: [
+                { name: "k8s-master-31415926-0", role: "master", ip: "10.240.255.5", index: 0 },
+                { name: "k8s-agentpool1-31415926-0", role: "agent", ip: "10.240.255.40", index: 0 },
+                { name: "azstb-jumpbox", role: "jumpbox", ip: "10.240.255.250" },
+            ],
+            fqdn: "azstb.local.cloudapp.azurestack.external",
+            apiServerEndpoint: "https://10.240.255.15:443",
+        });
+        assert.deepEqual(inv, {
+            nodes: [
+                { name: "k8s-master-31415926-0", role: "master", ip: "10.240.255.5", index: 0 },
+                { name: "k8s-agentpool1-31415926-0", role: "agent", ip: "10.240.255.40" },
+            ],
+            fqdn: "azstb.local.cloudapp.azurestack.external",
+            loadBalancerIps: ["10.240.255.15"],
+        });
+        assert.deepEqual(pkiInventoryFrom({ nodes: [], fqdn: "x.example", apiServerEndpoint: "https://x.example:443" }).loadBalancerIps, []);
+        assert.deepEqual(pkiInventoryFrom({ nodes: [], fqdn: "x.example", apiServerEndpoint: "https://x.example", loadBalancerIps: ["192.0.2.1"] }).loadBalancerIps, ["192.0.2.1"]);
     });
 });
 
