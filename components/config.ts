@@ -79,7 +79,30 @@ class Section {
     }
 
     private key(name: string): string {
-        return `${this.path}.${name}`;
+        return this.path ? `${this.path}.${name}` : name;
+    }
+
+    has(name: string): boolean {
+        return this.obj[name] !== undefined;
+    }
+
+    bool(name: string, def: boolean): boolean {
+        const v = this.obj[name];
+        if (v === undefined) return def;
+        if (v === true || v === "true") return true;
+        if (v === false || v === "false") return false;
+        this.problems.push(`${this.key(name)}: must be true or false, got ${describe(v)}`);
+        return def;
+    }
+
+    /** A required list of objects, one Section per item (path name[i]). */
+    objectList(name: string): Section[] {
+        const v = this.obj[name];
+        if (!Array.isArray(v) || v.length === 0) {
+            this.problems.push(`${this.key(name)}: must be a non-empty list, got ${describe(v)}`);
+            return [];
+        }
+        return v.map((item, i) => new Section(`${this.key(name)}[${i}]`, item, this.problems));
     }
 
     section(name: string): Section {
@@ -108,13 +131,17 @@ class Section {
         return match;
     }
 
-    string(name: string, def: string, check: (s: string) => string | undefined): string {
+    /** A string field; with def undefined the field is required. */
+    string(name: string, def: string | undefined, check: (s: string) => string | undefined): string {
         const v = this.obj[name];
-        if (v === undefined) return def;
+        if (v === undefined) {
+            if (def === undefined) this.problems.push(`${this.key(name)}: required`);
+            return def ?? "";
+        }
         const why = typeof v === "string" ? check(v) : "must be a string";
         if (why) {
             this.problems.push(`${this.key(name)}: ${why}, got ${describe(v)}`);
-            return def;
+            return def ?? "";
         }
         return v as string;
     }
@@ -303,13 +330,137 @@ export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_N
     return parsed.value;
 }
 
+// ---------------------------------------------------------------- the inventory section
+
+export type NodeRole = "master" | "agent";
+
+export interface InventoryNode {
+    name: string;
+    role: NodeRole;
+    ip: string;
+    /** Masters: etcd member index (etcdpeer<index>); defaults to the order of the masters in the list. */
+    index?: number;
+    /** Agent pool (aks-engine agentPoolProfiles[].name); masters: "master". */
+    pool: string;
+    /** Pinned SSH host key, "<type> <base64>": the rollout refuses any other. */
+    hostKey: string;
+}
+
+export interface Jumpbox {
+    host: string;
+    port: number;
+    user: string;
+    hostKey: string;
+}
+
+export interface InventorySettings {
+    clusterName: string;
+    fqdn: string;
+    apiServerEndpoint: string;
+    loadBalancerIps: string[];
+    adminUsername: string;
+    privateNetwork: boolean;
+    jumpbox?: Jumpbox;
+    nodes: InventoryNode[];
+}
+
+/** The top-level config keys the inventory is read from. */
+export const INVENTORY_KEYS = ["clusterName", "fqdn", "apiServerEndpoint", "loadBalancerIps", "nodes", "adminUsername", "privateNetwork", "jumpbox"] as const;
+
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const checkHostKey = (s: string): string | undefined => (HOST_KEY.test(s) ? undefined : 'must be an SSH public host key "<type> <base64>" (ssh-keyscan prints it)');
+const checkIp = (s: string): string | undefined => (net.isIP(s) ? undefined : "must be an IP address");
+const checkHost = (s: string): string | undefined => (net.isIP(s) || !checkDnsName(s) ? undefined : "must be an IP address or a DNS name");
+const checkLinuxUser = (s: string): string | undefined => (/^[a-z_][a-z0-9_-]{0,31}$/.test(s) ? undefined : "must be a Linux user name");
+const checkHttpsUrl = (s: string): string | undefined => {
+    try {
+        return new URL(s).protocol === "https:" ? undefined : "must be an https:// URL";
+    } catch {
+        return "must be an https:// URL";
+    }
+};
+
+/**
+ * Validates the cluster inventory (the top-level keys in INVENTORY_KEYS). Throws a ConfigError
+ * naming every problem: duplicate names or IPs, unknown roles, an even number of etcd members,
+ * missing host keys, a private network without a jumpbox.
+ */
+export function parseInventoryConfig(raw: Record<string, unknown>): InventorySettings {
+    const problems: string[] = [];
+    const top = new Section("", raw, problems);
+    const clusterName = top.string("clusterName", undefined, (s) => (/^[a-z][a-z0-9-]{0,44}$/.test(s) ? undefined : "must be an aks-engine DNS prefix (lower-case letters, digits, -)"));
+    const fqdn = top.string("fqdn", undefined, checkDnsName);
+    const apiServerEndpoint = top.string("apiServerEndpoint", `https://${fqdn}:443`, checkHttpsUrl);
+    const adminUsername = top.string("adminUsername", "azureuser", checkLinuxUser);
+    const privateNetwork = top.bool("privateNetwork", false);
+
+    const nodes = top.objectList("nodes").map((n): InventoryNode => {
+        n.rejectUnknown(["name", "role", "ip", "index", "pool", "hostKey"]);
+        const role = n.oneOf("role", ["master", "agent"] as const, "agent");
+        return {
+            name: n.string("name", undefined, (s) => (/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/i.test(s) ? undefined : "must be a host name")),
+            role,
+            ip: n.string("ip", undefined, checkIp),
+            ...(n.has("index") ? { index: n.int("index", 0, 0, 8) } : {}),
+            pool: n.string("pool", role === "master" ? "master" : "agentpool1", (s) => (/^[a-z][a-z0-9]{0,11}$/.test(s) ? undefined : "must be an aks-engine pool name")),
+            hostKey: n.string("hostKey", undefined, checkHostKey),
+        };
+    });
+    for (const field of ["name", "ip"] as const) {
+        const seen = new Map<string, number>();
+        nodes.forEach((node, i) => {
+            const first = seen.get(node[field]);
+            if (node[field] && first !== undefined) problems.push(`nodes[${i}].${field}: ${node[field]} is already nodes[${first}].${field}`);
+            else seen.set(node[field], i);
+        });
+    }
+    const masterNodes = nodes.filter((n) => n.role === "master");
+    if (nodes.length > 0 && masterNodes.length % 2 === 0) {
+        problems.push(`nodes: ${masterNodes.length} masters: etcd needs an odd number of members (1, 3 or 5) to keep quorum through a rolling restart`);
+    }
+    masterNodes.forEach((m, order) => (m.index ??= order));
+    const indexes = masterNodes.map((m) => m.index).sort();
+    if (masterNodes.length > 0 && indexes.some((idx, i) => idx !== i)) {
+        problems.push(`nodes: master indexes must be 0..${masterNodes.length - 1}, each once (etcdpeer<index>), got ${indexes.join(", ")}`);
+    }
+
+    const endpointHost = fqdn && !checkHttpsUrl(apiServerEndpoint) ? new URL(apiServerEndpoint).hostname.replace(/^\[|\]$/g, "") : "";
+    const loadBalancerIps = top.has("loadBalancerIps") ? top.stringList("loadBalancerIps", checkIp) : net.isIP(endpointHost) ? [endpointHost] : [];
+
+    let jumpbox: Jumpbox | undefined;
+    if (top.has("jumpbox")) {
+        const j = top.section("jumpbox");
+        j.rejectUnknown(["name", "host", "port", "user", "hostKey"]);
+        jumpbox = { host: j.string("host", undefined, checkHost), port: j.int("port", 22, 1, 65535), user: j.string("user", adminUsername, checkLinuxUser), hostKey: j.string("hostKey", undefined, checkHostKey) };
+    } else if (privateNetwork) {
+        problems.push("privateNetwork is true but no jumpbox is set: the nodes cannot be reached");
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { clusterName, fqdn, apiServerEndpoint, loadBalancerIps, adminUsername, privateNetwork, jumpbox, nodes };
+}
+
+/** Reads and validates the inventory of the current stack's config. */
+export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): InventorySettings {
+    const raw: Record<string, unknown> = {};
+    for (const key of INVENTORY_KEYS) {
+        const value = config.get(key);
+        if (value === undefined) continue;
+        try {
+            raw[key] = ["nodes", "jumpbox", "loadBalancerIps"].includes(key) ? JSON.parse(value) : value;
+        } catch {
+            throw new ConfigError([`${key}: not valid YAML/JSON`]);
+        }
+    }
+    return parseInventoryConfig(raw);
+}
+
 export interface StackConfig {
+    inventory: InventorySettings;
     pki: PkiSettings;
-    // inventory: InventorySettings;  (issue 6)
-    // rollout: RolloutSettings;      (issue 6)
 }
 
 /** Every section, validated. Call first in index.ts: a ConfigError stops the program before any resource. */
 export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): StackConfig {
-    return { pki: readPkiConfig(config, opts) };
+    return { inventory: readInventoryConfig(config), pki: readPkiConfig(config, opts) };
 }

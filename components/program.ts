@@ -1,0 +1,24 @@
+// The Pulumi program: stack config → inventory → PKI → outputs. Config is validated first, so
+// bad input stops `pulumi preview` before any resource is planned.
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE, readStackConfig } from "./config";
+import { ClusterPki, pkiInventoryFrom } from "./pki";
+
+export async function program(): Promise<Record<string, unknown>> {
+    const { inventory, pki: settings } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const pki = new ClusterPki("pki", {
+        settings,
+        inventory: pkiInventoryFrom(inventory),
+        clusterName: inventory.clusterName,
+        apiServerEndpoint: inventory.apiServerEndpoint,
+    });
+    return {
+        cluster: {
+            name: inventory.clusterName,
+            apiServerEndpoint: inventory.apiServerEndpoint,
+            masters: inventory.nodes.filter((n) => n.role === "master").map((n) => n.name),
+            agents: inventory.nodes.filter((n) => n.role === "agent").map((n) => n.name),
+        },
+        ...pki.stackOutputs(),
+    };
+}
