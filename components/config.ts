@@ -8,6 +8,9 @@ import { firstServiceIp, ROTATION_TYPES } from "./pki/catalog";
 import { AdoptedCa, CA_IDS, CaId, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "./pki/settings";
 import { validateAdoptedCa } from "./pki/x509";
 
+// Not in the SDK's typings, but exported by it: whether a config key was set with --secret.
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
 export const CONFIG_NAMESPACE = "azs-cert-rotation";
 
 /** Every problem found in the stack config, one per line, each naming its key. */
@@ -322,9 +325,15 @@ export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_N
     const adoption: AdoptionInput = {};
     for (const id of CA_IDS) {
         const keys = adoptionKeys(id);
+        // Pulumi.yaml declares these with default "" (a declared key needs a value): "" is unset.
         // config.get returns secret values in plain text; parsePkiConfig wraps the key with pulumi.secret.
-        adoption[id] = { certificate: config.get(keys.cert), privateKey: config.get(keys.key) };
+        const privateKey = config.get(keys.key) || undefined;
+        if (privateKey !== undefined && !isConfigSecret(`${CONFIG_NAMESPACE}:${keys.key}`)) {
+            problems.push(`${CONFIG_NAMESPACE}:${keys.key}: a private key must be stored as a secret: pulumi config set --secret ${keys.key} < ca.key`);
+        }
+        adoption[id] = { certificate: config.get(keys.cert) || undefined, privateKey };
     }
+    if (problems.length > 0) throw new ConfigError(problems);
     const parsed = parsePkiConfig(raw, adoption, opts);
     for (const w of parsed.warnings) pulumi.log.warn(w);
     return parsed.value;
@@ -445,7 +454,8 @@ export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CO
     const raw: Record<string, unknown> = {};
     for (const key of INVENTORY_KEYS) {
         const value = config.get(key);
-        if (value === undefined) continue;
+        // Pulumi.yaml gives optional keys an empty default: those are unset.
+        if (value === undefined || value === "" || value === "{}" || value === "[]") continue;
         try {
             raw[key] = ["nodes", "jumpbox", "loadBalancerIps"].includes(key) ? JSON.parse(value) : value;
         } catch {
