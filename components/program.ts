@@ -12,6 +12,7 @@ export async function program(): Promise<Record<string, unknown>> {
         clusterName: inventory.clusterName,
         apiServerEndpoint: inventory.apiServerEndpoint,
     });
+    const outputs = pki.stackOutputs();
     return {
         cluster: {
             name: inventory.clusterName,
@@ -19,6 +20,11 @@ export async function program(): Promise<Record<string, unknown>> {
             masters: inventory.nodes.filter((n) => n.role === "master").map((n) => n.name),
             agents: inventory.nodes.filter((n) => n.role === "agent").map((n) => n.name),
         },
-        ...pki.stackOutputs(),
+        // Certificate facts and CA bundles are public; they inherit secrecy from the CA keys they
+        // were computed with, which would hide every expiry date from `pulumi stack output`.
+        certificates: pulumi.unsecret(outputs.certificates),
+        trustBundles: pulumi.unsecret(outputs.trustBundles),
+        kubeconfigs: outputs.kubeconfigs,
+        certificateProfile: outputs.certificateProfile,
     };
 }

@@ -1,0 +1,50 @@
+// The main job on the local testbed: boots the simulated Azure Stack Hub cluster (testbed/up),
+// adopts its running cluster CA from the aks-engine apimodel, plans and creates the cluster's
+// certificates with the real engine, and prints each certificate's expiry.
+// Installing the files on the VMs is the rollout's job (issue 6); until then this stops after the PKI.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { createProjectWorkspace, openStack, REPO_ROOT, writeStackFile } from "./workspace";
+
+const STACK = "testbed";
+const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+
+interface CertificateRow {
+    subject?: string;
+    notAfter?: string;
+    daysLeft?: number;
+    renewalDate?: string;
+}
+
+async function main(): Promise<void> {
+    execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit" });
+
+    const inventory = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
+    const profile = JSON.parse(fs.readFileSync(inventory.apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string };
+
+    const dir = createProjectWorkspace(path.join(state, "project"));
+    writeStackFile(dir, STACK, fs.readFileSync(path.join(state, `Pulumi.${STACK}.yaml`), "utf8"));
+    const stack = await openStack(dir, STACK, {
+        // A local demo stack: its passphrase only guards the testbed's throwaway keys.
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "azs-testbed-demo",
+    });
+    await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
+    await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+
+    const onOutput = (out: string) => process.stdout.write(out);
+    await stack.preview({ onOutput });
+    const result = await stack.up({ onOutput });
+
+    const certificates = result.outputs.certificates?.value as Record<string, CertificateRow>;
+    console.log(`\nCertificates of the testbed cluster (stack ${STACK} in ${dir}):`);
+    for (const [id, c] of Object.entries(certificates)) {
+        if (c.notAfter) console.log(`  ${id.padEnd(28)} ${String(c.notAfter).padEnd(26)} ${String(c.daysLeft).padStart(5)} days left, renewed from ${c.renewalDate}`);
+    }
+    console.log(`\npulumi -C ${dir} stack output --stack ${STACK}   # everything; kubeconfigs and keys stay secret`);
+}
+
+main().catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+});
