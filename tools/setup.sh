@@ -6,15 +6,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 started=$SECONDS
 
-debian_packages=(openssl ca-certificates)
-missing=()
-for pkg in "${debian_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  log "apt: installing ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# Debian packages: openssl for the tests, and what the local testbed's VMs run (sshd, haproxy, …).
+bash testbed/install-deps.sh >&2
 
 # Install scripts are off: @pulumi/command and @pulumi/kubernetes would try to download their
 # plugins at install time, which cannot work offline. Plugins are built and installed below.
@@ -45,6 +38,9 @@ install_plugin() {
 npm_plugin_version() { node -p 'require(process.argv[1]).pulumi.version' "$REPO_ROOT/node_modules/$1/package.json"; }
 
 install_plugin tls "$(npm_plugin_version @pulumi/tls)" "$(tools/build-tls.sh | tail -n1)"
+
+# The testbed's Go binaries (etcd, Kubernetes control plane, kubemark): cached like the engine.
+bash testbed/build.sh >/dev/null
 
 pulumi plugin ls
 log "setup done in $((SECONDS - started)) s"
