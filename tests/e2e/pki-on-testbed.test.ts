@@ -1,0 +1,98 @@
+// The product's program, run by the real Pulumi CLI (the operator's path) against the local
+// testbed's inventory: it adopts the running cluster's CA from the aks-engine apimodel and issues
+// every leaf from it. openssl checks each leaf against the CA the cluster's VMs trust right now.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { createProjectWorkspace, openStack, REPO_ROOT, writeStackFile } from "../../tools/workspace";
+import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+
+const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+const STACK = "e2e";
+
+function opensslText(pem: string): string {
+    return execFileSync("openssl", ["x509", "-noout", "-text"], { input: pem, encoding: "utf8" });
+}
+
+describe("pki on the testbed: the real engine adopts the cluster CA and issues every leaf", function () {
+    let backend: TestBackend;
+    let workspace: string;
+    let stack: Stack;
+    let clusterCa: string;
+    let profile: Record<string, string | string[]>;
+
+    before(async function () {
+        assertEngineWithPlugin("@pulumi/tls");
+        execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit", timeout: 600_000 });
+        // The CA file the VMs trust now, read on master 0 (not the testbed's copy of what it generated).
+        clusterCa = execFileSync("ssh", ["-F", path.join(state, "ssh/config"), "-o", "BatchMode=yes", "k8s-master-31415926-0", "cat /etc/kubernetes/certs/ca.crt"], { encoding: "utf8" });
+        const inventory = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
+        const apimodelProfile = JSON.parse(fs.readFileSync(inventory.apimodelPath, "utf8")).properties.certificateProfile;
+
+        backend = createTestBackend("azs-pki-e2e");
+        workspace = createProjectWorkspace(fs.mkdtempSync(path.join(os.tmpdir(), "azs-pki-project-")));
+        writeStackFile(workspace, STACK, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
+        stack = await openStack(workspace, STACK, backend.envVars);
+        await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: apimodelProfile.caCertificate });
+        await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: apimodelProfile.caPrivateKey, secret: true });
+    });
+
+    after(async function () {
+        if (stack) await stack.destroy();
+        backend?.remove();
+        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+    });
+
+    it("up creates the PKI without replacing the adopted CA", async () => {
+        const result = await stack.up();
+        assert.equal(result.summary.result, "succeeded");
+        assert.ok((result.summary.resourceChanges?.create ?? 0) > 40, JSON.stringify(result.summary.resourceChanges));
+        profile = result.outputs.certificateProfile.value;
+        assert.equal(result.outputs.certificateProfile.secret, true);
+        assert.equal((profile.caCertificate as string).trim(), clusterCa.trim(), "the adopted CA is used as is");
+    });
+
+    it("every leaf verifies against the CA the running cluster trusts", () => {
+        const caFile = path.join(workspace, "cluster-ca.crt");
+        fs.writeFileSync(caFile, clusterCa);
+        const leaves = ["apiServerCertificate", "clientCertificate", "kubeConfigCertificate", "etcdServerCertificate", "etcdClientCertificate"]
+            .map((k) => profile[k] as string)
+            .concat(profile.etcdPeerCertificates as string[]);
+        assert.equal(leaves.length, 8);
+        for (const pem of leaves) {
+            assert.match(execFileSync("openssl", ["verify", "-CAfile", caFile], { input: pem, encoding: "utf8" }), /stdin: OK/);
+        }
+    });
+
+    it("the apiserver and client certificates have the SANs, subjects and usages AKS Engine gives them", () => {
+        const text = opensslText(profile.apiServerCertificate as string);
+        for (const san of ["IP Address:10.240.255.15", "IP Address:10.240.255.5", "IP Address:10.240.255.6", "IP Address:10.240.255.7", "IP Address:10.0.0.1", "IP Address:127.0.0.1", "DNS:kubernetes.default.svc.cluster.local", "DNS:azstb.local.cloudapp.azurestack.external"]) {
+            assert.ok(text.includes(san), `apiserver SANs lack ${san}:\n${text}`);
+        }
+        assert.match(text, /TLS Web Server Authentication/);
+        const client = opensslText(profile.clientCertificate as string);
+        assert.match(client, /Subject: .*O\s?=\s?system:masters.*CN\s?=\s?client/);
+        assert.match(client, /TLS Web Client Authentication/);
+    });
+
+    it("keeps private keys out of the plain state", () => {
+        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+    });
+
+    it("a second preview plans no change", async () => {
+        const preview = await stack.preview();
+        const changed = Object.entries(preview.changeSummary).filter(([op]) => op !== "same");
+        assert.deepEqual(changed, []);
+    });
+
+    it("bumping the Kubernetes-Leaf generation replaces exactly the 3 leaves' 10 resources, not the CA", async () => {
+        await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesLeaf", { value: "1" }, true);
+        const preview = await stack.preview();
+        assert.equal(preview.changeSummary.replace, 10, JSON.stringify(preview.changeSummary));
+        assert.equal(preview.changeSummary.create ?? 0, 0);
+        assert.equal(preview.changeSummary.delete ?? 0, 0);
+    });
+});
