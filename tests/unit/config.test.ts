@@ -175,6 +175,20 @@ describe("config: read through pulumi.Config", () => {
         assert.equal(pki.adopted["kubernetes-ca"]!.facts.publicKey, "EC P-256");
     });
 
+    it("refuses an adopted CA key that was not set with --secret", () => {
+        const ca = ssl.ca();
+        pulumi.runtime.setAllConfig({ "azs-cert-rotation:kubernetesCaCertificate": ca.cert, "azs-cert-rotation:kubernetesCaPrivateKey": ca.key }, []);
+        assert.throws(
+            () => readPkiConfig(),
+            (e: Error) => e instanceof ConfigError && /kubernetesCaPrivateKey: a private key must be stored as a secret/.test(e.message) && !e.message.includes("PRIVATE KEY"),
+        );
+    });
+
+    it("takes the empty defaults Pulumi.yaml declares for the adoption keys as unset", () => {
+        pulumi.runtime.setAllConfig({ "azs-cert-rotation:kubernetesCaCertificate": "", "azs-cert-rotation:kubernetesCaPrivateKey": "" }, []);
+        assert.deepEqual(readPkiConfig().adopted, {});
+    });
+
     it("throws a ConfigError naming the stack key when the config is bad", () => {
         pulumi.runtime.setAllConfig({ "azs-cert-rotation:pki": JSON.stringify({ rsaBits: 512 }) });
         assert.throws(() => readPkiConfig(), (e: Error) => e instanceof ConfigError && /invalid stack configuration:\n {2}- pki\.rsaBits: must be one of/.test(e.message));
