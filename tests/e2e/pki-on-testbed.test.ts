@@ -95,4 +95,40 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
         assert.equal(preview.changeSummary.create ?? 0, 0);
         assert.equal(preview.changeSummary.delete ?? 0, 0);
     });
+
+    it("a plain preview plans the renewal of certificates inside their renewal window, and --refresh too", async () => {
+        await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesLeaf", { value: "0" }, true);
+        // Age every leaf (and its renewal clock) in the state: notAfter 10 days from now, inside the
+        // default 30-day window. The provider's plan reads notAfter from the state, as it will a year on.
+        const state = await stack.exportStack();
+        const inTenDays = new Date(Date.now() + 10 * 86_400_000).toISOString();
+        let aged = 0;
+        for (const r of state.deployment.resources ?? []) {
+            if (/^tls:index\/(locallySignedCert|selfSignedCert):/.test(r.type) && r.outputs?.isCaCertificate !== true) {
+                r.outputs.validityEndTime = inTenDays;
+                aged++;
+            }
+        }
+        assert.equal(aged, 17, "9 leaf certificates and 8 renewal clocks");
+        await stack.importStack(state);
+
+        for (const refresh of [false, true]) {
+            const replaced: string[] = [];
+            const preview = await stack.preview({
+                refresh,
+                onEvent: (e) => {
+                    const step = e.resourcePreEvent?.metadata;
+                    if (step?.op === "replace") replaced.push(step.urn.split("::").pop()!);
+                },
+            });
+            assert.equal(preview.changeSummary.replace, 33, `refresh=${refresh}: ${JSON.stringify(preview.changeSummary)}`);
+            assert.ok(replaced.includes("apiserver-cert") || replaced.some((n) => n.startsWith("apiserver")), replaced.join(", "));
+            assert.ok(!replaced.some((n) => /-ca(-|$)/.test(n)), `no CA is replaced: ${replaced.join(", ")}`);
+        }
+
+        const up = await stack.up();
+        assert.equal(up.summary.resourceChanges?.replace, 33);
+        const after = await stack.preview();
+        assert.deepEqual(Object.keys(after.changeSummary), ["same"]);
+    });
 });
