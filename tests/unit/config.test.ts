@@ -3,18 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../components/config";
 import { ZERO_GENERATIONS } from "../../components/pki/settings";
 import { caFixture, OpenSsl } from "./support/openssl";
+import { configProblems } from "./support/config";
 import { promiseOf } from "./support/mocks";
 
-/** The problems of a config that must fail. */
-function problems(raw: unknown, adoption = {}): string[] {
-    try {
-        parsePkiConfig(raw, adoption);
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-        return (e as ConfigError).problems;
-    }
-    assert.fail("the config was accepted");
-}
+const problems = (raw: unknown, adoption = {}): string[] => configProblems(() => parsePkiConfig(raw, adoption));
 
 describe("config: the pki section", () => {
     it("defaults to AKS Engine's layout, RSA 2048, 1-year leaves renewed 30 days ahead and 10-year CAs renewed 1 year ahead", () => {

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, InventoryNode, parseInventoryConfig, readInventoryConfig } from "../../components/config";
+import { InventoryNode, parseInventoryConfig, readInventoryConfig } from "../../components/config";
+import { configProblems } from "./support/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J71n";
 
@@ -21,15 +22,7 @@ const threeByThree = [
     node("k8s-agentpool1-1-2", "agent", "10.240.0.6"),
 ];
 
-function problems(raw: Record<string, unknown>): string[] {
-    try {
-        parseInventoryConfig(raw);
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-        return (e as ConfigError).problems;
-    }
-    assert.fail("the inventory was accepted");
-}
+const problems = (raw: Record<string, unknown>): string[] => configProblems(() => parseInventoryConfig(raw));
 
 describe("config: the inventory", () => {
     it("reads a 3-master, 3-agent cluster with defaults for endpoint, admin user, pools and master indexes", () => {
