@@ -88,16 +88,43 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
         assert.deepEqual(changed, []);
     });
 
-    it("bumping the Kubernetes-Leaf generation replaces exactly the 3 leaves' 10 resources, not the CA", async () => {
-        await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesLeaf", { value: "1" }, true);
-        const preview = await stack.preview();
-        assert.equal(preview.changeSummary.replace, 10, JSON.stringify(preview.changeSummary));
-        assert.equal(preview.changeSummary.create ?? 0, 0);
-        assert.equal(preview.changeSummary.delete ?? 0, 0);
+    // Resources a bump of each type replaces on 3 masters + 3 agents, with the adopted cluster CA
+    // (a leaf with its own key is 4: renewal clock, key, CSR, certificate; the apiserver's key is
+    // the service-account key, so it is 2). A bumped adopted CA becomes a generated one: 2 + 28.
+    const expectedReplacements: [string, number][] = [
+        ["kubernetesLeaf", 10],
+        ["etcdLeaf", 20],
+        ["frontProxy", 6],
+        ["serviceAccount", 3],
+        ["kubernetesCa", 30],
+    ];
+    for (const [type, count] of expectedReplacements) {
+        it(`bumping pki.rotation.${type} plans exactly ${count} replacements and nothing else`, async () => {
+            await stack.setConfig(`azs-cert-rotation:pki.rotation.${type}`, { value: "1" }, true);
+            try {
+                const preview = await stack.preview();
+                assert.deepEqual(
+                    Object.keys(preview.changeSummary).filter((op) => op !== "same" && op !== "replace"),
+                    [],
+                    JSON.stringify(preview.changeSummary),
+                );
+                assert.equal(preview.changeSummary.replace, count, JSON.stringify(preview.changeSummary));
+            } finally {
+                await stack.setConfig(`azs-cert-rotation:pki.rotation.${type}`, { value: "0" }, true);
+            }
+        });
+    }
+
+    it("bumping pki.rotation.etcdCa in AKS Engine's single-CA layout is refused at preview", async () => {
+        await stack.setConfig("azs-cert-rotation:pki.rotation.etcdCa", { value: "1" }, true);
+        try {
+            await assert.rejects(stack.preview(), /pki\.rotation\.etcdCa is 1 but pki\.etcdCa is "shared"/);
+        } finally {
+            await stack.setConfig("azs-cert-rotation:pki.rotation.etcdCa", { value: "0" }, true);
+        }
     });
 
     it("a plain preview plans the renewal of certificates inside their renewal window, and --refresh too", async () => {
-        await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesLeaf", { value: "0" }, true);
         // Age every leaf (and its renewal clock) in the state: notAfter 10 days from now, inside the
         // default 30-day window. The provider's plan reads notAfter from the state, as it will a year on.
         const state = await stack.exportStack();
