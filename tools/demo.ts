@@ -3,9 +3,8 @@
 // certificates with the real engine, and prints each certificate's expiry.
 // Installing the files on the VMs is the rollout's job (issue 6); until then this stops after the PKI.
 import { execFileSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
-import { createProjectWorkspace, openStack, REPO_ROOT, writeStackFile } from "./workspace";
+import { openTestbedStack, REPO_ROOT } from "./workspace";
 
 const STACK = "testbed";
 const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
@@ -20,17 +19,11 @@ interface CertificateRow {
 async function main(): Promise<void> {
     execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit" });
 
-    const inventory = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
-    const profile = JSON.parse(fs.readFileSync(inventory.apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string };
-
-    const dir = createProjectWorkspace(path.join(state, "project"));
-    writeStackFile(dir, STACK, fs.readFileSync(path.join(state, `Pulumi.${STACK}.yaml`), "utf8"));
-    const stack = await openStack(dir, STACK, {
+    const dir = path.join(state, "project");
+    const stack = await openTestbedStack(dir, STACK, state, {
         // A local demo stack: its passphrase only guards the testbed's throwaway keys.
         PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "azs-testbed-demo",
     });
-    await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
-    await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
 
     const onOutput = (out: string) => process.stdout.write(out);
     await stack.preview({ onOutput });

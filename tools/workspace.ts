@@ -8,7 +8,7 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 export const REPO_ROOT = path.resolve(__dirname, "..");
 const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "node_modules"];
 
-export function createProjectWorkspace(dir: string): string {
+function createProjectWorkspace(dir: string): string {
     fs.mkdirSync(dir, { recursive: true });
     for (const name of PROJECT_FILES) {
         const link = path.join(dir, name);
@@ -21,13 +21,28 @@ export function createProjectWorkspace(dir: string): string {
  * Writes the stack's config file from a generated one (e.g. the testbed's Pulumi.testbed.yaml),
  * keeping the encryption salt of an earlier run so its secrets still decrypt.
  */
-export function writeStackFile(dir: string, stackName: string, configYaml: string): void {
+function writeStackFile(dir: string, stackName: string, configYaml: string): void {
     const file = path.join(dir, `Pulumi.${stackName}.yaml`);
     const salt = fs.existsSync(file) ? fs.readFileSync(file, "utf8").match(/^encryptionsalt: .*$/m)?.[0] : undefined;
     fs.writeFileSync(file, salt ? `${salt}\n${configYaml}` : configYaml);
 }
 
 /** The stack, run by the Pulumi CLI with the project's program (the operator's path, not an inline program). */
-export function openStack(dir: string, stackName: string, envVars: Record<string, string>): Promise<Stack> {
+function openStack(dir: string, stackName: string, envVars: Record<string, string>): Promise<Stack> {
     return LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars });
+}
+
+/**
+ * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
+ * testbed cluster's current CA adopted from its aks-engine apimodel.json, as an operator would.
+ */
+export async function openTestbedStack(dir: string, stackName: string, state: string, envVars: Record<string, string>): Promise<Stack> {
+    createProjectWorkspace(dir);
+    writeStackFile(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
+    const { apimodelPath } = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
+    const profile = JSON.parse(fs.readFileSync(apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string };
+    const stack = await openStack(dir, stackName, envVars);
+    await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
+    await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+    return stack;
 }

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { createProjectWorkspace, openStack, REPO_ROOT, writeStackFile } from "../../tools/workspace";
+import { openTestbedStack, REPO_ROOT } from "../../tools/workspace";
 import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 
 const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
@@ -29,15 +29,9 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
         execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit", timeout: 600_000 });
         // The CA file the VMs trust now, read on master 0 (not the testbed's copy of what it generated).
         clusterCa = execFileSync("ssh", ["-F", path.join(state, "ssh/config"), "-o", "BatchMode=yes", "k8s-master-31415926-0", "cat /etc/kubernetes/certs/ca.crt"], { encoding: "utf8" });
-        const inventory = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
-        const apimodelProfile = JSON.parse(fs.readFileSync(inventory.apimodelPath, "utf8")).properties.certificateProfile;
-
         backend = createTestBackend("azs-pki-e2e");
-        workspace = createProjectWorkspace(fs.mkdtempSync(path.join(os.tmpdir(), "azs-pki-project-")));
-        writeStackFile(workspace, STACK, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
-        stack = await openStack(workspace, STACK, backend.envVars);
-        await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: apimodelProfile.caCertificate });
-        await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: apimodelProfile.caPrivateKey, secret: true });
+        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-pki-project-"));
+        stack = await openTestbedStack(workspace, STACK, state, backend.envVars);
     });
 
     after(async function () {
