@@ -465,12 +465,89 @@ export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CO
     return parseInventoryConfig(raw);
 }
 
+// ---------------------------------------------------------------- the rollout section
+
+export interface RolloutSettings {
+    /** false: manage the PKI only (preview and outputs), install nothing. */
+    enabled: boolean;
+    /** Agents restarted at once. */
+    maxUnavailable: number;
+    /** How long a gate waits for a restarted component to become healthy. */
+    healthTimeoutSeconds: number;
+    /** How long a restarted apiserver must stay ready before the next is touched (the LB probe's interval × threshold). */
+    loadBalancerSettleSeconds: number;
+    /** Masters run a kubelet (AKS Engine: yes). */
+    masterKubelet: boolean;
+    /** The admin user's SSH private key (secret); undefined when the rollout is off. */
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
+    { key: "rollout.enabled", type: "boolean", default: "true", description: "install the certificates over SSH and restart what needs it; false manages the PKI only" },
+    { key: "rollout.maxUnavailable", type: "integer ≥ 1", default: "1", description: "agents restarted at the same time" },
+    { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
+    { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long a restarted apiserver must stay ready before the next one restarts (Azure LB probe: 5 s × 2, plus margin)" },
+    { key: "rollout.masterKubelet", type: "boolean", default: "true", description: "masters run a kubelet (AKS Engine does)" },
+    { key: "sshPrivateKey", type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
+];
+
+/** Validates the `rollout` object and the SSH key. Throws a ConfigError naming every bad key. */
+export function parseRolloutConfig(raw: unknown, sshKey: { value?: string; secret: boolean }): RolloutSettings {
+    const problems: string[] = [];
+    const r = new Section("rollout", raw, problems);
+    r.rejectUnknown(["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "masterKubelet"]);
+    const enabled = r.bool("enabled", true);
+    const settings: RolloutSettings = {
+        enabled,
+        maxUnavailable: r.int("maxUnavailable", 1, 1, 1000),
+        healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
+        loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
+        masterKubelet: r.bool("masterKubelet", true),
+    };
+    if (sshKey.value !== undefined && !sshKey.secret) {
+        problems.push(`${CONFIG_NAMESPACE}:sshPrivateKey: a private key must be stored as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_rsa`);
+    } else if (sshKey.value !== undefined && !/^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(sshKey.value.trim())) {
+        problems.push(`${CONFIG_NAMESPACE}:sshPrivateKey: not a PEM/OpenSSH private key`);
+    } else if (enabled && sshKey.value === undefined) {
+        problems.push(`${CONFIG_NAMESPACE}:sshPrivateKey: required to install certificates (pulumi config set --secret sshPrivateKey < key), or set rollout.enabled: false to manage the PKI only`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { ...settings, ...(sshKey.value !== undefined ? { sshPrivateKey: pulumi.secret(sshKey.value) } : {}) };
+}
+
+export function readRolloutConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): RolloutSettings {
+    let raw: unknown;
+    try {
+        raw = config.getObject<unknown>("rollout");
+    } catch {
+        throw new ConfigError([`${CONFIG_NAMESPACE}:rollout: not valid JSON/YAML`]);
+    }
+    // config.get returns the secret in plain text; parseRolloutConfig wraps it with pulumi.secret.
+    const value = config.get("sshPrivateKey") || undefined;
+    return parseRolloutConfig(raw, { value, secret: value !== undefined && isConfigSecret(`${CONFIG_NAMESPACE}:sshPrivateKey`) });
+}
+
 export interface StackConfig {
     inventory: InventorySettings;
     pki: PkiSettings;
+    rollout: RolloutSettings;
 }
 
 /** Every section, validated. Call first in index.ts: a ConfigError stops the program before any resource. */
 export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): StackConfig {
-    return { inventory: readInventoryConfig(config), pki: readPkiConfig(config, opts) };
+    const problems: string[] = [];
+    const collect = <T>(read: () => T): T | undefined => {
+        try {
+            return read();
+        } catch (e) {
+            if (!(e instanceof ConfigError)) throw e;
+            problems.push(...e.problems);
+            return undefined;
+        }
+    };
+    const inventory = collect(() => readInventoryConfig(config));
+    const pki = collect(() => readPkiConfig(config, opts));
+    const rollout = collect(() => readRolloutConfig(config));
+    if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
+    return { inventory, pki, rollout };
 }

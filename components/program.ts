@@ -1,11 +1,12 @@
-// The Pulumi program: stack config → inventory → PKI → outputs. Config is validated first, so
-// bad input stops `pulumi preview` before any resource is planned.
+// The Pulumi program: stack config → inventory → PKI → rollout → outputs. Config is validated
+// first, so bad input stops `pulumi preview` before any resource is planned.
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { ClusterPki, pkiInventoryFrom } from "./pki";
+import { Rollout } from "./rollout";
 
 export async function program(): Promise<Record<string, unknown>> {
-    const { inventory, pki: settings } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const { inventory, pki: settings, rollout: rolloutSettings } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pki = new ClusterPki("pki", {
         settings,
         inventory: pkiInventoryFrom(inventory),
@@ -13,6 +14,12 @@ export async function program(): Promise<Record<string, unknown>> {
         apiServerEndpoint: inventory.apiServerEndpoint,
     });
     const outputs = pki.stackOutputs();
+    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings }) : undefined;
+    if (rollout) {
+        pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);
+    } else {
+        pulumi.log.warn("rollout.enabled is false: certificates are planned and reported, nothing is installed on the nodes");
+    }
     return {
         cluster: {
             name: inventory.clusterName,
@@ -26,5 +33,8 @@ export async function program(): Promise<Record<string, unknown>> {
         trustBundles: pulumi.unsecret(outputs.trustBundles),
         kubeconfigs: outputs.kubeconfigs,
         certificateProfile: outputs.certificateProfile,
+        rolloutPlan: rollout?.planText ?? [],
+        // Step outcomes printed by the scripts hold no secret; they inherit secrecy from stdin.
+        activity: rollout ? pulumi.unsecret(rollout.activity) : {},
     };
 }

@@ -1,0 +1,204 @@
+// The rollout plan: which files each node receives in which step, which services a step may have
+// to restart, and the order of the steps. A pure function of the catalog's instances, the
+// inventory and (for summaries and tests) the set of certificate instances that change.
+//
+// Order (DESIGN.md): etcd members one at a time → apiservers one at a time → controller-manager
+// and scheduler per master → kubelets (masters one at a time, then agents in batches of
+// maxUnavailable). A file is installed by the first step on its node whose services read it, so
+// a shared file (client.crt on a master) is in place before every later reader restarts.
+// Restarts follow the catalog's reload column: a service restarts only when a file it reads at
+// start changed; files reloaded on the fly (etcd's serving/peer certs, the apiserver's serving
+// cert, client CA, front-proxy files) are checked by the step's gate instead.
+import { CertInstance, Service } from "../pki/catalog";
+
+export const STEP_KINDS = ["etcd", "apiserver", "controlPlane", "kubelet"] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+/** The services a step looks after, and so may restart and must find healthy afterwards. */
+export const STEP_SERVICES: Record<StepKind, Service[]> = {
+    etcd: ["etcd"],
+    apiserver: ["kube-apiserver"],
+    controlPlane: ["kube-controller-manager", "kube-scheduler", "kubectl"],
+    // kube-proxy (a DaemonSet in AKS Engine) reads the kubelet kubeconfig too; it is restarted by
+    // deleting its pods, a cluster-level step, not by a node step.
+    kubelet: ["kubelet"],
+};
+const NODE_STEP_SERVICES = new Set<Service>(Object.values(STEP_SERVICES).flat());
+
+/** What the gate after each step checks (the scripts in scripts/gates.sh implement them). */
+export const GATE_DESCRIPTIONS: Record<StepKind, string> = {
+    etcd: "this member serves the installed certificates and is healthy, and every member is healthy (quorum)",
+    apiserver: "/readyz ok on the node's address and it serves the installed certificate, held for the load balancer's probe",
+    controlPlane: "controller-manager and scheduler /healthz ok",
+    kubelet: "Node Ready and its lease renewed since the step began",
+};
+
+export interface PlanNode {
+    name: string;
+    role: "master" | "agent";
+    /** Masters: etcd member index. */
+    index?: number;
+    pool: string;
+}
+
+/** A file that is not a certificate instance's: the admin kubeconfig (embeds the kubectl client cert). */
+export interface ExtraFile {
+    id: string;
+    path: string;
+    nodes: "masters" | "all";
+    secret: boolean;
+    /** Instances whose change changes the file. */
+    from: string[];
+    readers: { service: Service; reload: "dynamic" | "restart" }[];
+}
+
+export interface PlanInput {
+    instances: CertInstance[];
+    extraFiles: ExtraFile[];
+    nodes: PlanNode[];
+    /** Agents restarted at the same time. */
+    maxUnavailable: number;
+    /** Masters run a kubelet (AKS Engine does). */
+    masterKubelet: boolean;
+    /** Instances (or extra-file ids) whose content changes; undefined = all. */
+    changed?: ReadonlySet<string>;
+}
+
+export interface PlannedFile {
+    path: string;
+    /** The certificate instance (or extra file id) the content comes from. */
+    source: string;
+    secret: boolean;
+    /** Services on this node to restart when this file's content changes. */
+    restarts: Service[];
+}
+
+export interface RolloutStep {
+    /** "<kind>/<node>", unique. */
+    id: string;
+    kind: StepKind;
+    node: string;
+    /** Steps in the same wave run together; a wave starts when the previous one succeeded. */
+    wave: number;
+    /** Ids of the previous wave's steps. */
+    after: string[];
+    installs: PlannedFile[];
+    /** Paths of every file the step's services read on this node (installed here or earlier): a change re-runs the step. */
+    watches: string[];
+    /** The step's services that restart when the `changed` set changes. */
+    restarts: Service[];
+    /** Whether the step has anything to do for the `changed` set. */
+    runs: boolean;
+}
+
+const byIndex = (a: PlanNode, b: PlanNode) => (a.index ?? 0) - (b.index ?? 0);
+
+/** Services running on a node of this role. */
+export function servicesOn(role: PlanNode["role"], masterKubelet: boolean): Set<Service> {
+    return new Set<Service>(
+        role === "master"
+            ? ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", ...(masterKubelet ? (["kubelet", "kube-proxy"] as Service[]) : [])]
+            : ["kubelet", "kube-proxy"],
+    );
+}
+
+/** The steps a node takes part in, in order. */
+function stepKindsOf(node: PlanNode, masterKubelet: boolean): StepKind[] {
+    const running = servicesOn(node.role, masterKubelet);
+    return STEP_KINDS.filter((k) => STEP_SERVICES[k].some((s) => running.has(s)));
+}
+
+interface NodeFile {
+    path: string;
+    source: string;
+    secret: boolean;
+    readers: { service: Service; reload: "dynamic" | "restart" }[];
+}
+
+function filesOf(node: PlanNode, input: PlanInput): NodeFile[] {
+    // A key taken from a key pair (AKS Engine's apiserver.key is the service-account key) changes with that pair, not with the certificate.
+    const fromInstances = input.instances.flatMap((inst) =>
+        inst.files
+            .filter((f) => f.nodeNames.includes(node.name))
+            .map((f): NodeFile => ({ path: f.path, source: f.content === "key" && inst.row.keyFrom ? inst.row.keyFrom : inst.id, secret: f.content === "key", readers: f.readers })),
+    );
+    const extras = input.extraFiles
+        .filter((x) => x.nodes === "all" || node.role === "master")
+        .map((x): NodeFile => ({ path: x.path, source: x.id, secret: x.secret, readers: x.readers }));
+    return [...fromInstances, ...extras];
+}
+
+/** The ordered rollout for an inventory. Throws on an impossible input (a programming error). */
+export function planRollout(input: PlanInput): RolloutStep[] {
+    if (!Number.isInteger(input.maxUnavailable) || input.maxUnavailable < 1) throw new Error(`maxUnavailable must be a positive integer, got ${input.maxUnavailable}`);
+    const changedSource = (source: string) => !input.changed || input.changed.has(source) || input.extraFiles.some((x) => x.id === source && x.from.some((f) => input.changed!.has(f)));
+
+    // Per node: its steps with their files.
+    const stepsOf = new Map<string, Map<StepKind, Omit<RolloutStep, "wave" | "after">>>();
+    for (const node of input.nodes) {
+        const running = servicesOn(node.role, input.masterKubelet);
+        const kinds = stepKindsOf(node, input.masterKubelet);
+        const steps = new Map(kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], watches: [] as string[], restarts: [] as Service[], runs: false }]));
+        const files = filesOf(node, input);
+        const readerKindsOf = (file: NodeFile) => kinds.filter((k) => file.readers.some((r) => running.has(r.service) && STEP_SERVICES[k].includes(r.service)));
+        for (const file of files) {
+            const readersHere = file.readers.filter((r) => running.has(r.service));
+            const restarts = [...new Set(readersHere.filter((r) => r.reload === "restart" && NODE_STEP_SERVICES.has(r.service)).map((r) => r.service))];
+            const readerKinds = readerKindsOf(file);
+            // A file no service here reads (a CA key kept for signing, apiserver.crt on agents)
+            // travels with the rest of its certificate, else with the node's last step.
+            const sibling = files.find((f) => f.source === file.source && readerKindsOf(f).length > 0);
+            const home = readerKinds[0] ?? (sibling ? readerKindsOf(sibling)[0]! : kinds[kinds.length - 1]!);
+            steps.get(home)!.installs.push({ path: file.path, source: file.source, secret: file.secret, restarts });
+            for (const k of readerKinds.length > 0 ? readerKinds : [home]) steps.get(k)!.watches.push(file.path);
+            if (changedSource(file.source)) {
+                for (const k of kinds) {
+                    const step = steps.get(k)!;
+                    const mine = restarts.filter((s) => STEP_SERVICES[k].includes(s) && !step.restarts.includes(s));
+                    step.restarts.push(...mine);
+                }
+            }
+        }
+        for (const step of steps.values()) {
+            const sourceOf = (path: string) => files.find((f) => f.path === path)!.source;
+            step.runs = step.restarts.length > 0 || step.watches.some((p) => changedSource(sourceOf(p)));
+        }
+        stepsOf.set(node.name, steps);
+    }
+
+    // Waves: masters one at a time per kind, then kubelets of masters, then agents in batches.
+    const masters = input.nodes.filter((n) => n.role === "master").sort(byIndex);
+    const agents = input.nodes.filter((n) => n.role === "agent").sort((a, b) => a.pool.localeCompare(b.pool) || a.name.localeCompare(b.name));
+    const waves: string[][] = [];
+    const stepId = (kind: StepKind, node: PlanNode) => (stepsOf.get(node.name)!.has(kind) ? `${kind}/${node.name}` : undefined);
+    const present = (ids: (string | undefined)[]) => ids.filter((x): x is string => x !== undefined);
+    for (const kind of ["etcd", "apiserver", "controlPlane"] as const) {
+        for (const m of masters) waves.push(present([stepId(kind, m)]));
+    }
+    for (const m of masters) waves.push(present([stepId("kubelet", m)]));
+    for (let i = 0; i < agents.length; i += input.maxUnavailable) {
+        waves.push(present(agents.slice(i, i + input.maxUnavailable).map((a) => stepId("kubelet", a))));
+    }
+
+    const all = new Map<string, Omit<RolloutStep, "wave" | "after">>();
+    for (const steps of stepsOf.values()) for (const s of steps.values()) all.set(s.id, s);
+    const out: RolloutStep[] = [];
+    let previous: string[] = [];
+    for (const wave of waves.filter((w) => w.length > 0)) {
+        const number = out.length === 0 ? 0 : out[out.length - 1]!.wave + 1;
+        for (const id of wave) out.push({ ...all.get(id)!, wave: number, after: previous });
+        previous = wave;
+    }
+    return out;
+}
+
+/** The plan in words, one line per step that runs, in order (for `pulumi preview`). */
+export function describeRollout(steps: RolloutStep[]): string[] {
+    return steps
+        .filter((s) => s.runs)
+        .map((s) => {
+            const files = s.installs.map((f) => f.path.split("/").pop()).join(", ");
+            const restart = s.restarts.length > 0 ? `restart ${s.restarts.join(", ")}` : "no restart (reloads on its own)";
+            return `${s.wave + 1}. ${s.node} ${s.kind}: ${files ? `install ${files}; ` : ""}${restart}; gate: ${GATE_DESCRIPTIONS[s.kind]}`;
+        });
+}

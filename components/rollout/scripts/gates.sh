@@ -1,0 +1,63 @@
+# Health gates, one per step kind: each returns non-zero with GATE_FAILURE set to the failed
+# check. Every wait is bounded by PARAM[health_timeout] seconds; every request by curl/openssl
+# timeouts. Parameters come from the step's input (see components/rollout/nodeCertificates.ts).
+
+GATE_FAILURE=""
+
+curl_ok() { # expected-substring curl-args…: the response body contains the expected text
+  local want=$1 body
+  shift
+  body=$(curl -sS --max-time 5 "$@" 2>/dev/null) || return 1
+  [[ $body == *"$want"* ]]
+}
+
+# etcd: the local member presents the installed serving and peer certificates (etcd re-reads them
+# per handshake), answers /health, and so does every member (quorum kept).
+gate_etcd() {
+  local t=${PARAM[health_timeout]} ca=$ROOT${PARAM[etcd_ca]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
+  local cert=$CERTS_DIR/etcdclient.crt key=$CERTS_DIR/etcdclient.key member
+  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$cert" "$key" || return 1
+  wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1
+  for member in ${PARAM[etcd_members]}; do
+    wait_for "$t" "etcd member $member: /health not true (quorum)" curl_ok '"health":"true"' --cacert "$ca" --cert "$cert" --key "$key" "https://$member:2379/health" || return 1
+  done
+}
+
+# apiserver: /readyz ok on the node's own address (what the load balancer probes) and the
+# installed serving certificate presented; then held ok for the load balancer's settle time, so
+# the next apiserver is stopped only once the balancer sends traffic here again.
+gate_apiserver() {
+  local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
+  local auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
+  wait_for "$t" "kube-apiserver /readyz on $ip:443 not ok" curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || return 1
+  wait_for "$t" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
+  for ((i = 0; i < settle; i++)); do
+    curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
+    sleep 1
+  done
+}
+
+# controller-manager and scheduler: their /healthz (always allowed, self-signed serving certs).
+gate_controlPlane() {
+  local t=${PARAM[health_timeout]}
+  wait_for "$t" "kube-controller-manager /healthz on 127.0.0.1:10257 not ok" curl_ok ok -k https://127.0.0.1:10257/healthz || return 1
+  wait_for "$t" "kube-scheduler /healthz on 127.0.0.1:10259 not ok" curl_ok ok -k https://127.0.0.1:10259/healthz || return 1
+}
+
+# kubelet: its Node is Ready and its lease was renewed after the step began, which proves the
+# kubelet authenticates with the installed client certificate and trusts the installed CA.
+node_ready_since() { # server since-epoch
+  local server=$1 since=$2 node=${PARAM[node_name]} auth renew
+  auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
+  curl -sS --max-time 5 "${auth[@]}" "$server/api/v1/nodes/$node" \
+    | jq -e '[.status.conditions[] | select(.type == "Ready" and .status == "True")] | length == 1' >/dev/null || return 1
+  renew=$(curl -sS --max-time 5 "${auth[@]}" "$server/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$node" | jq -r '.spec.renewTime // empty')
+  [[ -n $renew ]] && (($(date -d "$renew" +%s) >= since))
+}
+
+gate_kubelet() {
+  local t=${PARAM[health_timeout]} server
+  server=$(sed -n 's/^ *server: *//p' "$ROOT/var/lib/kubelet/kubeconfig" | head -n1)
+  [[ -n $server ]] || { GATE_FAILURE="no server in /var/lib/kubelet/kubeconfig"; return 1; }
+  wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since the step began (via $server)" node_ready_since "$server" "$STEP_STARTED" || return 1
+}

@@ -1,0 +1,145 @@
+# Shared functions of the remote steps. The program sends this file, gates.sh and one step script
+# (preflight.sh or rotate.sh) to `sudo -n bash -s -- <args>` as stdin, followed by the step's
+# input: parameter lines and files (see read_input). bash reads a script from a pipe one byte at
+# a time, so the step's main function reads the input that follows it.
+set -euo pipefail
+umask 077
+
+ROOT=${AZS_ROOT:-}                 # a prefix for every path: lets tests run a step in a scratch tree
+CERTS_DIR=$ROOT/etc/kubernetes/certs
+WORK_DIR=$ROOT/etc/kubernetes/rotate-certs
+LOG_FILE=$ROOT/var/log/azure/rotate-certs.log
+ACTIVITY_FILE=$ROOT/var/log/azure/rotate-certs-activity.json
+PENDING_FILE=$WORK_DIR/pending-restarts
+
+declare -A PARAM=()
+STAGED_FILES=()                    # destination paths, in input order
+declare -A STAGED_RESTARTS=()      # destination → services to restart when it changes (space separated)
+
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+log() { # message...: to the node's rotation log and to stderr (the operator's console)
+  mkdir -p "$(dirname "$LOG_FILE")"
+  printf '%s %s %s: %s\n' "$(now)" "${STEP_ID:-?}" "${NODE:-?}" "$*" >>"$LOG_FILE"
+  printf '%s\n' "$*" >&2
+}
+
+die() { FAILURE=${FAILURE:-$*}; log "ERROR: $*"; exit 1; }
+
+# activity STATUS [MESSAGE]: records the step's Initiated / Success / Failed in the activity file.
+activity() {
+  local status=$1 message=${2:-} tmp
+  mkdir -p "$(dirname "$ACTIVITY_FILE")"
+  [[ -s $ACTIVITY_FILE ]] && jq -e 'type == "object"' "$ACTIVITY_FILE" >/dev/null 2>&1 || echo '{}' >"$ACTIVITY_FILE"
+  tmp=$(mktemp "$ACTIVITY_FILE.XXXXXX")
+  jq --arg id "$STEP_ID" --arg node "$NODE" --arg status "$status" --arg at "$(now)" --arg message "$message" '
+    .[$id] = ((.[$id] // {}) + {node: $node, step: $id, status: $status, message: $message}
+      + (if $status == "Initiated" then {initiated: $at, finished: null} else {finished: $at} end))
+  ' "$ACTIVITY_FILE" >"$tmp"
+  chmod 0644 "$tmp" && mv -f "$tmp" "$ACTIVITY_FILE"
+  log "$status${message:+: $message}"
+}
+
+# read_input STAGE_DIR: reads the lines after the script from stdin:
+#   param NAME VALUE…                 a parameter (PARAM[NAME]); VALUE is the rest of the line
+#   file MODE PATH RESTARTS           a file, RESTARTS = comma-separated services or "-",
+#   <base64 lines>                    its content,
+#   end                               end of the file
+#   done                              end of the input (anything missing it was cut off)
+# Files land under STAGE_DIR at their destination path; nothing outside it changes.
+read_input() {
+  local stage=$1 kind a b c line complete=0 dest
+  rm -rf "$stage" && mkdir -p "$stage"
+  while IFS= read -r line; do
+    read -r kind a b c <<<"$line" || true
+    case $kind in
+      param) PARAM[$a]=${line#param "$a" } ;;
+      file)
+        [[ $a =~ ^0[0-7]{3}$ && $b == /* && $b != *..* ]] || die "bad file header in the input: $line"
+        dest=$ROOT$b
+        mkdir -p "$stage$(dirname "$b")"
+        while IFS= read -r line && [[ $line != end ]]; do printf '%s\n' "$line"; done | base64 -d >"$stage$b" \
+          || die "file $b: content is not valid base64"
+        chmod "$a" "$stage$b"
+        STAGED_FILES+=("$dest")
+        STAGED_RESTARTS[$dest]=${c//,/ }
+        [[ ${STAGED_RESTARTS[$dest]} == - ]] && STAGED_RESTARTS[$dest]=""
+        ;;
+      done) complete=1; break ;;
+      "") ;;
+      *) die "unexpected input line: ${kind}" ;;
+    esac
+  done
+  ((complete)) || die "the input was cut off (no 'done' line): nothing was changed"
+}
+
+staged_path() { printf '%s%s' "$1" "${2#"$ROOT"}"; } # STAGE_DIR DEST
+
+# pending-restarts: services whose files changed and that have not been restarted and checked yet.
+# Kept on the node, so a rerun after an interruption still restarts them.
+pending_add() { local s; mkdir -p "$WORK_DIR"; for s in "$@"; do grep -qx "$s" "$PENDING_FILE" 2>/dev/null || echo "$s" >>"$PENDING_FILE"; done; }
+pending_has() { grep -qx "$1" "$PENDING_FILE" 2>/dev/null; }
+pending_remove() {
+  local s
+  [[ -f $PENDING_FILE ]] || return 0
+  for s in "$@"; do sed -i "/^${s}\$/d" "$PENDING_FILE"; done
+}
+
+# replace_file SRC DEST MODE: atomic replace (same directory, then rename); keeps DEST's owner.
+replace_file() {
+  local src=$1 dest=$2 mode=$3 tmp owner
+  mkdir -p "$(dirname "$dest")"
+  # a new file belongs to the directory's owner (the admin user's ~/.kube/config)
+  if [[ -e $dest ]]; then owner=$(stat -c %U:%G "$dest"); else owner=$(stat -c %U:%G "$(dirname "$dest")"); fi
+  tmp=$(mktemp "$dest.rotate.XXXXXX")
+  cat "$src" >"$tmp"
+  chmod "$mode" "$tmp"
+  chown "$owner" "$tmp"
+  sync "$tmp" 2>/dev/null || true
+  mv -f "$tmp" "$dest"
+}
+
+# restart_service NAME: a systemd unit where there is one (etcd, kubelet; the testbed's control
+# plane), else a static pod (AKS Engine's control plane): its container is stopped and kubelet
+# starts it again from /etc/kubernetes/manifests.
+restart_service() {
+  local svc=$1 ids
+  if systemctl cat "$svc.service" >/dev/null 2>&1 || systemctl is-enabled "$svc" >/dev/null 2>&1; then
+    log "restarting $svc (systemd)"
+    timeout 120 systemctl restart "$svc"
+  elif [[ -f $ROOT/etc/kubernetes/manifests/$svc.yaml ]]; then
+    log "restarting $svc (static pod)"
+    if command -v crictl >/dev/null; then
+      ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
+      [[ -n $ids ]] && timeout 60 crictl stop $ids >/dev/null
+    else
+      ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
+      [[ -n $ids ]] && timeout 60 docker restart $ids >/dev/null
+    fi
+  else
+    die "cannot restart $svc: no systemd unit and no static pod manifest"
+  fi
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND…: retries COMMAND every second until it succeeds.
+wait_for() {
+  local limit=$1 what=$2 deadline
+  shift 2
+  deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { GATE_FAILURE="$what (not within ${limit} s)"; return 1; }
+    sleep 1
+  done
+}
+
+# same_cert A B: both files hold the same first certificate.
+same_cert() { [[ $(openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null) == "$(openssl x509 -noout -fingerprint -sha256 -in "$2" 2>/dev/null)" && -n $(openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null) ]]; }
+
+# served_cert_is HOST:PORT FILE [CLIENT_CERT CLIENT_KEY]: the endpoint presents FILE's certificate.
+served_cert_is() {
+  local target=$1 want=$2 got
+  local client=()
+  [[ $# -ge 4 ]] && client=(-cert "$3" -key "$4")
+  got=$(timeout 10 openssl s_client -connect "$target" "${client[@]}" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
+  [[ -n $got && $got == "$(openssl x509 -noout -fingerprint -sha256 -in "$want")" ]]
+}

@@ -1,0 +1,27 @@
+# Step "preflight" (every node, before any node changes): the node is reachable with sudo, has
+# the tools the other steps use, room for staging and backups, and runs the services the rollout
+# will restart. Changes nothing but the rotation log. Input: params node_name, services.
+preflight_main() {
+  STEP_ID=preflight NODE=${1:?node name}
+  read_input "$(mktemp -d)"
+  local missing=() tool svc free_kb
+  for tool in openssl curl jq base64 sha256sum flock timeout mktemp stat; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]} (install them before the rotation)"
+  [[ -d $CERTS_DIR ]] || die "$NODE: $CERTS_DIR does not exist: not an AKS Engine node?"
+  mkdir -p "$WORK_DIR"
+  free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
+  ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
+  for svc in ${PARAM[services]}; do
+    if systemctl cat "$svc.service" >/dev/null 2>&1 || systemctl is-enabled "$svc" >/dev/null 2>&1; then
+      systemctl is-active --quiet "$svc" || die "$NODE: $svc is not running: repair the node before rotating its certificates"
+    elif [[ ! -f $ROOT/etc/kubernetes/manifests/$svc.yaml ]]; then
+      die "$NODE: $svc is neither a systemd unit nor a static pod here"
+    fi
+  done
+  log "preflight ok (services: ${PARAM[services]})"
+  printf '{"node":"%s","preflight":"ok"}\n' "$NODE"
+  exit 0
+}
+preflight_main "${@:2}" # $1 names the script, for a readable command line

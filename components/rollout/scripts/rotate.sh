@@ -1,0 +1,122 @@
+# Step "<kind>" on one node: stage the input's files, check them, back up and swap in those that
+# differ, restart this step's services whose files changed (here or in an earlier step), and run
+# the gate. When the gate fails: restore the backup, restart again, and fail naming the check.
+# Args: rotate KIND NODE WATCH_DIGEST (the digest only makes the command line change with the files).
+# Input params: services (this step's), health_timeout and the gate's own (see gates.sh).
+rotate_main() {
+  local kind=${1:?kind} digest=${3:-}
+  NODE=${2:?node name}
+  STEP_ID="$kind/$NODE"
+  mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"
+  exec 8>"$WORK_DIR/.lock"
+  flock -w 60 8 || die "another rotation step holds $WORK_DIR/.lock"
+
+  local stage="$WORK_DIR/staged/$kind"
+  read_input "$stage"
+  STEP_STARTED=$(date +%s)
+  activity Initiated "watch digest ${digest:0:12}"
+  trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
+
+  verify_staged "$stage"
+  install_changed "$stage"
+
+  local svc restarted=()
+  for svc in ${PARAM[services]}; do
+    if pending_has "$svc"; then restart_service "$svc"; restarted+=("$svc"); fi
+  done
+
+  if "gate_$kind"; then
+    pending_remove "${restarted[@]}"
+    FINISHED=1
+    activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
+    jq -cn --arg node "$NODE" --arg step "$STEP_ID" --arg changed "${CHANGED[*]}" --arg restarted "${restarted[*]}" --arg backup "${BACKUP_DIR:-}" \
+      '{node: $node, step: $step, status: "Success", changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup}'
+    exit 0
+  fi
+  local failed=$GATE_FAILURE
+  roll_back "$kind" "${restarted[@]}"
+}
+
+# verify_staged STAGE: every certificate parses and is within its validity, every key matches its
+# certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
+# the node has changed when this fails.
+verify_staged() {
+  local stage=$1 dest staged cert key trust
+  trust=$(mktemp)
+  for dest in "$CERTS_DIR"/*ca.crt; do [[ -f $dest ]] && cat "$dest" >>"$trust"; done
+  for dest in "${STAGED_FILES[@]}"; do [[ $dest == *ca.crt ]] && cat "$(staged_path "$stage" "$dest")" >>"$trust"; done
+  for dest in "${STAGED_FILES[@]}"; do
+    staged=$(staged_path "$stage" "$dest")
+    case $dest in
+      *.crt)
+        openssl x509 -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM certificate; nothing was changed"
+        openssl x509 -noout -checkend 0 -in "$staged" >/dev/null || die "$dest: the new certificate has expired; nothing was changed"
+        if [[ $dest != *ca.crt ]] && ! openssl verify -CAfile "$trust" "$staged" >/dev/null 2>&1; then
+          die "$dest: not signed by any of the cluster's CAs; nothing was changed"
+        fi
+        # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
+        key=${dest%.crt}.key
+        if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
+        if [[ -f $key ]] && [[ $(openssl x509 -noout -pubkey -in "$staged" | sha256sum) != "$(openssl pkey -pubout -in "$key" 2>/dev/null | sha256sum)" ]]; then
+          die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
+        fi
+        ;;
+      *.key) openssl pkey -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM private key; nothing was changed" ;;
+    esac
+  done
+  rm -f "$trust"
+}
+
+# install_changed STAGE: for each staged file that differs from the installed one: back it up
+# (once per step run), swap the new one in, and mark its services for restart.
+CHANGED=()
+ADDED_PENDING=()
+install_changed() {
+  local stage=$1 dest staged rel svc
+  BACKUP_DIR="$WORK_DIR/backup/$(date -u +%Y%m%dT%H%M%SZ)-${STEP_ID//\//-}"
+  for dest in "${STAGED_FILES[@]}"; do
+    staged=$(staged_path "$stage" "$dest")
+    if [[ -f $dest ]] && cmp -s "$staged" "$dest"; then
+      [[ $(stat -c %a "$dest") == "$(stat -c %a "$staged")" ]] || chmod "$(stat -c %a "$staged")" "$dest"
+      continue
+    fi
+    rel=${dest#"$ROOT"}
+    mkdir -p "$BACKUP_DIR$(dirname "$rel")"
+    if [[ -f $dest ]]; then cp -p "$dest" "$BACKUP_DIR$rel"; else echo "$rel" >>"$BACKUP_DIR/.absent"; fi
+    echo "$rel" >>"$BACKUP_DIR/.changed"
+    replace_file "$staged" "$dest" "$(stat -c %a "$staged")"
+    CHANGED+=("$rel")
+    for svc in ${STAGED_RESTARTS[$dest]}; do
+      pending_has "$svc" || ADDED_PENDING+=("$svc")
+      pending_add "$svc"
+    done
+  done
+  ((${#CHANGED[@]} == 0)) && BACKUP_DIR=""
+  log "installed ${#CHANGED[@]} changed file(s)${BACKUP_DIR:+, backup in $BACKUP_DIR}: ${CHANGED[*]:-none}"
+  rm -rf "$stage"
+}
+
+# roll_back KIND RESTARTED…: puts the backed-up files back, restarts what this step restarted,
+# forgets the restarts this step's files asked of later steps, checks again, and fails with the
+# gate's finding.
+roll_back() {
+  local kind=$1 rel svc outcome
+  shift
+  if [[ -n ${BACKUP_DIR:-} ]]; then
+    while IFS= read -r rel; do
+      if grep -qx "$rel" "$BACKUP_DIR/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
+      else replace_file "$BACKUP_DIR$rel" "$ROOT$rel" "$(stat -c %a "$BACKUP_DIR$rel")"; fi
+    done <"$BACKUP_DIR/.changed"
+    pending_remove "${ADDED_PENDING[@]}"
+  fi
+  for svc in "$@"; do restart_service "$svc"; done
+  pending_remove "$@"
+  if "gate_$kind"; then outcome="healthy again on the previous files"; else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
+  FAILURE="$STEP_ID: health check failed: $failed; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"
+  FINISHED=1
+  activity Failed "$FAILURE"
+  printf '%s\n' "$FAILURE" >&2
+  exit 1
+}
+
+rotate_main "${@:2}" # $1 names the script, for a readable command line

@@ -1,0 +1,135 @@
+import { strict as assert } from "assert";
+import { certificateCatalog, expandInstances, filesForNode, PkiInventory } from "../../components/pki/catalog";
+import { adminKubeconfigFile, describeRollout, PlanInput, planRollout, RolloutStep } from "../../components/rollout";
+import { inventory3x3 } from "./support/mocks";
+
+const M = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
+const A = [0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`);
+
+function planInput(inventory: PkiInventory = inventory3x3(), extra: Partial<PlanInput> = {}): PlanInput {
+    return {
+        instances: expandInstances(certificateCatalog(), inventory),
+        extraFiles: [adminKubeconfigFile("azureuser")],
+        nodes: inventory.nodes.map((n) => ({ ...n, pool: n.role === "master" ? "master" : "agentpool1" })),
+        maxUnavailable: 1,
+        masterKubelet: true,
+        ...extra,
+    };
+}
+
+const running = (steps: RolloutStep[]) => steps.filter((s) => s.runs);
+const restartsOf = (steps: RolloutStep[]) => Object.fromEntries(running(steps).map((s) => [s.id, s.restarts]));
+
+function inventoryOf(masters: number, agents: number): PkiInventory {
+    return {
+        nodes: [
+            ...Array.from({ length: masters }, (_, i) => ({ name: `m${i}`, role: "master" as const, ip: `10.1.0.${i + 1}`, index: i })),
+            ...Array.from({ length: agents }, (_, i) => ({ name: `a${i}`, role: "agent" as const, ip: `10.2.${Math.floor(i / 200)}.${(i % 200) + 1}` })),
+        ],
+        fqdn: "c.local",
+        loadBalancerIps: ["10.1.0.100"],
+    };
+}
+
+describe("rollout plan: order, files and restarts from the catalog", () => {
+    it("orders etcd, apiservers, controller-manager/scheduler one master at a time, then kubelets", () => {
+        const steps = planRollout(planInput());
+        const order = steps.map((s) => `${s.wave}:${s.id}`);
+        assert.deepEqual(order, [
+            ...M.map((m, i) => `${i}:etcd/${m}`),
+            ...M.map((m, i) => `${3 + i}:apiserver/${m}`),
+            ...M.map((m, i) => `${6 + i}:controlPlane/${m}`),
+            ...M.map((m, i) => `${9 + i}:kubelet/${m}`),
+            ...A.map((a, i) => `${12 + i}:kubelet/${a}`),
+        ]);
+        assert.deepEqual(steps[0]!.after, []);
+        for (let i = 1; i < steps.length; i++) assert.deepEqual(steps[i]!.after, [steps[i - 1]!.id]);
+    });
+
+    it("installs every file of every node exactly once, at the first step whose services read it", () => {
+        const input = planInput();
+        const steps = planRollout(input);
+        for (const node of [...M, ...A]) {
+            const expected = filesForNode(input.instances, node).map((f) => f.path);
+            if (M.includes(node)) expected.push("/home/azureuser/.kube/config");
+            const installed = steps.filter((s) => s.node === node).flatMap((s) => s.installs.map((f) => f.path));
+            assert.deepEqual([...installed].sort(), [...expected].sort(), node);
+        }
+        const master = (kind: string) => steps.find((s) => s.id === `${kind}/${M[1]}`)!.installs.map((f) => f.path.split("/").pop()).sort();
+        assert.deepEqual(master("etcd"), ["ca.crt", "etcdpeer1.crt", "etcdpeer1.key", "etcdserver.crt", "etcdserver.key"]);
+        assert.deepEqual(master("apiserver"), ["apiserver.crt", "apiserver.key", "client.crt", "client.key", "etcdclient.crt", "etcdclient.key", "proxy-ca.crt", "proxy-ca.key", "proxy.crt", "proxy.key"]);
+        assert.deepEqual(master("controlPlane"), ["ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
+        assert.deepEqual(master("kubelet"), []);
+        // an agent's apiserver.crt has no reader there: it travels with the agent's only step
+        const agent = steps.find((s) => s.id === `kubelet/${A[0]}`)!;
+        assert.deepEqual(agent.installs.map((f) => f.path.split("/").pop()).sort(), ["apiserver.crt", "ca.crt", "client.crt", "client.key"]);
+        // keys are secret, certificates are not
+        for (const f of steps.flatMap((s) => s.installs)) assert.equal(f.secret, f.path.endsWith(".key") || f.path.endsWith("/config"), f.path);
+    });
+
+    it("ETCD-Leaf: etcd reloads its certificates (no restart); the apiserver restarts for its etcd client cert", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["etcd-server", "etcd-client", "etcd-peer-0", "etcd-peer-1", "etcd-peer-2"]) }));
+        assert.deepEqual(restartsOf(steps), {
+            ...Object.fromEntries(M.map((m) => [`etcd/${m}`, []])),
+            ...Object.fromEntries(M.map((m) => [`apiserver/${m}`, ["kube-apiserver"]])),
+        });
+    });
+
+    it("client certificate: apiserver (kubelet client), controller-manager, scheduler and every kubelet restart; etcd untouched", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["client"]) }));
+        assert.deepEqual(restartsOf(steps), {
+            ...Object.fromEntries(M.map((m) => [`apiserver/${m}`, ["kube-apiserver"]])),
+            ...Object.fromEntries(M.map((m) => [`controlPlane/${m}`, ["kube-controller-manager", "kube-scheduler"]])),
+            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])),
+        });
+    });
+
+    it("front-proxy and apiserver serving certificates reload on the fly: the apiserver steps run without a restart", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["front-proxy-ca", "front-proxy-client"]) }));
+        assert.deepEqual(restartsOf(steps), Object.fromEntries(M.map((m) => [`apiserver/${m}`, []])));
+        // the apiserver serving cert is also on agents (unread there): their step installs it, no restart
+        const serving = planRollout(planInput(undefined, { changed: new Set(["apiserver"]) }));
+        assert.deepEqual(restartsOf(serving), Object.fromEntries([...M.map((m) => [`apiserver/${m}`, []]), ...A.map((a) => [`kubelet/${a}`, []])]));
+    });
+
+    it("the cluster CA: everything that reads ca.crt or ca.key at start restarts, and the admin kubeconfig follows", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["kubernetes-ca"]) }));
+        assert.deepEqual(restartsOf(steps), {
+            ...Object.fromEntries(M.map((m) => [`etcd/${m}`, ["etcd"]])),
+            ...Object.fromEntries(M.map((m) => [`apiserver/${m}`, ["kube-apiserver"]])),
+            ...Object.fromEntries(M.map((m) => [`controlPlane/${m}`, ["kube-controller-manager", "kube-scheduler"]])),
+            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])),
+        });
+    });
+
+    it("nothing changed: no step runs", () => {
+        assert.deepEqual(running(planRollout(planInput(undefined, { changed: new Set() }))), []);
+    });
+
+    it("agents go in batches of maxUnavailable, each batch after the whole previous one", () => {
+        const steps = planRollout(planInput(inventoryOf(3, 5), { maxUnavailable: 2 }));
+        const agentWaves = steps.filter((s) => s.node.startsWith("a"));
+        assert.deepEqual(agentWaves.map((s) => `${s.wave}:${s.node}`), ["12:a0", "12:a1", "13:a2", "13:a3", "14:a4"]);
+        assert.deepEqual(agentWaves[2]!.after, ["kubelet/a0", "kubelet/a1"]);
+        assert.deepEqual(agentWaves[0]!.after, ["kubelet/m2"]);
+        assert.throws(() => planRollout(planInput(undefined, { maxUnavailable: 0 })), /maxUnavailable/);
+    });
+
+    it("masters without a kubelet have no kubelet step; their files still land", () => {
+        const steps = planRollout(planInput(undefined, { masterKubelet: false }));
+        assert.equal(steps.filter((s) => s.kind === "kubelet" && M.includes(s.node)).length, 0);
+        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 19);
+    });
+
+    it("grows linearly: 5 masters + 200 agents is 4 steps per master and one per agent", () => {
+        const steps = planRollout(planInput(inventoryOf(5, 200)));
+        assert.equal(steps.length, 5 * 4 + 200);
+        assert.equal(new Set(steps.map((s) => s.id)).size, steps.length);
+    });
+
+    it("describes the steps that run, in order, with their restarts and gates", () => {
+        const lines = describeRollout(planRollout(planInput(undefined, { changed: new Set(["etcd-server"]) })));
+        assert.equal(lines.length, 3);
+        assert.match(lines[0]!, /^1\. k8s-master-31415926-0 etcd: install .*etcdserver\.crt.*; no restart \(reloads on its own\); gate: .*quorum/);
+    });
+});
