@@ -32,11 +32,21 @@ function openStack(dir: string, stackName: string, envVars: Record<string, strin
     return LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars });
 }
 
+/** Rollout settings for the testbed: its haproxy marks an apiserver up after 2 checks 1 s apart. */
+export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3 };
+
 /**
  * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
- * testbed cluster's current CA adopted from its aks-engine apimodel.json, as an operator would.
+ * testbed cluster's current CA adopted from its aks-engine apimodel.json and the admin SSH key
+ * set as a secret, as an operator would. `rollout` is the stack's rollout config object.
  */
-export async function openTestbedStack(dir: string, stackName: string, state: string, envVars: Record<string, string>): Promise<Stack> {
+export async function openTestbedStack(
+    dir: string,
+    stackName: string,
+    state: string,
+    envVars: Record<string, string>,
+    rollout: Record<string, unknown> = TESTBED_ROLLOUT,
+): Promise<Stack> {
     createProjectWorkspace(dir);
     writeStackFile(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
     const { apimodelPath } = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
@@ -44,5 +54,9 @@ export async function openTestbedStack(dir: string, stackName: string, state: st
     const stack = await openStack(dir, stackName, envVars);
     await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+    await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });
+    for (const [key, value] of Object.entries(rollout)) {
+        await stack.setConfig(`azs-cert-rotation:rollout.${key}`, { value: String(value) }, true);
+    }
     return stack;
 }

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { openTestbedStack, REPO_ROOT } from "../../tools/workspace";
-import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { ageLeavesInState, assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 
 const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 const STACK = "e2e";
@@ -31,7 +31,7 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
         clusterCa = execFileSync("ssh", ["-F", path.join(state, "ssh/config"), "-o", "BatchMode=yes", "k8s-master-31415926-0", "cat /etc/kubernetes/certs/ca.crt"], { encoding: "utf8" });
         backend = createTestBackend("azs-pki-e2e");
         workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-pki-project-"));
-        stack = await openTestbedStack(workspace, STACK, state, backend.envVars);
+        stack = await openTestbedStack(workspace, STACK, state, backend.envVars, { enabled: false });
     });
 
     after(async function () {
@@ -116,19 +116,7 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
     });
 
     it("a plain preview plans the renewal of certificates inside their renewal window, and --refresh too", async () => {
-        // Age every leaf (and its renewal clock) in the state: notAfter 10 days from now, inside the
-        // default 30-day window. The provider's plan reads notAfter from the state, as it will a year on.
-        const state = await stack.exportStack();
-        const inTenDays = new Date(Date.now() + 10 * 86_400_000).toISOString();
-        let aged = 0;
-        for (const r of state.deployment.resources ?? []) {
-            if (/^tls:index\/(locallySignedCert|selfSignedCert):/.test(r.type) && r.outputs?.isCaCertificate !== true) {
-                r.outputs.validityEndTime = inTenDays;
-                aged++;
-            }
-        }
-        assert.equal(aged, 17, "9 leaf certificates and 8 renewal clocks");
-        await stack.importStack(state);
+        assert.equal(await ageLeavesInState(stack, 10), 17, "9 leaf certificates and 8 renewal clocks");
 
         for (const refresh of [false, true]) {
             const replaced: string[] = [];

@@ -12,15 +12,29 @@ curl_ok() { # expected-substring curl-args…: the response body contains the ex
 }
 
 # etcd: the local member presents the installed serving and peer certificates (etcd re-reads them
-# per handshake), answers /health, and so does every member (quorum kept).
-gate_etcd() {
-  local t=${PARAM[health_timeout]} ca=$ROOT${PARAM[etcd_ca]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
-  local cert=$CERTS_DIR/etcdclient.crt key=$CERTS_DIR/etcdclient.key member
-  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$cert" "$key" || return 1
-  wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1
+# per handshake) and every member answers /health (quorum kept). When the cluster had no quorum
+# before the step (expired certificates: members reject each other until every one has new
+# certificates), only this member is checked; the apiserver gates then check etcd through it.
+etcd_auth() { echo --cacert "$ROOT${PARAM[etcd_ca]}" --cert "$CERTS_DIR/etcdclient.crt" --key "$CERTS_DIR/etcdclient.key"; }
+
+etcd_quorum() { # every member healthy within SECONDS
+  local t=$1 member
   for member in ${PARAM[etcd_members]}; do
-    wait_for "$t" "etcd member $member: /health not true (quorum)" curl_ok '"health":"true"' --cacert "$ca" --cert "$cert" --key "$key" "https://$member:2379/health" || return 1
+    # shellcheck disable=SC2046
+    wait_for "$t" "etcd member $member: /health not true (quorum)" curl_ok '"health":"true"' $(etcd_auth) "https://$member:2379/health" || return 1
   done
+}
+
+gate_etcd() {
+  local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
+  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
+  wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1
+  if [[ ${QUORUM_BEFORE:-1} == 1 ]]; then
+    etcd_quorum "$t" || return 1
+  else
+    systemctl is-active --quiet etcd || { GATE_FAILURE="etcd is not running"; return 1; }
+    log "etcd had no quorum before this step: checked this member only"
+  fi
 }
 
 # apiserver: /readyz ok on the node's own address (what the load balancer probes) and the

@@ -18,6 +18,10 @@ rotate_main() {
   trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
 
   verify_staged "$stage"
+  if [[ $kind == etcd ]]; then
+    QUORUM_BEFORE=1
+    etcd_quorum 5 || { QUORUM_BEFORE=0; log "etcd has no quorum before the change: ${GATE_FAILURE}"; }
+  fi
   install_changed "$stage"
 
   local svc restarted=()

@@ -5,6 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
 
 export interface TestBackend {
     dir: string;
@@ -52,4 +53,23 @@ export function filesWithPemPrivateKeys(dir: string): string[] {
         if (/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(fs.readFileSync(file, "utf8"))) hits.push(file);
     }
     return hits;
+}
+
+/**
+ * Ages every leaf certificate (and renewal clock) in the stack's state: notAfter `days` from now,
+ * as the state will look that close to expiry. The tls provider's plan reads notAfter from the
+ * state, so a plain preview then plans the renewal. Returns how many resources were aged.
+ */
+export async function ageLeavesInState(stack: Stack, days: number): Promise<number> {
+    const state = await stack.exportStack();
+    const notAfter = new Date(Date.now() + days * 86_400_000).toISOString();
+    let aged = 0;
+    for (const r of state.deployment.resources ?? []) {
+        if (/^tls:index\/(locallySignedCert|selfSignedCert):/.test(r.type) && r.outputs?.isCaCertificate !== true) {
+            r.outputs.validityEndTime = notAfter;
+            aged++;
+        }
+    }
+    await stack.importStack(state);
+    return aged;
 }

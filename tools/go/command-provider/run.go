@@ -23,15 +23,15 @@ var errTimeout = errors.New("operation timed out")
 
 // runRequest is one command to run on a remote host.
 type runRequest struct {
-	command      optString
-	stdin        optString
-	env          []envVar // must be accepted by the server: an error names the one refused
-	optionalEnv  []envVar // PULUMI_COMMAND_STDOUT/STDERR: a warning when refused
-	logging      string
-	timeout      time.Duration // 0: none; for the error message (ctx carries the deadline)
-	logLine      func(line string)
-	warn         func(msg string)
-	connect      func(ctx context.Context) (*sshClient, error)
+	command     optString
+	stdin       optString
+	env         []envVar // must be accepted by the server: an error names the one refused
+	optionalEnv []envVar // PULUMI_COMMAND_STDOUT/STDERR: a warning when refused
+	logging     string
+	timeout     time.Duration // 0: none; for the error message (ctx carries the deadline)
+	logLine     func(line string)
+	warn        func(msg string)
+	connect     func(ctx context.Context) (*sshClient, error)
 }
 
 // runResult is what a command printed.

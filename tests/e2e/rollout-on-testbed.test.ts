@@ -1,0 +1,206 @@
+// The rollout with the real engine, the command plugin and the testbed's real sshd, etcd,
+// kube-apiserver, kubelets and haproxy: (a) every leaf type rotated and served, (b) a second up
+// runs nothing, (c) certificates near expiry are planned for rotation, (e) a master that fails
+// its health check is rolled back and a rerun converges, (d) a cluster whose certificates have
+// already expired is repaired.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { ageLeavesInState, assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+
+const STACK = "rollout";
+const CERTS = "/etc/kubernetes/certs";
+
+interface Run {
+    backend: TestBackend;
+    workspace: string;
+    stack: Stack;
+    log: string[];
+}
+
+async function openRun(rollout: Record<string, unknown> = TESTBED_ROLLOUT): Promise<Run> {
+    const backend = createTestBackend("azs-rollout-e2e");
+    const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-rollout-project-"));
+    const stack = await openTestbedStack(workspace, STACK, TESTBED_STATE, backend.envVars, rollout);
+    return { backend, workspace, stack, log: [] };
+}
+
+async function closeRun(run: Run | undefined): Promise<void> {
+    if (!run) return;
+    await run.stack.destroy().catch(() => undefined);
+    run.backend.remove();
+    fs.rmSync(run.workspace, { recursive: true, force: true });
+}
+
+const up = (run: Run) => run.stack.up({ onOutput: (o) => run.log.push(o) });
+
+/** sha256 of each file on a node (sudo: keys are 0600). */
+function hashes(node: string, files: string[]): Record<string, string> {
+    const out = onNode(node, `cd ${CERTS} && sudo sha256sum ${files.join(" ")}`);
+    return Object.fromEntries(out.trim().split("\n").map((l) => l.split(/\s+/).reverse() as [string, string]));
+}
+
+function certOnNode(node: string, file: string): string {
+    return onNode(node, `cat ${CERTS}/${file}`);
+}
+
+describe("rollout on the testbed: install, restart in order, gate, roll back, resume", function () {
+    const nodes = testbedNodes;
+    let masters: TestbedNode[];
+    let agents: TestbedNode[];
+    let run: Run | undefined;
+    let profile: Record<string, string | string[]>;
+    let outputs: OutputMap;
+
+    before(async function () {
+        assertEngineWithPlugin("@pulumi/tls");
+        assertEngineWithPlugin("@pulumi/command");
+        testbed(REPO_ROOT, "up");
+        masters = nodes().filter((n) => n.role === "master");
+        agents = nodes().filter((n) => n.role === "agent");
+        run = await openRun();
+    });
+
+    after(async function () {
+        await closeRun(run);
+        // the certificates are no longer the testbed's own: the next test starts from a fresh one
+        testbed(REPO_ROOT, "down");
+    });
+
+    it("(a) rotates every leaf type: each node holds the new files, each component presents them, all Nodes Ready", async () => {
+        const before = Object.fromEntries(nodes().map((n) => [n.name, hashes(n.name, ["ca.crt", "client.crt", "client.key"])]));
+        const result = await up(run!);
+        assert.equal(result.summary.result, "succeeded");
+        outputs = result.outputs;
+        profile = outputs.certificateProfile!.value;
+        const ca = profile.caCertificate as string;
+
+        for (const m of masters) {
+            assert.equal(fingerprint(certOnNode(m.name, "apiserver.crt")), fingerprint(profile.apiServerCertificate as string), `${m.name} apiserver.crt`);
+            assert.equal(fingerprint(certOnNode(m.name, "etcdserver.crt")), fingerprint(profile.etcdServerCertificate as string), `${m.name} etcdserver.crt`);
+            assert.equal(fingerprint(certOnNode(m.name, "etcdclient.crt")), fingerprint(profile.etcdClientCertificate as string), `${m.name} etcdclient.crt`);
+            assert.equal(fingerprint(certOnNode(m.name, "kubectlClient.crt")), fingerprint(profile.kubeConfigCertificate as string), `${m.name} kubectlClient.crt`);
+            const peer = (profile.etcdPeerCertificates as string[])[m.index!]!;
+            assert.equal(fingerprint(certOnNode(m.name, `etcdpeer${m.index}.crt`)), fingerprint(peer), `${m.name} etcdpeer${m.index}.crt`);
+            // served: the apiserver (reloaded or restarted), etcd's client and peer ports (re-read per handshake)
+            assert.equal(servedFingerprint(m.ip, 443), fingerprint(profile.apiServerCertificate as string), `${m.name}:443 serves the new cert`);
+            const etcdClient = { cert: `${CERTS}/etcdclient.crt`, key: `${CERTS}/etcdclient.key` };
+            assert.equal(servedFingerprint(m.ip, 2379, m.name, etcdClient), fingerprint(profile.etcdServerCertificate as string), `${m.name}:2379`);
+            assert.equal(servedFingerprint(m.ip, 2380, m.name, { cert: `${CERTS}/etcdpeer${m.index}.crt`, key: `${CERTS}/etcdpeer${m.index}.key` }), fingerprint(peer), `${m.name}:2380`);
+            // front-proxy client cert: new, and chains to the front-proxy CA the apiserver now trusts
+            assert.match(onNode(m.name, `openssl verify -CAfile ${CERTS}/proxy-ca.crt ${CERTS}/proxy.crt`), /OK/);
+            // etcdctl with the new etcd client certificate: every member healthy
+            const health = onNode(m.name, `sudo /usr/local/bin/etcdctl --endpoints https://${m.ip}:2379 --cacert ${CERTS}/ca.crt --cert ${CERTS}/etcdclient.crt --key ${CERTS}/etcdclient.key endpoint health --cluster -w json`);
+            assert.equal((JSON.parse(health) as { health: boolean }[]).filter((h) => h.health).length, masters.length, health);
+            // keys 0600, certificates 0644
+            assert.deepEqual(onNode(m.name, `stat -c '%a %n' ${CERTS}/apiserver.key ${CERTS}/etcdserver.key ${CERTS}/apiserver.crt`).trim().split("\n"), [
+                `600 ${CERTS}/apiserver.key`,
+                `600 ${CERTS}/etcdserver.key`,
+                `644 ${CERTS}/apiserver.crt`,
+            ]);
+        }
+        for (const n of nodes()) {
+            assert.equal(certOnNode(n.name, "ca.crt").trim(), ca.trim(), `${n.name}: the adopted CA stays`);
+            assert.equal(fingerprint(certOnNode(n.name, "client.crt")), fingerprint(profile.clientCertificate as string), `${n.name} client.crt`);
+            const now = hashes(n.name, ["ca.crt", "client.crt", "client.key"]);
+            assert.notEqual(now["client.crt"], before[n.name]!["client.crt"], `${n.name}: client.crt was rotated`);
+            assert.notEqual(now["client.key"], before[n.name]!["client.key"], `${n.name}: client.key was rotated`);
+            // the node's activity file: every step Success
+            const activity = JSON.parse(onNode(n.name, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string }>;
+            assert.ok(Object.keys(activity).length > 0 && Object.values(activity).every((a) => a.status === "Success"), JSON.stringify(activity));
+        }
+        const ready = await waitForReady(masters[0]!.name, nodes().map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes().map((n) => n.name).sort(), "all Nodes Ready");
+
+        // the activity output: every step of every node Success, with what it changed and restarted
+        const activity = outputs.activity!.value as Record<string, { step: string; status: string; restarted: string[] }[]>;
+        assert.deepEqual(Object.keys(activity).sort(), nodes().map((n) => n.name).sort());
+        for (const [node, steps] of Object.entries(activity)) {
+            assert.ok(steps.length > 0 && steps.every((s) => s.status === "Success"), `${node}: ${JSON.stringify(steps)}`);
+        }
+        const apiserver0 = activity[masters[0]!.name]!.find((s) => s.step.startsWith("apiserver/"))!;
+        assert.deepEqual(apiserver0.restarted, ["kube-apiserver"], "the apiserver restarts for its etcd client and kubelet client certs");
+        const etcd0 = activity[masters[0]!.name]!.find((s) => s.step.startsWith("etcd/"))!;
+        assert.deepEqual(etcd0.restarted, [], "etcd reloads its serving and peer certs without a restart");
+
+        // no private key in the plain state or in the engine's output
+        assert.deepEqual(filesWithPemPrivateKeys(run!.backend.dir), []);
+        assert.doesNotMatch(run!.log.join(""), /PRIVATE KEY-----/);
+    });
+
+    it("(b) a second up runs no remote command", async () => {
+        const result = await up(run!);
+        assert.deepEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"], JSON.stringify(result.summary.resourceChanges));
+    });
+
+    it("(c) certificates 10 days from expiry: a plain preview plans their rotation and the node steps that install them", async () => {
+        assert.ok((await ageLeavesInState(run!.stack, 10)) > 0);
+        const updates: string[] = [];
+        let replaced = 0;
+        const preview = await run!.stack.preview({
+            onEvent: (e) => {
+                const m = e.resourcePreEvent?.metadata;
+                if (m?.op === "replace") replaced++;
+                if (m?.op === "update" && m.type === "command:remote:Command") updates.push(m.urn.split("::").pop()!);
+            },
+        });
+        assert.ok(replaced >= 30, JSON.stringify(preview.changeSummary));
+        for (const n of nodes()) assert.ok(updates.some((u) => u.startsWith(`${n.name}-`) && !u.endsWith("preflight")), `${n.name} has a step to run: ${updates.join(", ")}`);
+        for (const n of nodes()) assert.ok(updates.includes(`${n.name}-preflight`), `${n.name} preflight runs again`);
+    });
+
+    it("(e) a master whose apiserver fails its gate is rolled back, the run stops there, and a rerun converges", async () => {
+        const [m0, m1, m2] = masters;
+        const runFile = path.join(vmDir(m1!.name), "services/kube-apiserver/run");
+        const good = fs.readFileSync(runFile, "utf8");
+        const m1Before = hashes(m1!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]);
+        const m2Before = hashes(m2!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]);
+        await run!.stack.setConfig("azs-cert-rotation:rollout.healthTimeoutSeconds", { value: "40" }, true);
+        // The fault: master 1's apiserver cannot start (as a broken static pod manifest would), so
+        // its restart with the new files fails the /readyz gate.
+        fs.writeFileSync(runFile, good.replace("exec /usr/local/bin/kube-apiserver ", "exec /usr/local/bin/kube-apiserver --no-such-flag "));
+        try {
+            await assert.rejects(up(run!), (err: Error) => {
+                assert.match(err.message, new RegExp(`apiserver/${m1!.name}: health check failed: kube-apiserver /readyz on ${m1!.ip}:443 not ok`));
+                assert.match(err.message, /rolled back \d+ file\(s\)/);
+                return true;
+            });
+            // master 1 is back on its previous files; master 2's apiserver step never ran
+            assert.deepEqual(hashes(m1!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]), m1Before, "master 1 rolled back");
+            assert.deepEqual(hashes(m2!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]), m2Before, "master 2 untouched");
+            const activity = JSON.parse(onNode(m1!.name, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string; message: string }>;
+            assert.equal(activity[`apiserver/${m1!.name}`]!.status, "Failed");
+            assert.match(onNode(m1!.name, "cat /var/log/azure/rotate-certs.log"), /health check failed/);
+        } finally {
+            fs.writeFileSync(runFile, good);
+        }
+        const etcdBefore = JSON.parse(onNode(m0!.name, "cat /var/log/azure/rotate-certs-activity.json"))[`etcd/${m0!.name}`];
+        const rerun = await up(run!);
+        assert.equal(rerun.summary.result, "succeeded");
+        // resumed: the steps that had succeeded did not run again
+        assert.deepEqual(JSON.parse(onNode(m0!.name, "cat /var/log/azure/rotate-certs-activity.json"))[`etcd/${m0!.name}`], etcdBefore);
+        const profileNow = rerun.outputs.certificateProfile!.value as Record<string, string>;
+        for (const m of masters) assert.equal(servedFingerprint(m.ip, 443), fingerprint(profileNow.apiServerCertificate!), `${m.name} serves the new cert`);
+        const ready = await waitForReady(m0!.name, nodes().map((n) => n.name), 120_000);
+        assert.equal(ready.length, nodes().length);
+        const again = await up(run!);
+        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
+    });
+
+    it("(d) a cluster whose certificates already expired: the rotation repairs it", async () => {
+        await closeRun(run);
+        run = undefined;
+        testbed(REPO_ROOT, "down");
+        testbed(REPO_ROOT, "up", ["--expired"]);
+        run = await openRun();
+        const result = await up(run);
+        assert.equal(result.summary.result, "succeeded");
+        const ready = await waitForReady(masters[0]!.name, nodes().map((n) => n.name), 180_000);
+        assert.deepEqual(ready, nodes().map((n) => n.name).sort(), "all Nodes Ready after the repair");
+        for (const m of masters) assert.match(onNode(m.name, `curl -sS --cacert ${CERTS}/ca.crt https://${m.ip}:443/readyz`), /^ok/);
+    });
+});

@@ -1,0 +1,75 @@
+// Reaching into the local testbed from e2e tests: commands on its VMs over SSH (the testbed's
+// own ssh config, pinned host keys), the certificates its services present, its API.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+export const TESTBED_STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+
+export interface TestbedNode {
+    name: string;
+    role: "master" | "agent";
+    ip: string;
+    index?: number;
+}
+
+export function testbedNodes(): TestbedNode[] {
+    const inventory = JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { nodes: TestbedNode[] };
+    return inventory.nodes.filter((n) => n.role === "master" || n.role === "agent");
+}
+
+/** Runs a shell command on a VM as the admin user (sudo available); returns stdout. */
+export function onNode(node: string, script: string, timeoutMs = 60_000): string {
+    return execFileSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, script], { encoding: "utf8", timeout: timeoutMs });
+}
+
+/** Runs a testbed script (testbed/up, down, …) from the repository. */
+export function testbed(repoRoot: string, command: string, args: string[] = [], timeoutMs = 900_000): void {
+    execFileSync(path.join(repoRoot, "testbed", command), args, { stdio: "inherit", timeout: timeoutMs });
+}
+
+export function fingerprint(pem: string): string {
+    return execFileSync("openssl", ["x509", "-noout", "-fingerprint", "-sha256"], { input: pem, encoding: "utf8" }).trim();
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS endpoint presents (with a client cert read from a node, for etcd). */
+export function servedFingerprint(host: string, port: number, node?: string, client?: { cert: string; key: string }): string {
+    const cmd = `openssl s_client -connect ${host}:${port}${client ? ` -cert ${client.cert} -key ${client.key}` : ""} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`;
+    return (node ? onNode(node, `sudo sh -c '${cmd}'`) : execFileSync("sh", ["-c", cmd], { encoding: "utf8", timeout: 20_000 })).trim();
+}
+
+/** GET on the API through the load balancer with a node's client certificate (run on that node). */
+export function apiGet(node: string, apiPath: string): unknown {
+    const out = onNode(
+        node,
+        `sudo curl -sS --max-time 10 --cacert /etc/kubernetes/certs/ca.crt --cert /etc/kubernetes/certs/client.crt --key /etc/kubernetes/certs/client.key https://$(sed -n 's/^ *server: *https:\\/\\///p' /var/lib/kubelet/kubeconfig | head -n1)${apiPath}`,
+    );
+    return JSON.parse(out);
+}
+
+/** Names of the Nodes whose Ready condition is True. */
+export function readyNodes(askVia: string): string[] {
+    const list = apiGet(askVia, "/api/v1/nodes") as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
+    return list.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
+}
+
+/** Waits (bounded) until every listed node is Ready. */
+export async function waitForReady(askVia: string, nodes: string[], timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let ready: string[] = [];
+    while (Date.now() < deadline) {
+        try {
+            ready = readyNodes(askVia);
+            if (nodes.every((n) => ready.includes(n))) return ready;
+        } catch {
+            // the API may be restarting
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+    }
+    return ready;
+}
+
+/** A VM's directory on the host (its services, logs and mounts). */
+export function vmDir(node: string): string {
+    return path.join(TESTBED_STATE, "vms", node);
+}
