@@ -32,6 +32,13 @@ function openStack(dir: string, stackName: string, envVars: Record<string, strin
     return LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars });
 }
 
+/** A stack of this project in `dir` whose config file is `configYaml` (a generated inventory). */
+export async function openGeneratedStack(dir: string, stackName: string, configYaml: string, envVars: Record<string, string>): Promise<Stack> {
+    createProjectWorkspace(dir);
+    writeStackFile(dir, stackName, configYaml);
+    return openStack(dir, stackName, envVars);
+}
+
 /** Rollout settings for the testbed: its haproxy marks an apiserver up after 2 checks 1 s apart. */
 export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3 };
 
@@ -47,11 +54,9 @@ export async function openTestbedStack(
     envVars: Record<string, string>,
     rollout: Record<string, unknown> = TESTBED_ROLLOUT,
 ): Promise<Stack> {
-    createProjectWorkspace(dir);
-    writeStackFile(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
     const { apimodelPath } = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
     const profile = JSON.parse(fs.readFileSync(apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string };
-    const stack = await openStack(dir, stackName, envVars);
+    const stack = await openGeneratedStack(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"), envVars);
     await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
     await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });

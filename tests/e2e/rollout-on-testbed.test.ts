@@ -51,7 +51,6 @@ function certOnNode(node: string, file: string): string {
 describe("rollout on the testbed: install, restart in order, gate, roll back, resume", function () {
     const nodes = testbedNodes;
     let masters: TestbedNode[];
-    let agents: TestbedNode[];
     let run: Run | undefined;
     let profile: Record<string, string | string[]>;
     let outputs: OutputMap;
@@ -61,7 +60,6 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assertEngineWithPlugin("@pulumi/command");
         testbed(REPO_ROOT, "up");
         masters = nodes().filter((n) => n.role === "master");
-        agents = nodes().filter((n) => n.role === "agent");
         run = await openRun();
     });
 

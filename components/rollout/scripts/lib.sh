@@ -21,6 +21,7 @@ now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 log() { # message...: to the node's rotation log and to stderr (the operator's console)
   mkdir -p "$(dirname "$LOG_FILE")"
   printf '%s %s %s: %s\n' "$(now)" "${STEP_ID:-?}" "${NODE:-?}" "$*" >>"$LOG_FILE"
+  chmod 0644 "$LOG_FILE" 2>/dev/null || true  # no secret is ever logged; operators read it without sudo
   printf '%s\n' "$*" >&2
 }
 

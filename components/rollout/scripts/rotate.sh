@@ -24,7 +24,7 @@ rotate_main() {
   fi
   install_changed "$stage"
 
-  local svc restarted=()
+  local svc restarted=() changed_at=${EPOCHREALTIME/./}
   for svc in ${PARAM[services]}; do
     if pending_has "$svc"; then restart_service "$svc"; restarted+=("$svc"); fi
   done
@@ -33,8 +33,9 @@ rotate_main() {
     pending_remove "${restarted[@]}"
     FINISHED=1
     activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
-    jq -cn --arg node "$NODE" --arg step "$STEP_ID" --arg changed "${CHANGED[*]}" --arg restarted "${restarted[*]}" --arg backup "${BACKUP_DIR:-}" \
-      '{node: $node, step: $step, status: "Success", changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup}'
+    # the step's outcome for the stack output; secondsToHealthy = from the swap to the passed gate
+    jq -c --arg id "$STEP_ID" --arg changed "${CHANGED[*]}" --arg restarted "${restarted[*]}" --arg backup "${BACKUP_DIR:-}" --argjson healthy_us $((${EPOCHREALTIME/./} - changed_at)) \
+      '.[$id] + {changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup, secondsToHealthy: ($healthy_us / 1000 | round / 1000)}' "$ACTIVITY_FILE"
     exit 0
   fi
   local failed=$GATE_FAILURE

@@ -18,9 +18,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -194,7 +196,10 @@ func main() {
 	}
 	results := make(chan result, 1024)
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	// SIGINT/SIGTERM end the run early with a complete summary (a benchmark stops it when its work is done).
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithTimeout(sigCtx, *duration)
 	defer cancel()
 
 	go func() { // issue requests at the set rate until the duration is over

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func str(s string) resource.PropertyValue    { return resource.NewStringProperty(s) }
-func num(n float64) resource.PropertyValue   { return resource.NewNumberProperty(n) }
-func obj(m resource.PropertyMap) resource.PropertyValue { return resource.NewObjectProperty(m) }
+func str(s string) resource.PropertyValue                    { return resource.NewStringProperty(s) }
+func num(n float64) resource.PropertyValue                   { return resource.NewNumberProperty(n) }
+func obj(m resource.PropertyMap) resource.PropertyValue      { return resource.NewObjectProperty(m) }
 func secret(v resource.PropertyValue) resource.PropertyValue { return resource.MakeSecret(v) }
 func unknown() resource.PropertyValue {
 	return resource.MakeComputed(resource.NewStringProperty(""))
@@ -150,7 +150,7 @@ func TestCheckValidation(t *testing.T) {
 }
 
 func TestCheckEncryptedKeyNeedsPassword(t *testing.T) {
-	priv, _, _ := ed25519.GenerateKey(rand.Reader)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("pw"))
 	if err != nil {
 		t.Fatal(err)
