@@ -17,6 +17,8 @@ export interface Registration {
     trigger: unknown;
     ignoreChanges: string[];
     additionalSecretOutputs: string[];
+    /** Top-level inputs passed as secrets. */
+    secretInputs: string[];
 }
 
 let current: Registration[] = [];
@@ -47,6 +49,7 @@ if (!proto.__azsWrapped) {
             trigger: trigger ?? null,
             ignoreChanges: req.getIgnorechangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            secretInputs: [],
         });
         return original.call(this, req, cb);
     };
@@ -124,12 +127,18 @@ export async function runMocked<T>(program: () => T, settle: (result: T) => Prom
     } finally {
         Error.stackTraceLimit = limit;
     }
-    for (const r of registrations) r.inputs = unwrapSecrets(inputsByName.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>;
+    for (const r of registrations) {
+        const raw = inputsByName.get(`${r.type}::${r.name}`) ?? {};
+        r.secretInputs = Object.entries(raw).filter(([, v]) => isSecret(v)).map(([k]) => k);
+        r.inputs = unwrapSecrets(raw) as Record<string, unknown>;
+    }
     return { result, registrations };
 }
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d"; // pulumi's special signature key
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+const isSecret = (v: unknown): boolean => !!v && typeof v === "object" && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 
 /** Mock inputs keep secrets as {sig, value} objects; tests compare the values. */
 function unwrapSecrets(v: unknown): unknown {

@@ -1,0 +1,80 @@
+// Benchmark: a full rotation of every leaf on a fresh 3+3 testbed while the prober calls the API
+// through the load balancer. Prints failed requests (goal 0), the rotation's wall time, and its
+// ratio to the sum of each step's measured swap-to-healthy time (goal ≤ 1.5).
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../tools/workspace";
+
+const STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+const PROBE_RATE = 20;
+
+interface StepActivity {
+    step: string;
+    status: string;
+    initiated: string;
+    finished: string;
+    restarted: string[];
+    secondsToHealthy: number;
+}
+
+function startProber(outDir: string): { child: ChildProcess; done: Promise<void> } {
+    // Bounded by its own --duration; stopped with SIGINT as soon as the rotation is over.
+    const child = spawn(path.join(REPO_ROOT, "testbed/probe"), ["--rate", String(PROBE_RATE), "--duration", "1800s", "--out", outDir], { stdio: ["ignore", "ignore", "inherit"] });
+    const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    return { child, done };
+}
+
+async function main(): Promise<void> {
+    const fresh = !process.argv.includes("--reuse-testbed");
+    if (fresh) execFileSync(path.join(REPO_ROOT, "testbed/down"), { stdio: "inherit" });
+    execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit" });
+
+    const backend = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-backend-"));
+    const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-project-"));
+    const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-probe-"));
+    const envVars = { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "bench" };
+    const stack = await openTestbedStack(workspace, "bench", STATE, envVars, TESTBED_ROLLOUT);
+    try {
+        const prober = startProber(probeDir);
+        await new Promise((r) => setTimeout(r, 3000)); // a few seconds of baseline
+        const t0 = Date.now();
+        const result = await stack.up();
+        const wall = (Date.now() - t0) / 1000;
+        await new Promise((r) => setTimeout(r, 3000));
+        prober.child.kill("SIGINT");
+        await prober.done;
+
+        const probe = JSON.parse(fs.readFileSync(path.join(probeDir, "probe-summary.json"), "utf8")) as Record<string, unknown>;
+        const activity = result.outputs.activity!.value as Record<string, StepActivity[]>;
+        const steps = Object.values(activity).flat();
+        const healthySum = steps.reduce((s, a) => s + a.secondsToHealthy, 0);
+        const first = Math.min(...steps.map((s) => Date.parse(s.initiated)));
+        const last = Math.max(...steps.map((s) => Date.parse(s.finished)));
+        const span = (last - first) / 1000;
+
+        console.log("\nrotation of every leaf on a 3+3 testbed, prober through the load balancer");
+        console.log(`  prober: ${JSON.stringify(probe)}`);
+        console.log(`  steps: ${steps.length}, restarts: ${steps.flatMap((s) => s.restarted).length}`);
+        for (const s of steps.sort((a, b) => Date.parse(a.initiated) - Date.parse(b.initiated))) {
+            console.log(`    ${s.step.padEnd(42)} ${s.status.padEnd(8)} restarted: ${(s.restarted.join(",") || "-").padEnd(42)} swap→healthy ${s.secondsToHealthy.toFixed(1)} s`);
+        }
+        console.log(`  pulumi up wall time: ${wall.toFixed(1)} s (key generation, preflight and SSH included)`);
+        console.log(`  rollout span (first step initiated → last step finished): ${span.toFixed(0)} s`);
+        console.log(`  sum of swap→healthy times: ${healthySum.toFixed(1)} s`);
+        console.log(`  ratio wall / sum: ${(wall / healthySum).toFixed(2)} (goal ≤ 1.5); span / sum: ${(span / healthySum).toFixed(2)}`);
+        console.log(JSON.stringify({ bench: "rollout", wall, span, healthySum, ratio: wall / healthySum, probe }));
+    } finally {
+        await stack.destroy().catch(() => undefined);
+        fs.rmSync(backend, { recursive: true, force: true });
+        fs.rmSync(workspace, { recursive: true, force: true });
+        // the testbed now runs the bench's certificates: leave it fresh for whoever is next
+        execFileSync(path.join(REPO_ROOT, "testbed/down"), { stdio: "inherit" });
+    }
+}
+
+main().catch((e: Error) => {
+    console.error(e.message);
+    process.exit(1);
+});

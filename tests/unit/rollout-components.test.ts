@@ -1,0 +1,133 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { InventorySettings, parseInventoryConfig, parseRolloutConfig } from "../../components/config";
+import { ClusterPki, pkiInventoryFrom } from "../../components/pki";
+import { Rollout } from "../../components/rollout";
+import { fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
+import { everything, settingsOf } from "./support/pki";
+
+const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
+const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
+
+function inventory(privateNetwork: boolean): InventorySettings {
+    return parseInventoryConfig({
+        clusterName: "azstb",
+        fqdn: "azstb.local.cloudapp.azurestack.external",
+        apiServerEndpoint: "https://10.240.255.15:443",
+        privateNetwork,
+        jumpbox: { host: "10.240.255.250", hostKey: HOST_KEY(9) },
+        nodes: [
+            ...[0, 1, 2].map((i) => ({ name: `k8s-master-31415926-${i}`, role: "master", ip: `10.240.255.${5 + i}`, hostKey: HOST_KEY(i) })),
+            ...[0, 1, 2].map((i) => ({ name: `k8s-agentpool1-31415926-${i}`, role: "agent", ip: `10.240.255.${40 + i}`, hostKey: HOST_KEY(3 + i) })),
+        ],
+    });
+}
+
+async function runRollout(privateNetwork = false): Promise<{ rollout: Rollout; regs: Registration[] }> {
+    const inv = inventory(privateNetwork);
+    const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: SSH_KEY, secret: true });
+    const { result, registrations } = await runMocked(
+        () => {
+            const pki = new ClusterPki("pki", { settings: settingsOf({}), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName });
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings }) };
+        },
+        ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...Object.values(rollout.nodes).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)])])),
+    );
+    return { rollout: result.rollout, regs: registrations };
+}
+
+describe("rollout components under mocks (3 masters + 3 agents)", function () {
+    let regs: Registration[];
+    let rollout: Rollout;
+    const commands = () => regs.filter((r) => r.type === "command:remote:Command");
+    const command = (name: string) => commands().find((r) => r.name === name)!;
+
+    before(async () => {
+        ({ rollout, regs } = await runRollout());
+    });
+
+    it("one NodeCertificates per VM under the Rollout, with a preflight and one command per step", () => {
+        const nodes = regs.filter((r) => r.type === "azs-cert-rotation:rollout:NodeCertificates");
+        assert.equal(nodes.length, 6);
+        assert.ok(nodes.every((n) => n.parent.endsWith("azs-cert-rotation:rollout:Rollout::rollout")));
+        assert.equal(commands().length, 6 + 3 * 4 + 3);
+        assert.deepEqual(
+            commands().filter((c) => c.name.startsWith("k8s-master-31415926-1")).map((c) => c.name),
+            ["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-1-${s}`),
+        );
+    });
+
+    it("command lines carry only the step, the node and a digest; files and keys travel on a secret stdin", () => {
+        for (const c of commands()) {
+            assert.match(c.inputs.create as string, /^sudo -n bash -s -- (preflight|rotate \w+) k8s-[a-z0-9-]+ [0-9a-f]{16}$/, c.name);
+            assert.ok(c.secretInputs.includes("stdin"), `${c.name}: stdin is secret`);
+            assert.equal(c.inputs.logging, "stdoutAndStderr");
+        }
+        const stdin = command("k8s-master-31415926-0-apiserver").inputs.stdin as string;
+        assert.match(stdin, /^# Shared functions of the remote steps/);
+        assert.match(stdin, /\nrotate_main "\$\{@:2\}".*\n/);
+        assert.match(stdin, /\nfile 0600 \/etc\/kubernetes\/certs\/apiserver\.key kube-apiserver,kube-controller-manager\n/);
+        assert.match(stdin, /\nfile 0644 \/etc\/kubernetes\/certs\/apiserver\.crt -\n/);
+        assert.match(stdin, /\nparam services kube-apiserver\n/);
+        assert.match(stdin, /\nparam lb_settle 3\n/);
+        assert.match(stdin, /\ndone\n$/);
+        assert.doesNotMatch(stdin.split("rotate_main")[1]!, /PRIVATE KEY/, "file contents are base64");
+    });
+
+    it("connects as the admin user with the pinned host key and the secret SSH key", () => {
+        const c = command("k8s-agentpool1-31415926-2-kubelet");
+        const conn = c.inputs.connection as Record<string, unknown>;
+        assert.equal(conn.host, "10.240.255.42");
+        assert.equal(conn.user, "azureuser");
+        assert.equal(conn.hostKey, HOST_KEY(5));
+        assert.equal(conn.privateKey, SSH_KEY);
+        assert.equal(conn.proxy, undefined);
+    });
+
+    it("goes through the jumpbox on a private network", async () => {
+        const { regs: privateRegs } = await runRollout(true);
+        const conn = privateRegs.find((r) => r.name === "k8s-master-31415926-0-etcd")!.inputs.connection as Record<string, Record<string, unknown>>;
+        assert.equal(conn.proxy!.host, "10.240.255.250");
+        assert.equal(conn.proxy!.hostKey, HOST_KEY(9));
+        assert.equal(conn.proxy!.privateKey, SSH_KEY);
+    });
+
+    it("states the plan in order", () => {
+        assert.equal(rollout.planText.length, 15);
+        assert.match(rollout.planText[0]!, /^1\. k8s-master-31415926-0 etcd: install /);
+        assert.match(rollout.planText[14]!, /^15\. k8s-agentpool1-31415926-2 kubelet: install apiserver\.crt, ca\.crt, client\.crt, client\.key|^15\. k8s-agentpool1-31415926-2 kubelet: install .*client\.key/);
+    });
+});
+
+describe("config: the rollout section", () => {
+    const key = { value: SSH_KEY, secret: true };
+    const problems = (raw: unknown, ssh: { value?: string; secret: boolean }) => {
+        try {
+            parseRolloutConfig(raw, ssh);
+            return [];
+        } catch (e) {
+            return (e as { problems: string[] }).problems;
+        }
+    };
+
+    it("defaults: enabled, one agent at a time, 300 s gates, 15 s load balancer settle, master kubelets", () => {
+        const s = parseRolloutConfig(undefined, key);
+        assert.deepEqual({ ...s, sshPrivateKey: undefined }, { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, masterKubelet: true, sshPrivateKey: undefined });
+        assert.ok(pulumi.Output.isInstance(s.sshPrivateKey));
+    });
+
+    it("needs the SSH key, as a secret, when enabled; not when disabled", () => {
+        assert.match(problems({}, { secret: false }).join("\n"), /sshPrivateKey: required to install certificates/);
+        assert.match(problems({}, { value: SSH_KEY, secret: false }).join("\n"), /must be stored as a secret/);
+        assert.match(problems({}, { value: "ssh-ed25519 AAAA", secret: true }).join("\n"), /not a PEM\/OpenSSH private key/);
+        assert.deepEqual(problems({ enabled: false }, { secret: false }), []);
+    });
+
+    it("names every bad key", () => {
+        const found = problems({ maxUnavailable: 0, healthTimeoutSeconds: "soon", maxUnavailible: 2 }, key);
+        assert.equal(found.length, 3, found.join("\n"));
+        assert.match(found.join("\n"), /rollout\.maxUnavailable: must be an integer from 1/);
+        assert.match(found.join("\n"), /rollout\.healthTimeoutSeconds: must be an integer/);
+        assert.match(found.join("\n"), /rollout\.maxUnavailible: unknown key \(did you mean rollout\.maxUnavailable\?\)/);
+    });
+});
