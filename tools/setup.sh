@@ -38,6 +38,7 @@ install_plugin() {
 npm_plugin_version() { node -p 'require(process.argv[1]).pulumi.version' "$REPO_ROOT/node_modules/$1/package.json"; }
 
 install_plugin tls "$(npm_plugin_version @pulumi/tls)" "$(tools/build-tls.sh | tail -n1)"
+install_plugin command "$(npm_plugin_version @pulumi/command)" "$(tools/build-command.sh | tail -n1)"
 
 # The testbed's Go binaries (etcd, Kubernetes control plane, kubemark): cached like the engine.
 bash testbed/build.sh >/dev/null

@@ -147,10 +147,15 @@ func (f *fakeSSH) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			cmd.Env = append(os.Environ(), env...)
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			startErr := cmd.Start()
 			mu.Unlock()
 			go func() {
 				status := 0
-				if err := cmd.Run(); err != nil {
+				err := startErr
+				if err == nil {
+					err = cmd.Wait()
+				}
+				if err != nil {
 					var ee *exec.ExitError
 					if errors.As(err, &ee) {
 						status = ee.ExitCode()

@@ -1,0 +1,119 @@
+// The remote step scripts (components/rollout/scripts) run directly over SSH on a testbed master,
+// without the engine: what each does with good, unchanged and bad input.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { commandLine, InputFile, scriptText, StepScript, stepInput } from "../../components/rollout";
+import { REPO_ROOT } from "../../tools/workspace";
+import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
+
+const CERTS = "/etc/kubernetes/certs";
+const PKI = path.join(TESTBED_STATE, "pki");
+
+function runStep(node: string, script: StepScript, args: string[], params: Record<string, string>, files: InputFile[], cut = false): { status: number; stdout: string; stderr: string } {
+    let input = `${scriptText(script)}\n${stepInput(params, files)}`;
+    if (cut) input = input.slice(0, input.lastIndexOf("done"));
+    const r = spawnSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, commandLine([script, ...args])], { input, encoding: "utf8", timeout: 300_000 });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A new etcd serving certificate with the testbed's SANs, signed by the testbed CA (or by `caDir`'s CA). */
+function newEtcdServerCert(dir: string, caDir = PKI): { cert: string; key: string } {
+    const san = execFileSync("openssl", ["x509", "-in", path.join(PKI, "etcdserver.crt"), "-noout", "-ext", "subjectAltName"], { encoding: "utf8" })
+        .split("\n")[1]!
+        .trim()
+        .replace(/IP Address/g, "IP")
+        .replace(/\s/g, "");
+    fs.writeFileSync(path.join(dir, "ext.cnf"), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
+    execFileSync("openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "es.key"), "-subj", "/CN=etcdserver", "-out", path.join(dir, "es.csr")], { stdio: "ignore" });
+    execFileSync("openssl", ["x509", "-req", "-in", path.join(dir, "es.csr"), "-CA", path.join(caDir, "ca.crt"), "-CAkey", path.join(caDir, "ca.key"), "-CAcreateserial", "-days", "30", "-extfile", path.join(dir, "ext.cnf"), "-out", path.join(dir, "es.crt")], { stdio: "ignore" });
+    return { cert: fs.readFileSync(path.join(dir, "es.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "es.key"), "utf8") };
+}
+
+const file = (name: string, content: string, restarts: string[] = []): InputFile => ({ path: `${CERTS}/${name}`, mode: name.endsWith(".key") ? "0600" : "0644", restarts, content });
+
+describe("remote step scripts on a testbed master", function () {
+    let master: { name: string; ip: string };
+    let params: Record<string, string>;
+    let scratch: string;
+    const installed = (name: string) => onNode(master.name, `sudo sha256sum ${CERTS}/${name}`).split(" ")[0];
+
+    before(() => {
+        testbed(REPO_ROOT, "up");
+        const m = testbedNodes().find((n) => n.role === "master" && n.index === 0)!;
+        master = m;
+        const masters = testbedNodes().filter((n) => n.role === "master");
+        params = {
+            node_name: m.name,
+            node_ip: m.ip,
+            health_timeout: "60",
+            lb_settle: "2",
+            etcd_members: masters.map((x) => x.ip).join(" "),
+            etcd_ca: `${CERTS}/ca.crt`,
+            etcd_peer_cert: `${CERTS}/etcdpeer0.crt`,
+            services: "etcd",
+        };
+        scratch = fs.mkdtempSync(path.join(os.tmpdir(), "azs-scripts-"));
+    });
+
+    after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+    it("preflight: reachable, sudo, tools, room, services known", () => {
+        const r = runStep(master.name, "preflight", [master.name, "0"], { services: "etcd kube-apiserver kube-controller-manager kube-scheduler kubelet" }, []);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /"preflight":"ok"/);
+        const bad = runStep(master.name, "preflight", [master.name, "0"], { services: "no-such-service" }, []);
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /no-such-service is neither a systemd unit nor a static pod/);
+    });
+
+    it("rotate with the files the node already has: changes nothing, restarts nothing", () => {
+        const same = ["etcdserver.crt", "etcdserver.key", "etcdpeer0.crt", "etcdpeer0.key"].map((f) => file(f, onNode(master.name, `sudo cat ${CERTS}/${f}`)));
+        const r = runStep(master.name, "rotate", ["etcd", master.name, "0"], params, same);
+        assert.equal(r.status, 0, r.stderr);
+        const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { status: string; changed: string[]; restarted: string[] };
+        assert.deepEqual([out.status, out.changed, out.restarted], ["Success", [], []]);
+    });
+
+    it("rotate etcd's serving certificate: swapped atomically with a backup, 0600 key, reloaded by etcd without a restart", () => {
+        const pidBefore = onNode(master.name, "pgrep -f '^/usr/local/bin/etcd ' | head -n1").trim();
+        const previous = onNode(master.name, `cat ${CERTS}/etcdserver.crt`);
+        const { cert, key } = newEtcdServerCert(scratch);
+        const r = runStep(master.name, "rotate", ["etcd", master.name, "1"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)]);
+        assert.equal(r.status, 0, r.stderr);
+        const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { changed: string[]; restarted: string[]; backup: string };
+        assert.deepEqual(out.changed, [`${CERTS}/etcdserver.crt`, `${CERTS}/etcdserver.key`]);
+        assert.deepEqual(out.restarted, []);
+        assert.equal(onNode(master.name, "pgrep -f '^/usr/local/bin/etcd ' | head -n1").trim(), pidBefore, "etcd was not restarted");
+        assert.equal(servedFingerprint(master.ip, 2379, master.name, { cert: `${CERTS}/etcdclient.crt`, key: `${CERTS}/etcdclient.key` }), fingerprint(cert));
+        assert.equal(onNode(master.name, `stat -c %a ${CERTS}/etcdserver.key`).trim(), "600");
+        assert.equal(onNode(master.name, `sudo cat ${out.backup}${CERTS}/etcdserver.crt`).trim(), previous.trim(), "the previous file is in the backup");
+        assert.match(onNode(master.name, "cat /var/log/azure/rotate-certs.log"), /etcd\/k8s-master-31415926-0 k8s-master-31415926-0: Success/);
+    });
+
+    it("bad input is refused before anything changes: a key that does not match, a foreign CA, a cut-off input", () => {
+        const before = installed("etcdserver.crt");
+        const { cert, key } = newEtcdServerCert(scratch);
+        const other = newEtcdServerCert(fs.mkdtempSync(path.join(scratch, "o-")));
+        const mismatched = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", other.key)]);
+        assert.notEqual(mismatched.status, 0);
+        assert.match(mismatched.stderr, /etcdserver\.crt does not match the private key .*nothing was changed/);
+
+        const foreignCa = fs.mkdtempSync(path.join(scratch, "ca-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(foreignCa, "ca.key"), "-subj", "/CN=foreign", "-days", "30", "-out", path.join(foreignCa, "ca.crt")], { stdio: "ignore" });
+        const foreign = newEtcdServerCert(foreignCa, foreignCa);
+        const unsigned = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", foreign.cert), file("etcdserver.key", foreign.key)]);
+        assert.notEqual(unsigned.status, 0);
+        assert.match(unsigned.stderr, /not signed by any of the cluster's CAs; nothing was changed/);
+
+        const cut = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)], true);
+        assert.notEqual(cut.status, 0);
+        assert.match(cut.stderr, /the input was cut off/);
+
+        assert.equal(installed("etcdserver.crt"), before, "nothing changed on the node");
+        const activity = JSON.parse(onNode(master.name, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string }>;
+        assert.equal(activity[`etcd/${master.name}`]!.status, "Failed");
+    });
+});
