@@ -87,6 +87,8 @@ export interface RolloutStep {
     watches: string[];
     /** The step's services that restart when the `changed` set changes. */
     restarts: Service[];
+    /** Per service of the step: the files on this node whose change restarts it. */
+    restartTriggers: Partial<Record<Service, string[]>>;
     /** Whether the step has anything to do for the `changed` set. */
     runs: boolean;
 }
@@ -138,7 +140,9 @@ export function planRollout(input: PlanInput): RolloutStep[] {
     for (const node of input.nodes) {
         const running = servicesOn(node.role, input.masterKubelet);
         const kinds = stepKindsOf(node, input.masterKubelet);
-        const steps = new Map(kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], watches: [] as string[], restarts: [] as Service[], runs: false }]));
+        const steps = new Map(
+            kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], watches: [] as string[], restarts: [] as Service[], restartTriggers: {} as Partial<Record<Service, string[]>>, runs: false }]),
+        );
         const files = filesOf(node, input);
         const readerKindsOf = (file: NodeFile) => kinds.filter((k) => file.readers.some((r) => running.has(r.service) && STEP_SERVICES[k].includes(r.service)));
         for (const file of files) {
@@ -151,6 +155,10 @@ export function planRollout(input: PlanInput): RolloutStep[] {
             const home = readerKinds[0] ?? (sibling ? readerKindsOf(sibling)[0]! : kinds[kinds.length - 1]!);
             steps.get(home)!.installs.push({ path: file.path, source: file.source, secret: file.secret, restarts });
             for (const k of readerKinds.length > 0 ? readerKinds : [home]) steps.get(k)!.watches.push(file.path);
+            for (const k of kinds) {
+                const triggers = steps.get(k)!.restartTriggers;
+                for (const svc of restarts.filter((x) => STEP_SERVICES[k].includes(x))) (triggers[svc] ??= []).push(file.path);
+            }
             if (changedSource(file.source)) {
                 for (const k of kinds) {
                     const step = steps.get(k)!;
@@ -192,13 +200,18 @@ export function planRollout(input: PlanInput): RolloutStep[] {
     return out;
 }
 
+const baseName = (p: string) => p.split("/").pop()!;
+
 /** The plan in words, one line per step that runs, in order (for `pulumi preview`). */
 export function describeRollout(steps: RolloutStep[]): string[] {
     return steps
         .filter((s) => s.runs)
         .map((s) => {
-            const files = s.installs.map((f) => f.path.split("/").pop()).join(", ");
-            const restart = s.restarts.length > 0 ? `restart ${s.restarts.join(", ")}` : "no restart (reloads on its own)";
+            const files = s.installs.map((f) => baseName(f.path)).join(", ");
+            const conditional = Object.entries(s.restartTriggers)
+                .filter(([svc]) => s.restarts.includes(svc as Service))
+                .map(([svc, paths]) => `${svc} if ${paths!.map(baseName).join(", ")} changed`);
+            const restart = conditional.length > 0 ? `restart ${conditional.join("; ")}` : "no restart (reloads on its own)";
             return `${s.wave + 1}. ${s.node} ${s.kind}: ${files ? `install ${files}; ` : ""}${restart}; gate: ${GATE_DESCRIPTIONS[s.kind]}`;
         });
 }

@@ -11,10 +11,11 @@ curl_ok() { # expected-substring curl-args…: the response body contains the ex
   [[ $body == *"$want"* ]]
 }
 
-# etcd: the local member presents the installed serving and peer certificates (etcd re-reads them
+# etcd: the local member presents the installed peer and serving certificates (etcd re-reads them
 # per handshake) and every member answers /health (quorum kept). When the cluster had no quorum
 # before the step (expired certificates: members reject each other until every one has new
-# certificates), only this member is checked; the apiserver gates then check etcd through it.
+# certificates, and etcd serves clients only with a leader), only this member's peer port and
+# process are checked; the apiserver gates then check etcd through it.
 etcd_auth() { echo --cacert "$ROOT${PARAM[etcd_ca]}" --cert "$CERTS_DIR/etcdclient.crt" --key "$CERTS_DIR/etcdclient.key"; }
 
 etcd_quorum() { # every member healthy within SECONDS
@@ -27,14 +28,14 @@ etcd_quorum() { # every member healthy within SECONDS
 
 gate_etcd() {
   local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
-  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
   wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1
-  if [[ ${QUORUM_BEFORE:-1} == 1 ]]; then
-    etcd_quorum "$t" || return 1
-  else
+  if [[ ${QUORUM_BEFORE:-1} == 0 ]]; then
     systemctl is-active --quiet etcd || { GATE_FAILURE="etcd is not running"; return 1; }
-    log "etcd had no quorum before this step: checked this member only"
+    log "etcd had no quorum before this step: checked this member's peer certificate and process only"
+    return 0
   fi
+  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
+  etcd_quorum "$t"
 }
 
 # apiserver: /readyz ok on the node's own address (what the load balancer probes) and the
