@@ -137,8 +137,13 @@ func permanent(err error) bool {
 		strings.Contains(err.Error(), "unable to authenticate")
 }
 
-// explainDialError rewrites the handshake error for a pinned key of a type the server lacks.
+// explainDialError drops the "ssh: handshake failed" wrapping off a host key mismatch, and
+// explains the handshake error for a pinned key of a type the server lacks.
 func explainDialError(c *connSpec, err error) error {
+	var mismatch *hostKeyMismatchError
+	if errors.As(err, &mismatch) {
+		return mismatch
+	}
 	var noAlgo *ssh.AlgorithmNegotiationError
 	if errors.As(err, &noAlgo) && noAlgo.What == "host key" && c.hostKey != "" {
 		if k, perr := parseHostKey(c.hostKey); perr == nil {

@@ -336,9 +336,9 @@ func TestConnectHostKeyAndRetries(t *testing.T) {
 	_, err := runOn(context.Background(), c, rec, runRequest{command: cmdOf("true")})
 	pinned, _ := parseHostKey(other)
 	actual, _ := parseHostKey(srv.hostKey)
-	want := fmt.Sprintf("host key mismatch for %s: expected ssh-ed25519 %s, got ssh-ed25519 %s (after 1 attempt)",
-		srv.addr, ssh.FingerprintSHA256(pinned), ssh.FingerprintSHA256(actual))
-	if err == nil || !strings.Contains(err.Error(), want) {
+	want := fmt.Sprintf("ssh: cannot connect to tester@%s: host key mismatch for %s: expected ssh-ed25519 %s, got ssh-ed25519 %s (after 1 attempt)",
+		srv.addr, srv.addr, ssh.FingerprintSHA256(pinned), ssh.FingerprintSHA256(actual))
+	if err == nil || err.Error() != want {
 		t.Errorf("mismatch:\n got %v\nwant ...%s", err, want)
 	}
 
