@@ -21,14 +21,12 @@ fi
 source tools/engine-env.sh  # builds the CLI unless a compatible one is on PATH
 log "engine: $(command -v pulumi) $(pulumi version)"
 
-# install_plugin NAME VERSION BINARY_DIR: installs a resource plugin unless that exact version is there.
+# install_plugin NAME VERSION BINARY_DIR: installs a resource plugin unless that exact binary is
+# installed at that version (a rebuilt plugin of the same version replaces the old one).
 install_plugin() {
   local name=$1 version=$2 dir=$3
-  if pulumi plugin ls --json | node -e '
-      const [name, version] = process.argv.slice(1);
-      const plugins = JSON.parse(require("fs").readFileSync(0, "utf8")) || [];
-      process.exit(plugins.some((p) => p.kind === "resource" && p.name === name && p.version === version) ? 0 : 1);
-    ' "$name" "$version"; then
+  local installed="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$name-v$version/pulumi-resource-$name"
+  if cmp -s "$installed" "$dir/pulumi-resource-$name"; then
     log "plugin $name $version: installed already"
   else
     pulumi plugin install resource "$name" "$version" --file "$dir/pulumi-resource-$name" --reinstall

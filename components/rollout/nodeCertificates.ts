@@ -123,6 +123,8 @@ export class NodeCertificates extends pulumi.ComponentResource {
                 // Keys travel inside: the whole stdin is secret in state.
                 stdin: pulumi.secret(input.apply((text) => `${scriptText(script)}\n${text}`)),
                 logging: "stdoutAndStderr",
+                // The previous run's output is not needed, and AKS Engine's sshd refuses the variables it travels in.
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: after, customTimeouts: { create: timeout, update: timeout } },
         );
