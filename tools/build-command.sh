@@ -34,12 +34,7 @@ build_command() {
     -o "$out/pulumi-resource-command" .
   log "command: pulumi-resource-command built in $((SECONDS - t)) s"
 
-  local reported
-  reported=$("$out/pulumi-resource-command" -version)
-  if [[ "$reported" != "$version" ]]; then
-    echo "pulumi-resource-command reports version '$reported', expected $version" >&2
-    return 1
-  fi
+  check_reported_version "$out/pulumi-resource-command" "$version"
 }
 
 key=$(key_of "$0" $(find "$module_dir" -type f | LC_ALL=C sort))

@@ -53,12 +53,7 @@ build_tls() {
   go -C "$src" build -trimpath -ldflags "$ldflags" -o "$out/pulumi-resource-tls" ./cmd/pulumi-resource-tls
   log "tls: pulumi-resource-tls built in $((SECONDS - t)) s"
 
-  local reported
-  reported=$("$out/pulumi-resource-tls" -version)
-  if [[ "$reported" != "$version" ]]; then
-    echo "pulumi-resource-tls reports version '$reported', expected $version" >&2
-    return 1
-  fi
+  check_reported_version "$out/pulumi-resource-tls" "$version"
   rm -rf "$src" "$gen"
 }
 

@@ -31,3 +31,13 @@ cached_build() {
   fi
   printf '%s\n' "$dir"
 }
+
+# check_reported_version BINARY VERSION: the built binary's `-version` must print VERSION.
+check_reported_version() {
+  local reported
+  reported=$("$1" -version)
+  if [[ "$reported" != "$2" ]]; then
+    echo "$(basename "$1") reports version '$reported', expected $2" >&2
+    return 1
+  fi
+}

@@ -263,6 +263,23 @@ func dialOnce(ctx context.Context, c *connSpec, cfg *ssh.ClientConfig,
 	return handshake(ctx, conn, c.addr(), cfg, remaining)
 }
 
+// dialDirect opens an SSH connection to c over TCP, retrying dial errors up to its
+// dialErrorLimit; role ("" or "proxy ") names it in errors.
+func (d *dialer) dialDirect(ctx context.Context, c *connSpec, cfg *ssh.ClientConfig, role string) (*ssh.Client, error) {
+	var client *ssh.Client
+	var nd net.Dialer
+	n, err := d.withRetries(ctx, "ssh "+role+c.addr(), c.dialErrorLimit, func() (err error) {
+		client, err = dialOnce(ctx, c, cfg, func(ctx context.Context, addr string) (net.Conn, error) {
+			return nd.DialContext(ctx, "tcp", addr)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ssh: cannot connect to %s%s@%s: %v (%s)", role, c.user, c.addr(), explainDialError(c, err), attempts(n))
+	}
+	return client, nil
+}
+
 // connect opens an SSH connection to c, through its proxy when it has one, retrying dial
 // errors up to each connection's dialErrorLimit.
 func (d *dialer) connect(ctx context.Context, c *connSpec) (*sshClient, error) {
@@ -273,16 +290,9 @@ func (d *dialer) connect(ctx context.Context, c *connSpec) (*sshClient, error) {
 	defer cleanup()
 
 	if c.proxy == nil {
-		var client *ssh.Client
-		var nd net.Dialer
-		n, err := d.withRetries(ctx, "ssh "+c.addr(), c.dialErrorLimit, func() (err error) {
-			client, err = dialOnce(ctx, c, cfg, func(ctx context.Context, addr string) (net.Conn, error) {
-				return nd.DialContext(ctx, "tcp", addr)
-			})
-			return err
-		})
+		client, err := d.dialDirect(ctx, c, cfg, "")
 		if err != nil {
-			return nil, fmt.Errorf("ssh: cannot connect to %s@%s: %v (%s)", c.user, c.addr(), explainDialError(c, err), attempts(n))
+			return nil, err
 		}
 		return &sshClient{Client: client}, nil
 	}
@@ -293,19 +303,12 @@ func (d *dialer) connect(ctx context.Context, c *connSpec) (*sshClient, error) {
 		return nil, fmt.Errorf("ssh: proxy %s@%s: %w", p.user, p.addr(), err)
 	}
 	defer pcleanup()
-	var proxy *ssh.Client
-	var nd net.Dialer
-	n, err := d.withRetries(ctx, "ssh proxy "+p.addr(), p.dialErrorLimit, func() (err error) {
-		proxy, err = dialOnce(ctx, p, pcfg, func(ctx context.Context, addr string) (net.Conn, error) {
-			return nd.DialContext(ctx, "tcp", addr)
-		})
-		return err
-	})
+	proxy, err := d.dialDirect(ctx, p, pcfg, "proxy ")
 	if err != nil {
-		return nil, fmt.Errorf("ssh: cannot connect to proxy %s@%s: %v (%s)", p.user, p.addr(), explainDialError(p, err), attempts(n))
+		return nil, err
 	}
 	var client *ssh.Client
-	n, err = d.withRetries(ctx, "ssh "+c.addr()+" via "+p.addr(), c.dialErrorLimit, func() (err error) {
+	n, err := d.withRetries(ctx, "ssh "+c.addr()+" via "+p.addr(), c.dialErrorLimit, func() (err error) {
 		client, err = dialOnce(ctx, c, cfg, func(ctx context.Context, addr string) (net.Conn, error) {
 			return proxy.DialContext(ctx, "tcp", addr)
 		})
