@@ -10,7 +10,7 @@ import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../../tools/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
-import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 const STACK = "rollout";
 const CERTS = "/etc/kubernetes/certs";
@@ -149,6 +149,24 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assert.ok(replaced >= 30, JSON.stringify(preview.changeSummary));
         for (const n of nodes()) assert.ok(updates.some((u) => u.startsWith(`${n.name}-`) && !u.endsWith("preflight")), `${n.name} has a step to run: ${updates.join(", ")}`);
         for (const n of nodes()) assert.ok(updates.includes(`${n.name}-preflight`), `${n.name} preflight runs again`);
+    });
+
+    it("(e) sshd stopped on a master: the run fails at its preflight, naming it, and no node is changed", async () => {
+        const m2 = masters[2]!;
+        const watched = ["etcdserver.crt", "apiserver.crt", "client.crt"];
+        const before = Object.fromEntries(nodes().filter((n) => n !== m2).map((n) => [n.name, hashes(n.name, n.role === "master" ? watched : ["client.crt"])]));
+        inVm(m2.name, ["systemctl", "stop", "sshd"]);
+        try {
+            await assert.rejects(up(run!), (err: Error) => {
+                assert.match(err.message, new RegExp(`${m2.name}-preflight[\\s\\S]*ssh: cannot connect to azureuser@${m2.ip.replace(/\./g, "\\.")}:22`));
+                return true;
+            });
+        } finally {
+            inVm(m2.name, ["systemctl", "start", "sshd"]);
+        }
+        for (const n of nodes().filter((x) => x !== m2)) {
+            assert.deepEqual(hashes(n.name, n.role === "master" ? watched : ["client.crt"]), before[n.name], `${n.name} unchanged`);
+        }
     });
 
     it("(e) a master whose apiserver fails its gate is rolled back, the run stops there, and a rerun converges", async () => {

@@ -73,3 +73,9 @@ export async function waitForReady(askVia: string, nodes: string[], timeoutMs: n
 export function vmDir(node: string): string {
     return path.join(TESTBED_STATE, "vms", node);
 }
+
+/** Runs a command inside a VM as root, from the host (its namespaces; no SSH needed). */
+export function inVm(node: string, command: string[]): string {
+    const pid = fs.readFileSync(path.join(vmDir(node), "init.pid"), "utf8").trim();
+    return execFileSync("nsenter", ["-t", pid, "-m", "-u", "-n", "--", ...command], { encoding: "utf8", timeout: 60_000 });
+}
