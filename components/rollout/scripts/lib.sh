@@ -16,7 +16,7 @@ declare -A PARAM=()
 STAGED_FILES=()                    # destination paths, in input order
 declare -A STAGED_RESTARTS=()      # destination → services to restart when it changes (space separated)
 
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
 log() { # message...: to the node's rotation log and to stderr (the operator's console)
   mkdir -p "$(dirname "$LOG_FILE")"
@@ -86,8 +86,9 @@ pending_remove() {
   for s in "$@"; do sed -i "/^${s}\$/d" "$PENDING_FILE"; done
 }
 
-# replace_file SRC DEST MODE: atomic replace (same directory, then rename); keeps DEST's owner.
-replace_file() {
+# prepare_file SRC DEST MODE: writes SRC's content next to DEST (same directory, DEST's owner or
+# the directory's, MODE) and prints the temporary path; rename it over DEST to swap atomically.
+prepare_file() {
   local src=$1 dest=$2 mode=$3 tmp owner
   mkdir -p "$(dirname "$dest")"
   # a new file belongs to the directory's owner (the admin user's ~/.kube/config)
@@ -97,7 +98,20 @@ replace_file() {
   chmod "$mode" "$tmp"
   chown "$owner" "$tmp"
   sync "$tmp" 2>/dev/null || true
-  mv -f "$tmp" "$dest"
+  printf '%s' "$tmp"
+}
+
+# replace_files SRC DEST MODE [SRC DEST MODE]…: prepares every file first, then renames them one
+# right after the other, so a reader of a certificate and its key (a client re-reading both per
+# handshake) sees the old pair or the new one, practically never one of each.
+replace_files() {
+  local tmps=() dests=() i
+  while (($# >= 3)); do
+    tmps+=("$(prepare_file "$1" "$2" "$3")")
+    dests+=("$2")
+    shift 3
+  done
+  for i in "${!tmps[@]}"; do mv -f "${tmps[$i]}" "${dests[$i]}"; done
 }
 
 # restart_service NAME: a systemd unit where there is one (etcd, kubelet; the testbed's control

@@ -77,7 +77,7 @@ verify_staged() {
 CHANGED=()
 ADDED_PENDING=()
 install_changed() {
-  local stage=$1 dest staged rel svc
+  local stage=$1 dest staged rel svc swaps=()
   BACKUP_DIR="$WORK_DIR/backup/$(date -u +%Y%m%dT%H%M%SZ)-${STEP_ID//\//-}"
   for dest in "${STAGED_FILES[@]}"; do
     staged=$(staged_path "$stage" "$dest")
@@ -89,13 +89,14 @@ install_changed() {
     mkdir -p "$BACKUP_DIR$(dirname "$rel")"
     if [[ -f $dest ]]; then cp -p "$dest" "$BACKUP_DIR$rel"; else echo "$rel" >>"$BACKUP_DIR/.absent"; fi
     echo "$rel" >>"$BACKUP_DIR/.changed"
-    replace_file "$staged" "$dest" "$(stat -c %a "$staged")"
+    swaps+=("$staged" "$dest" "$(stat -c %a "$staged")")
     CHANGED+=("$rel")
     for svc in ${STAGED_RESTARTS[$dest]}; do
       pending_has "$svc" || ADDED_PENDING+=("$svc")
       pending_add "$svc"
     done
   done
+  ((${#swaps[@]} == 0)) || replace_files "${swaps[@]}"
   ((${#CHANGED[@]} == 0)) && BACKUP_DIR=""
   log "installed ${#CHANGED[@]} changed file(s)${BACKUP_DIR:+, backup in $BACKUP_DIR}: ${CHANGED[*]:-none}"
   rm -rf "$stage"
@@ -108,10 +109,12 @@ roll_back() {
   local kind=$1 rel svc outcome
   shift
   if [[ -n ${BACKUP_DIR:-} ]]; then
+    local restores=()
     while IFS= read -r rel; do
       if grep -qx "$rel" "$BACKUP_DIR/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
-      else replace_file "$BACKUP_DIR$rel" "$ROOT$rel" "$(stat -c %a "$BACKUP_DIR$rel")"; fi
+      else restores+=("$BACKUP_DIR$rel" "$ROOT$rel" "$(stat -c %a "$BACKUP_DIR$rel")"); fi
     done <"$BACKUP_DIR/.changed"
+    ((${#restores[@]} == 0)) || replace_files "${restores[@]}"
     pending_remove "${ADDED_PENDING[@]}"
   fi
   for svc in "$@"; do restart_service "$svc"; done
