@@ -34,6 +34,11 @@ async function main(): Promise<void> {
     for (const [id, c] of Object.entries(certificates)) {
         if (c.notAfter) console.log(`  ${id.padEnd(28)} ${String(c.notAfter).padEnd(26)} ${String(c.daysLeft).padStart(5)} days left, renewed from ${c.renewalDate}`);
     }
+    const activity = (result.outputs.activity?.value ?? {}) as Record<string, { step: string; status: string; finished: string; restarted: string[]; changed: string[] }[]>;
+    console.log("\nRollout activity (this run and earlier ones; a step runs only when its node's files change):");
+    for (const step of Object.values(activity).flat().sort((a, b) => a.finished.localeCompare(b.finished))) {
+        console.log(`  ${step.finished}  ${step.step.padEnd(42)} ${step.status.padEnd(8)} ${String(step.changed.length).padStart(2)} files, restarted: ${step.restarted.join(", ") || "-"}`);
+    }
     console.log(`\npulumi -C ${dir} stack output --stack ${STACK}   # everything; kubeconfigs and keys stay secret`);
 }
 
