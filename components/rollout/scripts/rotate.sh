@@ -46,7 +46,7 @@ rotate_main() {
 # certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
 # the node has changed when this fails.
 verify_staged() {
-  local stage=$1 dest staged cert key trust
+  local stage=$1 dest staged key trust cert_pub
   trust=$(mktemp)
   for dest in "$CERTS_DIR"/*ca.crt; do [[ -f $dest ]] && cat "$dest" >>"$trust"; done
   for dest in "${STAGED_FILES[@]}"; do [[ $dest == *ca.crt ]] && cat "$(staged_path "$stage" "$dest")" >>"$trust"; done
@@ -54,15 +54,16 @@ verify_staged() {
     staged=$(staged_path "$stage" "$dest")
     case $dest in
       *.crt)
-        openssl x509 -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM certificate; nothing was changed"
-        openssl x509 -noout -checkend 0 -in "$staged" >/dev/null || die "$dest: the new certificate has expired; nothing was changed"
+        # one openssl run parses it, checks it is still valid and prints its public key
+        cert_pub=$(openssl x509 -noout -checkend 0 -pubkey -in "$staged" 2>/dev/null) \
+          || die "$dest: not a PEM certificate, or it has expired; nothing was changed"
         if [[ $dest != *ca.crt ]] && ! openssl verify -CAfile "$trust" "$staged" >/dev/null 2>&1; then
           die "$dest: not signed by any of the cluster's CAs; nothing was changed"
         fi
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
         key=${dest%.crt}.key
         if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
-        if [[ -f $key ]] && [[ $(openssl x509 -noout -pubkey -in "$staged" | sha256sum) != "$(openssl pkey -pubout -in "$key" 2>/dev/null | sha256sum)" ]]; then
+        if [[ -f $key ]] && [[ $(grep -v '^Certificate will not expire' <<<"$cert_pub") != "$(openssl pkey -pubout -in "$key" 2>/dev/null)" ]]; then
           die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
         fi
         ;;
