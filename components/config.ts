@@ -478,9 +478,14 @@ export interface RolloutSettings {
     loadBalancerSettleSeconds: number;
     /** Masters run a kubelet (AKS Engine: yes). */
     masterKubelet: boolean;
+    /** Where the load balancer's health probes come from: refused on a master before its apiserver restarts, to drain it. */
+    loadBalancerProbeSources: string[];
     /** The admin user's SSH private key (secret); undefined when the rollout is off. */
     sshPrivateKey?: pulumi.Output<string>;
 }
+
+/** The address Azure's load balancer health probes come from (the platform's virtual IP). */
+export const AZURE_PROBE_SOURCE = "168.63.129.16";
 
 export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
     { key: "rollout.enabled", type: "boolean", default: "true", description: "install the certificates over SSH and restart what needs it; false manages the PKI only" },
@@ -488,6 +493,12 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
     { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
     { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long a restarted apiserver must stay ready before the next one restarts (Azure LB probe: 5 s × 2, plus margin)" },
     { key: "rollout.masterKubelet", type: "boolean", default: "true", description: "masters run a kubelet (AKS Engine does)" },
+    {
+        key: "rollout.loadBalancerProbeSources",
+        type: "IP list",
+        default: '["168.63.129.16"]',
+        description: "source of the load balancer's health probes (Azure: 168.63.129.16); a master refuses new connections from it before its apiserver restarts, so the balancer stops sending it traffic first; [] turns draining off",
+    },
     { key: "sshPrivateKey", type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
 ];
 
@@ -495,7 +506,7 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
 export function parseRolloutConfig(raw: unknown, sshKey: { value?: string; secret: boolean }): RolloutSettings {
     const problems: string[] = [];
     const r = new Section("rollout", raw, problems);
-    r.rejectUnknown(["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "masterKubelet"]);
+    r.rejectUnknown(["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "masterKubelet", "loadBalancerProbeSources"]);
     const enabled = r.bool("enabled", true);
     const settings: RolloutSettings = {
         enabled,
@@ -503,6 +514,7 @@ export function parseRolloutConfig(raw: unknown, sshKey: { value?: string; secre
         healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
         masterKubelet: r.bool("masterKubelet", true),
+        loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkIp) : [AZURE_PROBE_SOURCE],
     };
     if (sshKey.value !== undefined && !sshKey.secret) {
         problems.push(`${CONFIG_NAMESPACE}:sshPrivateKey: a private key must be stored as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_rsa`);

@@ -39,8 +39,11 @@ export async function openGeneratedStack(dir: string, stackName: string, configY
     return openStack(dir, stackName, envVars);
 }
 
-/** Rollout settings for the testbed: its haproxy marks an apiserver up after 2 checks 1 s apart. */
-export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3 };
+/**
+ * Rollout settings for the testbed: its haproxy (10.240.255.15) probes every 1 s and needs 2
+ * results to change its mind, and probes from its own address.
+ */
+export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3, loadBalancerProbeSources: ["10.240.255.15"] };
 
 /**
  * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
@@ -61,7 +64,11 @@ export async function openTestbedStack(
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
     await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });
     for (const [key, value] of Object.entries(rollout)) {
-        await stack.setConfig(`azs-cert-rotation:rollout.${key}`, { value: String(value) }, true);
+        if (Array.isArray(value)) {
+            for (const [i, item] of value.entries()) await stack.setConfig(`azs-cert-rotation:rollout.${key}[${i}]`, { value: String(item) }, true);
+        } else {
+            await stack.setConfig(`azs-cert-rotation:rollout.${key}`, { value: String(value) }, true);
+        }
     }
     return stack;
 }

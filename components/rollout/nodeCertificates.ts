@@ -37,6 +37,8 @@ export interface NodeCertificatesArgs {
     files: SourcedFile[];
     /** Units the preflight expects to find running here. */
     services: string[];
+    /** Load balancer probe sources the apiserver step drains from (the preflight checks iptables is there). */
+    loadBalancerProbeSources: string[];
     /** Bound on one remote command (gates included). */
     commandTimeoutSeconds: number;
 }
@@ -76,7 +78,13 @@ export class NodeCertificates extends pulumi.ComponentResource {
             ...(c.proxy ? { proxy: { ...c.proxy, privateKey: c.privateKey, ...DIAL } } : {}),
         };
         const digest = digestOf(args.files.map((f) => f.content));
-        this.preflight = this.remoteCommand("preflight", ["preflight", args.node], digest, pulumi.output(stepInput({ services: args.services.join(" ") }, [])), []);
+        this.preflight = this.remoteCommand(
+            "preflight",
+            ["preflight", args.node],
+            digest,
+            pulumi.output(stepInput({ services: args.services.join(" "), lb_probe_sources: args.loadBalancerProbeSources.join(" ") }, [])),
+            [],
+        );
     }
 
     /** Adds a step; it runs after `after` and after every node's preflight (passed in `after`). */

@@ -58,7 +58,7 @@ export class Rollout extends pulumi.ComponentResource {
         const etcdCaPath = etcdCaFile.instance.files.find((f) => f.content === "cert")!.path;
         const healthTimeout = settings.healthTimeoutSeconds;
         // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
-        const commandTimeoutSeconds = 2 * (healthTimeout * (masters.length + 2) + settings.loadBalancerSettleSeconds) + 300;
+        const commandTimeoutSeconds = 2 * (healthTimeout * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300;
 
         for (const node of inventory.nodes) {
             const files: SourcedFile[] = pki.nodeFiles(node.name).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
@@ -74,7 +74,7 @@ export class Rollout extends pulumi.ComponentResource {
                 ...(inventory.privateNetwork && inventory.jumpbox ? { proxy: inventory.jumpbox } : {}),
             };
             const services = [...servicesOn(node.role, settings.masterKubelet)].filter((s) => UNITS.has(s));
-            this.nodes[node.name] = new NodeCertificates(node.name, { node: node.name, connection, files, services, commandTimeoutSeconds }, { parent: this });
+            this.nodes[node.name] = new NodeCertificates(node.name, { node: node.name, connection, files, services, commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources }, { parent: this });
         }
 
         const preflights = Object.values(this.nodes).map((n) => n.preflight);
@@ -86,6 +86,7 @@ export class Rollout extends pulumi.ComponentResource {
                 node_ip: node.ip,
                 health_timeout: String(healthTimeout),
                 lb_settle: String(settings.loadBalancerSettleSeconds),
+                lb_probe_sources: settings.loadBalancerProbeSources.join(" "),
                 etcd_members: masters.map((m) => m.ip).join(" "),
                 etcd_ca: etcdCaPath,
                 etcd_peer_cert: `${CERTS_DIR}/etcdpeer${node.index ?? 0}.crt`,

@@ -70,6 +70,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.match(stdin, /\nfile 0644 \/etc\/kubernetes\/certs\/apiserver\.crt -\n/);
         assert.match(stdin, /\nparam services kube-apiserver\n/);
         assert.match(stdin, /\nparam lb_settle 3\n/);
+        assert.match(stdin, /\nparam lb_probe_sources 168\.63\.129\.16\n/);
         assert.match(stdin, /\ndone\n$/);
         assert.doesNotMatch(stdin.split("rotate_main")[1]!, /PRIVATE KEY/, "file contents are base64");
     });
@@ -110,9 +111,13 @@ describe("config: the rollout section", () => {
         }
     };
 
-    it("defaults: enabled, one agent at a time, 300 s gates, 15 s load balancer settle, master kubelets", () => {
+    it("defaults: enabled, one agent at a time, 300 s gates, 15 s load balancer settle, master kubelets, Azure's probe source", () => {
         const s = parseRolloutConfig(undefined, key);
-        assert.deepEqual({ ...s, sshPrivateKey: undefined }, { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, masterKubelet: true, sshPrivateKey: undefined });
+        assert.deepEqual(
+            { ...s, sshPrivateKey: undefined },
+            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, masterKubelet: true, loadBalancerProbeSources: ["168.63.129.16"], sshPrivateKey: undefined },
+        );
+        assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: [] }, key).loadBalancerProbeSources, []);
         assert.ok(pulumi.Output.isInstance(s.sshPrivateKey));
     });
 

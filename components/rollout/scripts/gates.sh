@@ -46,6 +46,7 @@ gate_apiserver() {
   local auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
   wait_for "$t" "kube-apiserver /readyz on $ip:443 not ok" curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || return 1
   wait_for "$t" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
+  lb_undrain # ready: let the balancer's probes in again
   for ((i = 0; i < settle; i++)); do
     curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
     sleep 1

@@ -158,3 +158,22 @@ served_cert_is() {
   got=$(timeout 10 openssl s_client -connect "$target" "${client[@]}" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
   [[ -n $got && $got == "$(openssl x509 -noout -fingerprint -sha256 -in "$want")" ]]
 }
+
+# Draining a master from the load balancer before its apiserver restarts: new connections from
+# the balancer's probe sources (PARAM[lb_probe_sources]) are refused, so after the settle time the
+# balancer has marked it down and sends no new traffic; established connections finish. Refused
+# only on the apiserver port and only for SYNs; lb_undrain removes every rule this added.
+DRAIN_RULE=(-p tcp --dport 443 --syn -m comment --comment azs-rotate-certs-drain -j REJECT --reject-with tcp-reset)
+lb_drain() {
+  local src
+  [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
+  for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
+  log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
+  sleep "${PARAM[lb_settle]}"
+}
+lb_undrain() {
+  local src
+  for src in ${PARAM[lb_probe_sources]:-}; do
+    while iptables -w 5 -D INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null; do :; done
+  done
+}

@@ -5,7 +5,9 @@ preflight_main() {
   STEP_ID=preflight NODE=${1:?node name}
   read_input "$(mktemp -d)"
   local missing=() tool svc free_kb
-  for tool in openssl curl jq base64 sha256sum flock timeout mktemp stat; do
+  local tools=(openssl curl jq base64 sha256sum flock timeout mktemp stat)
+  [[ -n ${PARAM[lb_probe_sources]:-} && ${PARAM[services]} == *kube-apiserver* ]] && tools+=(iptables)
+  for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]} (install them before the rotation)"

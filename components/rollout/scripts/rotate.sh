@@ -15,7 +15,7 @@ rotate_main() {
   read_input "$stage"
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
-  trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
+  trap 'rc=$?; lb_undrain; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
 
   verify_staged "$stage"
   if [[ $kind == etcd ]]; then
@@ -26,7 +26,11 @@ rotate_main() {
 
   local svc restarted=() changed_at=${EPOCHREALTIME/./}
   for svc in ${PARAM[services]}; do
-    if pending_has "$svc"; then restart_service "$svc"; restarted+=("$svc"); fi
+    if pending_has "$svc"; then
+      [[ $svc == kube-apiserver ]] && lb_drain
+      restart_service "$svc"
+      restarted+=("$svc")
+    fi
   done
 
   if "gate_$kind"; then
