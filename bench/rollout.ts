@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         console.log(`  prober: ${JSON.stringify(probe)}`);
         console.log(`  steps: ${steps.length}, restarts: ${steps.flatMap((s) => s.restarted).length}`);
         for (const s of steps.sort((a, b) => Date.parse(a.initiated) - Date.parse(b.initiated))) {
-            console.log(`    ${s.step.padEnd(42)} ${s.status.padEnd(8)} restarted: ${(s.restarted.join(",") || "-").padEnd(42)} swap→healthy ${s.secondsToHealthy.toFixed(1)} s`);
+            console.log(`    ${s.initiated.slice(11, 23)} ${s.step.padEnd(42)} ${s.status.padEnd(8)} restarted: ${(s.restarted.join(",") || "-").padEnd(42)} swap→healthy ${s.secondsToHealthy.toFixed(1)} s`);
         }
         const onNodes = steps.reduce((sum, a) => sum + (Date.parse(a.finished) - Date.parse(a.initiated)) / 1000, 0);
         console.log(`  pulumi up wall time: ${wall.toFixed(1)} s (key generation, preflight and SSH included)`);

@@ -31,6 +31,7 @@ type result struct {
 	ok      bool
 	latency time.Duration
 	err     string
+	detail  string // the error as returned, for the samples
 }
 
 type second struct {
@@ -62,6 +63,7 @@ type summary struct {
 	FirstFailSecond int            `json:"first_failure_second"`
 	LastFailSecond  int            `json:"last_failure_second"`
 	Errors          map[string]int `json:"errors,omitempty"`
+	ErrorSamples    []string       `json:"error_samples,omitempty"` // the first failures, time and message
 	Started         string         `json:"started"`
 	Finished        string         `json:"finished"`
 }
@@ -233,6 +235,7 @@ func main() {
 						}
 					} else {
 						r.err = classify(err)
+						r.detail = err.Error()
 					}
 					r.latency = time.Since(t0)
 					results <- r
@@ -274,6 +277,16 @@ loop:
 				s.Fail++
 				s.Errors[r.err]++
 				sum.Errors[r.err]++
+				if len(sum.ErrorSamples) < 10 {
+					detail := r.detail
+					if detail == "" {
+						detail = r.err
+					}
+					if len(detail) > 300 {
+						detail = detail[:300]
+					}
+					sum.ErrorSamples = append(sum.ErrorSamples, s.Time+" (second "+fmt.Sprint(r.sec)+"): "+detail)
+				}
 			}
 		case <-flushTick.C:
 			flush(int(time.Since(start)/time.Second) - lag)
