@@ -175,14 +175,11 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             files: pair("proxy-ca", masters, [r("kube-apiserver", "--requestheader-client-ca-file", "dynamic")], []),
         }),
         {
-            // Service-account token signing key. Rotating it must not log every pod out: the
-            // apiserver accepts several --service-account-key-file flags and verifies tokens with
-            // any of them, so the rollout keeps the previous public key as an extra
-            // --service-account-key-file (e.g. sa-previous.pub, taken from the node's backup)
-            // while --service-account-signing-key-file and the controller-manager's
-            // --service-account-private-key-file move to the new key. Bound tokens are
-            // re-requested by the kubelet within their 1 h lifetime; the old key can be dropped
-            // once legacy token secrets have been re-created.
+            // Service-account token signing key. Rotating it logs out tokens signed with the old
+            // key. The apiserver accepts several --service-account-key-file flags, so keeping the
+            // previous public key as an extra one (e.g. sa-previous.pub from the node's backup)
+            // while the signing keys move would avoid that; the rollout does not do it yet
+            // (README, Limits). Bound tokens are re-requested by the kubelet within their lifetime.
             id: "service-account",
             kind: "keyPair",
             description: saShared

@@ -14,9 +14,9 @@ export interface ServiceAccountKeyArgs {
 
 /**
  * The service-account token signing key pair. It has no certificate and no expiry, so only a
- * generation bump replaces it. Keeping old tokens valid across a rotation is the rollout's job:
- * the previous public key stays an extra --service-account-key-file until tokens signed with it
- * are gone (see the service-account row in catalog.ts).
+ * generation bump replaces it. Tokens signed with the previous key stop validating when the
+ * apiservers get the new one: keeping the previous public key as an extra
+ * --service-account-key-file is not done yet (README, Limits).
  */
 export class ServiceAccountKey extends pulumi.ComponentResource {
     /** Secret. */
