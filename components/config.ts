@@ -2,6 +2,7 @@
 // One section per concern; each section has a pure parser (raw values in, typed settings or a
 // ConfigError out) and a reader over pulumi.Config. Add the inventory and rollout sections the
 // same way: a parse function, a read function, rows in CONFIG_KEYS, a field in StackConfig.
+import * as crypto from "crypto";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { firstServiceIp, ROTATION_TYPES } from "./pki/catalog";
@@ -48,6 +49,13 @@ export const CONFIG_KEYS: ConfigKeyDoc[] = [
         default: "0",
         description: `generation of the ${t} certificates: bump it to force their rotation`,
     })),
+    {
+        key: "serviceAccountPrivateKey",
+        type: "PEM",
+        default: "unset",
+        secret: true,
+        description: "the cluster's current service-account signing key, kept as generation 0 so certificate rotations do not invalidate tokens (AKS Engine: certificateProfile.apiServerPrivateKey)",
+    },
     ...CA_IDS.flatMap((id) => [
         { key: `${adoptionKeys(id).cert}`, type: "PEM", default: "unset", description: `existing ${id} certificate to adopt as generation 0 (with ${adoptionKeys(id).key})` },
         { key: `${adoptionKeys(id).key}`, type: "PEM", default: "unset", secret: true, description: `private key of the adopted ${id}` },
@@ -205,7 +213,27 @@ const checkCidr = (s: string): string | undefined => {
 // ---------------------------------------------------------------- the PKI section
 
 /** PEM strings of CAs to adopt, as read from config (absent keys undefined). */
-export type AdoptionInput = Partial<Record<CaId, { certificate?: string; privateKey?: string }>>;
+export type AdoptionInput = Partial<Record<CaId, { certificate?: string; privateKey?: string }>> & {
+    /** The cluster's current service-account signing key (AKS Engine: apiserver.key). */
+    serviceAccountPrivateKey?: string;
+};
+
+/** Config key of the adopted service-account signing key. */
+export const SERVICE_ACCOUNT_KEY = "serviceAccountPrivateKey";
+
+/** The public key of an adoptable service-account signing key: RSA ≥ 2048 or EC P-256/P-384. Never quotes the PEM. */
+function serviceAccountPublicKey(pem: string, label: string): string {
+    let key: crypto.KeyObject;
+    try {
+        key = crypto.createPrivateKey(pem);
+    } catch {
+        throw new Error(`${label}: not a PEM private key (unencrypted PKCS#1, PKCS#8 or SEC1)`);
+    }
+    const d = key.asymmetricKeyDetails ?? {};
+    const ok = (key.asymmetricKeyType === "rsa" && (d.modulusLength ?? 0) >= 2048) || (key.asymmetricKeyType === "ec" && ["prime256v1", "secp384r1"].includes(d.namedCurve ?? ""));
+    if (!ok) throw new Error(`${label}: a ${key.asymmetricKeyType} key of ${d.modulusLength ?? d.namedCurve}: service-account tokens need RSA ≥ 2048 or EC P-256/P-384`);
+    return crypto.createPublicKey(key).export({ type: "spki", format: "pem" }).toString();
+}
 
 export interface ParseOptions {
     /** The time the checks of adopted CAs are made against (default: now). */
@@ -298,6 +326,21 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
         }
     }
 
+    let adoptedServiceAccountKey: PkiSettings["adoptedServiceAccountKey"];
+    const saKey = adoption.serviceAccountPrivateKey;
+    if (saKey !== undefined) {
+        const label = `${CONFIG_NAMESPACE}:${SERVICE_ACCOUNT_KEY}`;
+        if (rotation.serviceAccount !== 0) {
+            warnings.push(`${label}: not used: the adopted key is generation 0 and pki.rotation.serviceAccount is ${rotation.serviceAccount}`);
+        } else {
+            try {
+                adoptedServiceAccountKey = { keyPem: secret(saKey), publicKeyPem: serviceAccountPublicKey(saKey, label) };
+            } catch (e) {
+                problems.push((e as Error).message);
+            }
+        }
+    }
+
     if (problems.length > 0) throw new ConfigError(problems);
     return {
         value: {
@@ -307,6 +350,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
             validity: { leaf: { days: leafDays, renewalDays: leafRenewalDays }, ca: { days: caDays, renewalDays: caRenewalDays } },
             rotation,
             adopted,
+            ...(adoptedServiceAccountKey ? { adoptedServiceAccountKey } : {}),
         },
         warnings,
     };
@@ -333,6 +377,11 @@ export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_N
         }
         adoption[id] = { certificate: config.get(keys.cert) || undefined, privateKey };
     }
+    const saKey = config.get(SERVICE_ACCOUNT_KEY) || undefined;
+    if (saKey !== undefined && !isConfigSecret(`${CONFIG_NAMESPACE}:${SERVICE_ACCOUNT_KEY}`)) {
+        problems.push(`${CONFIG_NAMESPACE}:${SERVICE_ACCOUNT_KEY}: a private key must be stored as a secret: pulumi config set --secret ${SERVICE_ACCOUNT_KEY} < apiserver.key`);
+    }
+    adoption.serviceAccountPrivateKey = saKey;
     if (problems.length > 0) throw new ConfigError(problems);
     const parsed = parsePkiConfig(raw, adoption, opts);
     for (const w of parsed.warnings) pulumi.log.warn(w);

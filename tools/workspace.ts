@@ -47,7 +47,7 @@ export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadB
 
 /**
  * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
- * testbed cluster's current CA adopted from its aks-engine apimodel.json and the admin SSH key
+ * testbed cluster's current CA and service-account key adopted from its aks-engine apimodel.json and the admin SSH key
  * set as a secret, as an operator would. `rollout` is the stack's rollout config object.
  */
 export async function openTestbedStack(
@@ -58,10 +58,12 @@ export async function openTestbedStack(
     rollout: Record<string, unknown> = TESTBED_ROLLOUT,
 ): Promise<Stack> {
     const { apimodelPath } = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
-    const profile = JSON.parse(fs.readFileSync(apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string };
+    const profile = JSON.parse(fs.readFileSync(apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string; apiServerPrivateKey: string };
     const stack = await openGeneratedStack(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"), envVars);
     await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+    // AKS Engine signs service-account tokens with apiserver.key: keep it, so tokens stay valid.
+    await stack.setConfig("azs-cert-rotation:serviceAccountPrivateKey", { value: profile.apiServerPrivateKey, secret: true });
     await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });
     for (const [key, value] of Object.entries(rollout)) {
         if (Array.isArray(value)) {

@@ -73,7 +73,7 @@ export class ClusterPki extends pulumi.ComponentResource {
                     child,
                 );
             } else if (e.kind === "keyPair") {
-                this.keyPairs[e.id] = new ServiceAccountKey(e.id, { key: e.key, generation: e.generation }, child);
+                this.keyPairs[e.id] = new ServiceAccountKey(e.id, { key: e.key, generation: e.generation, adopted: e.adopted }, child);
             } else {
                 this.leaves[e.id] = new LeafCertificate(
                     e.id,

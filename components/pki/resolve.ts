@@ -3,7 +3,7 @@
 // (rotation.ts) both work from this one result, so what the plan says is what the program does.
 import * as net from "net";
 import { certificateCatalog, CertInstance, expandInstances, ExtKeyUsage, KeyUsage, masters, PkiInventory, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
-import { AdoptedCa, CaId, KeySpec, PkiSettings, Validity } from "./settings";
+import { AdoptedCa, AdoptedKeyPair, CaId, KeySpec, PkiSettings, Validity } from "./settings";
 
 interface ResolvedBase {
     id: string;
@@ -39,6 +39,7 @@ export interface ResolvedLeaf extends ResolvedBase {
 export interface ResolvedKeyPair extends ResolvedBase {
     kind: "keyPair";
     trigger: string;
+    adopted?: AdoptedKeyPair;
 }
 
 export type ResolvedEntry = ResolvedCa | ResolvedLeaf | ResolvedKeyPair;
@@ -121,7 +122,12 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory): Reso
                 };
             }
             case "keyPair":
-                return { ...base, kind: "keyPair", trigger: rotationTrigger(row.rotation, generation) };
+                return {
+                    ...base,
+                    kind: "keyPair",
+                    trigger: rotationTrigger(row.rotation, generation),
+                    ...(generation === 0 && settings.adoptedServiceAccountKey ? { adopted: settings.adoptedServiceAccountKey } : {}),
+                };
         }
     });
     return { settings, inventory, entries };

@@ -40,6 +40,7 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
     const keyResourceOf = new Map<string, string>(); // entry id → its private key resource
     const certResourceOf = new Map<string, string>(); // CA id → its certificate resource
     const adoptedCertOf = new Map<string, string>(); // adopted CA id → hash of its certificate
+    const adoptedKeyOf = new Map<string, string>(); // adopted key pair id → hash of its public key
     const hasOwnKeyLeaf = pki.entries.some((e) => e.kind === "leaf" && !e.keyFrom);
     if (hasOwnKeyLeaf) {
         out.push({ name: resourceNames.clockKey, type: "tls:index/privateKey:PrivateKey", instance: "", fingerprint: { key: "ECDSA P256" }, deps: [] });
@@ -56,6 +57,10 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
             keyResourceOf.set(e.id, n.key);
             certResourceOf.set(e.id, n.cert);
         } else if (e.kind === "keyPair") {
+            if (e.adopted) {
+                adoptedKeyOf.set(e.id, createHash("sha256").update(e.adopted.publicKeyPem).digest("hex"));
+                continue; // used as is: no resource
+            }
             const n = resourceNames.keyPair(e.id);
             out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.trigger }, deps: [] });
             keyResourceOf.set(e.id, n.key);
@@ -65,15 +70,19 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
             const issuerCert = certResourceOf.get(e.issuer);
             const csrDeps: string[] = [];
             let csrTrigger: string | undefined;
+            let adoptedKey: string | undefined;
             if (e.keyFrom) {
-                csrDeps.push(keyResourceOf.get(e.keyFrom)!);
+                const keyResource = keyResourceOf.get(e.keyFrom);
+                if (keyResource) csrDeps.push(keyResource);
+                // An adopted key pair has no resource: its key is an input that changes with it.
+                else adoptedKey = adoptedKeyOf.get(e.keyFrom);
                 csrTrigger = e.trigger; // no key of its own: the CSR carries the forced re-issue
             } else {
                 out.push({ name: n.clock, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: { days: e.validity.days, trigger: e.trigger }, deps: [resourceNames.clockKey] });
                 out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key) }, deps: [n.clock] });
                 csrDeps.push(n.key);
             }
-            out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { ...subjectFingerprint(e), ...(csrTrigger ? { trigger: csrTrigger } : {}) }, deps: csrDeps });
+            out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { ...subjectFingerprint(e), ...(csrTrigger ? { trigger: csrTrigger } : {}), ...(adoptedKey ? { adoptedKey } : {}) }, deps: csrDeps });
             out.push({
                 name: n.cert,
                 type: "tls:index/locallySignedCert:LocallySignedCert",
@@ -175,6 +184,8 @@ function describeChange(key: string, from: unknown, to: unknown): string {
             return `issuer changed: ${text(from)} → ${text(to)}`;
         case "issuerCert":
             return "issuer certificate changed";
+        case "adoptedKey":
+            return "the adopted key changed";
         default:
             return `${key} changed`;
     }

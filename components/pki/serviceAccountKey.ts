@@ -3,13 +3,15 @@ import * as tls from "@pulumi/tls";
 import { PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { rotationTrigger } from "./resolve";
 import { resourceNames } from "./rotation";
-import { DEFAULT_KEY, KeySpec } from "./settings";
+import { AdoptedKeyPair, DEFAULT_KEY, KeySpec } from "./settings";
 
 export interface ServiceAccountKeyArgs {
     /** Default RSA 2048 (the apiserver verifies RS256 / ES256 tokens). */
     key?: KeySpec;
     /** rotation.serviceAccount: bumping it replaces the key pair. */
     generation: number;
+    /** The cluster's current key, used as is (no resource). */
+    adopted?: AdoptedKeyPair;
 }
 
 /**
@@ -25,6 +27,12 @@ export class ServiceAccountKey extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServiceAccountKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:pki:ServiceAccountKey", name, {}, opts);
+        if (args.adopted) {
+            this.privateKeyPem = pulumi.secret(args.adopted.keyPem);
+            this.publicKeyPem = pulumi.output(args.adopted.publicKeyPem);
+            this.registerOutputs({ publicKeyPem: this.publicKeyPem });
+            return;
+        }
         const key = new tls.PrivateKey(resourceNames.keyPair(name).key, tlsKeyArgs(args.key ?? DEFAULT_KEY), {
             parent: this,
             replacementTrigger: rotationTrigger("serviceAccount", args.generation),

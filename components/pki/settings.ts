@@ -58,6 +58,16 @@ export interface AdoptedCa {
     facts: CertificateFacts;
 }
 
+/**
+ * The cluster's current service-account signing key, kept as generation 0 of the key pair, so a
+ * certificate rotation does not invalidate every token (AKS Engine: apiserver.key signs them).
+ */
+export interface AdoptedKeyPair {
+    /** Secret: never a plain string inside the program. */
+    keyPem: pulumi.Input<string>;
+    publicKeyPem: string;
+}
+
 export interface PkiSettings {
     catalog: CatalogOptions;
     key: KeySpec;
@@ -66,4 +76,6 @@ export interface PkiSettings {
     rotation: RotationGenerations;
     /** CAs used as is (only those whose rotation generation is 0). */
     adopted: Partial<Record<CaId, AdoptedCa>>;
+    /** The service-account key pair used as is (only while its rotation generation is 0). */
+    adoptedServiceAccountKey?: AdoptedKeyPair;
 }

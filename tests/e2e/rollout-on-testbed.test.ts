@@ -71,6 +71,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
 
     it("(a) rotates every leaf type: each node holds the new files, each component presents them, all Nodes Ready", async () => {
         const before = Object.fromEntries(nodes().map((n) => [n.name, hashes(n.name, ["ca.crt", "client.crt", "client.key"])]));
+        const saKeyBefore = Object.fromEntries(masters.map((m) => [m.name, hashes(m.name, ["apiserver.key"])]));
         const result = await up(run!);
         assert.equal(result.summary.result, "succeeded");
         outputs = result.outputs;
@@ -94,6 +95,8 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
             // etcdctl with the new etcd client certificate: every member healthy
             const health = onNode(m.name, `sudo /usr/local/bin/etcdctl --endpoints https://${m.ip}:2379 --cacert ${CERTS}/ca.crt --cert ${CERTS}/etcdclient.crt --key ${CERTS}/etcdclient.key endpoint health --cluster -w json`);
             assert.equal((JSON.parse(health) as { health: boolean }[]).filter((h) => h.health).length, masters.length, health);
+            // the adopted service-account key stays: existing tokens keep validating
+            assert.deepEqual(hashes(m.name, ["apiserver.key"]), saKeyBefore[m.name], `${m.name}: apiserver.key (the service-account key) kept`);
             // keys 0600, certificates 0644
             assert.deepEqual(onNode(m.name, `stat -c '%a %n' ${CERTS}/apiserver.key ${CERTS}/etcdserver.key ${CERTS}/apiserver.crt`).trim().split("\n"), [
                 `600 ${CERTS}/apiserver.key`,

@@ -212,6 +212,16 @@ describe("components: adopting the cluster's CA", function () {
         assert.equal(registrations.find((r) => r.name === "client-clock")!.trigger, `Kubernetes-Leaf#0 issuer=${identity}`);
     });
 
+    it("keeps an adopted service-account key: no key resource, the apiserver certificate is issued over it, apiserver.key is it", async () => {
+        const { registrations, pki } = await runPki(settingsOf({}, { serviceAccountPrivateKey: other.key }));
+        assert.equal(registrations.some((r) => r.name === "service-account-key"), false);
+        assert.equal(registrations.find((r) => r.name === "apiserver-csr")!.inputs.privateKeyPem, other.key);
+        const apiserverKey = pki.nodeFiles(MASTER0).find((f) => f.path.endsWith("/apiserver.key"))!;
+        assert.equal(apiserverKey.secret, true);
+        assert.equal(await promiseOf(apiserverKey.content), other.key);
+        assert.equal(await pulumi.isSecret(apiserverKey.content), true);
+    });
+
     it("a bad CA given as Outputs fails the program with a clear message, before any leaf resource", async () => {
         // The language host fails the program on an unhandled rejection; catch them here instead of mocha.
         const mochaHandlers = process.listeners("unhandledRejection");

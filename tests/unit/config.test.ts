@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../components/config";
 import { ZERO_GENERATIONS } from "../../components/pki/settings";
@@ -141,6 +142,43 @@ describe("config: adopting the cluster's current CA", function () {
         assert.match(p[0]!, /^pki\.keyAlgorithm/);
         assert.match(p[1]!, /kubernetesCaPrivateKey: private key: malformed PEM: the private key does not parse/);
         assert.ok(!p.join("\n").includes("AAAA"));
+    });
+});
+
+describe("config: keeping the cluster's service-account signing key", function () {
+    const f = caFixture();
+
+    it("adopts it as a secret with its public key", async () => {
+        const { value, warnings } = parsePkiConfig({}, { serviceAccountPrivateKey: f.ca.key });
+        assert.deepEqual(warnings, []);
+        const adopted = value.adoptedServiceAccountKey!;
+        assert.match(adopted.publicKeyPem, /^-----BEGIN PUBLIC KEY-----/);
+        assert.equal(await pulumi.isSecret(adopted.keyPem as pulumi.Output<string>), true);
+        assert.equal(await promiseOf(adopted.keyPem as pulumi.Output<string>), f.ca.key);
+    });
+
+    it("refuses what is not a usable key, never quoting it", () => {
+        const notKey = problems({}, { serviceAccountPrivateKey: fakeKeyPem("AAAA") });
+        assert.deepEqual(notKey, ["azs-cert-rotation:serviceAccountPrivateKey: not a PEM private key (unencrypted PKCS#1, PKCS#8 or SEC1)"]);
+        const weak = execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], { encoding: "utf8" });
+        assert.match(problems({}, { serviceAccountPrivateKey: weak })[0]!, /a rsa key of 1024: service-account tokens need RSA ≥ 2048/);
+    });
+
+    it("is not used once pki.rotation.serviceAccount is bumped, and says so", () => {
+        const { value, warnings } = parsePkiConfig({ rotation: { serviceAccount: 1 } }, { serviceAccountPrivateKey: f.ca.key });
+        assert.equal(value.adoptedServiceAccountKey, undefined);
+        assert.deepEqual(warnings, ["azs-cert-rotation:serviceAccountPrivateKey: not used: the adopted key is generation 0 and pki.rotation.serviceAccount is 1"]);
+    });
+
+    it("must be set with --secret", () => {
+        pulumi.runtime.setAllConfig({ "azs-cert-rotation:serviceAccountPrivateKey": f.ca.key }, []);
+        try {
+            assert.throws(() => readPkiConfig(), /serviceAccountPrivateKey: a private key must be stored as a secret/);
+            pulumi.runtime.setAllConfig({ "azs-cert-rotation:serviceAccountPrivateKey": f.ca.key }, ["azs-cert-rotation:serviceAccountPrivateKey"]);
+            assert.ok(readPkiConfig().adoptedServiceAccountKey);
+        } finally {
+            pulumi.runtime.setAllConfig({});
+        }
     });
 });
 

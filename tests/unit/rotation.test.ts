@@ -218,6 +218,17 @@ describe("rotation: the components replace exactly what the plan says (engine si
         assert.equal(await check({ raw: {}, adoption }, { raw: bump({}, "kubernetesCa"), adoption }), 30);
     });
 
+    it("adopted service-account key: leaf rotations keep it; bumping its generation or adopting another re-issues only the apiserver certificate", async () => {
+        const adoption: AdoptionInput = { serviceAccountPrivateKey: f.ca.key };
+        assert.ok(!(await registrations({}, inventory3x3(), adoption)).some((r) => r.name === "service-account-key"), "no key resource while adopted");
+        assert.equal(await check({ raw: {}, adoption }, { raw: bump({}, "kubernetesLeaf"), adoption }), 10);
+        assert.equal(await check({ raw: {}, adoption }, { raw: bump({}, "serviceAccount"), adoption }), 2);
+        assert.equal(await check({ raw: {}, adoption }, { raw: {}, adoption: { serviceAccountPrivateKey: f.other.key } }), 2);
+        const p = planReplacements(resolvePki(settingsOf({}, adoption), inventory3x3()), resolvePki(settingsOf(bump({}, "serviceAccount"), adoption), inventory3x3()));
+        assert.deepEqual(p.created, ["service-account-key"]);
+        assert.deepEqual(p.replaced.map((c) => [c.id, c.resources]), [["apiserver", ["apiserver-csr", "apiserver-cert"]]]);
+    });
+
     it("a renewal-lead change replaces nothing", async () => {
         assert.equal(await check({}, { validity: { leafRenewalDays: 20 } }), 0);
     });
