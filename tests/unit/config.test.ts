@@ -1,7 +1,9 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, ConfigError, parsePkiConfig, readPkiConfig } from "../../components/config";
+import * as fs from "fs";
+import * as path from "path";
+import { CONFIG_KEYS, ConfigError, INVENTORY_KEYS, parsePkiConfig, readPkiConfig, ROLLOUT_KEYS } from "../../components/config";
 import { ZERO_GENERATIONS } from "../../components/pki/settings";
 import { caFixture, OpenSsl } from "./support/openssl";
 import { configProblems } from "./support/config";
@@ -95,6 +97,14 @@ describe("config: the pki section", () => {
         }
         assert.equal(CONFIG_KEYS.find((k) => k.key === "pki.validity.leafDays")!.default, "365");
         assert.equal(CONFIG_KEYS.find((k) => k.key === "kubernetesCaPrivateKey")!.secret, true);
+    });
+
+    it("Pulumi.yaml parses and declares every top-level key the program reads", () => {
+        // js-yaml comes with @pulumi/pulumi (pinned in package-lock.json)
+        const yaml = require("js-yaml") as { load(text: string): unknown };
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, unknown> };
+        const topLevel = [...new Set([...CONFIG_KEYS, ...ROLLOUT_KEYS].map((k) => k.key.split(".")[0]!)), ...INVENTORY_KEYS];
+        for (const key of topLevel) assert.ok(key in project.config, `Pulumi.yaml declares ${key}`);
     });
 });
 
