@@ -102,9 +102,12 @@ export class NodeCertificates extends pulumi.ComponentResource {
         return cmd;
     }
 
-    /** The step's outcome as its script printed it (last stdout line, JSON). */
-    activity(): pulumi.Output<unknown[]> {
-        return pulumi.all(Object.values(this.steps).map((cmd) => cmd.stdout)).apply((outs) =>
+    /** Each step's outcome as its script printed it (last stdout line, JSON); set by finish(). */
+    activity!: pulumi.Output<unknown[]>;
+
+    /** Call after the last addStep: gathers the steps' outcomes and registers the outputs. */
+    finish(): void {
+        this.activity = pulumi.all(Object.values(this.steps).map((cmd) => cmd.stdout)).apply((outs) =>
             outs.map((out) => {
                 const last = out.trim().split("\n").pop() ?? "";
                 try {
@@ -114,10 +117,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
                 }
             }),
         );
-    }
-
-    finish(): void {
-        this.registerOutputs({ preflight: this.preflight.stdout, activity: this.activity() });
+        this.registerOutputs({ preflight: this.preflight.stdout, activity: this.activity });
     }
 
     private remoteCommand(name: string, args: string[], digest: pulumi.Output<string>, input: pulumi.Output<string>, after: pulumi.Resource[]): command.remote.Command {

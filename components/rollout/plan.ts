@@ -159,17 +159,13 @@ export function planRollout(input: PlanInput): RolloutStep[] {
                 const triggers = steps.get(k)!.restartTriggers;
                 for (const svc of restarts.filter((x) => STEP_SERVICES[k].includes(x))) (triggers[svc] ??= []).push(file.path);
             }
-            if (changedSource(file.source)) {
-                for (const k of kinds) {
-                    const step = steps.get(k)!;
-                    const mine = restarts.filter((s) => STEP_SERVICES[k].includes(s) && !step.restarts.includes(s));
-                    step.restarts.push(...mine);
-                }
-            }
         }
+        const changedPath = (path: string) => changedSource(files.find((f) => f.path === path)!.source);
         for (const step of steps.values()) {
-            const sourceOf = (path: string) => files.find((f) => f.path === path)!.source;
-            step.runs = step.restarts.length > 0 || step.watches.some((p) => changedSource(sourceOf(p)));
+            // A service restarts when a file that triggers it changed; every such file is also
+            // watched by the step (its service reads it), so a step with a restart always runs.
+            step.restarts = (Object.entries(step.restartTriggers) as [Service, string[]][]).filter(([, paths]) => paths.some(changedPath)).map(([svc]) => svc);
+            step.runs = step.watches.some(changedPath);
         }
         stepsOf.set(node.name, steps);
     }

@@ -8,9 +8,16 @@ const SCRIPTS_DIR = path.join(__dirname, "scripts");
 
 export type StepScript = "preflight" | "rotate";
 
-/** The scripts of a step, in the order bash must read them (its main call comes last). */
+const scriptTexts = new Map<StepScript, string>();
+
+/** The scripts of a step, in the order bash must read them (its main call comes last); read once per program run. */
 export function scriptText(step: StepScript): string {
-    return ["lib.sh", "gates.sh", `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
+    let text = scriptTexts.get(step);
+    if (text === undefined) {
+        text = ["lib.sh", "gates.sh", `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
+        scriptTexts.set(step, text);
+    }
+    return text;
 }
 
 /** The command line: only the step's name and arguments, which must be plain words. */

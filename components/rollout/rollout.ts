@@ -102,7 +102,7 @@ export class Rollout extends pulumi.ComponentResource {
         }
         for (const n of Object.values(this.nodes)) n.finish();
 
-        this.activity = pulumi.all(Object.fromEntries(Object.entries(this.nodes).map(([name, n]) => [name, n.activity()])));
+        this.activity = pulumi.all(Object.fromEntries(Object.entries(this.nodes).map(([name, n]) => [name, n.activity])));
         this.registerOutputs({ plan: this.planText, activity: this.activity });
     }
 }

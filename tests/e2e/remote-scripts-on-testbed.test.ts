@@ -6,7 +6,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { commandLine, InputFile, scriptText, StepScript, stepInput } from "../../components/rollout";
-import { REPO_ROOT } from "../../tools/workspace";
 import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
 const CERTS = "/etc/kubernetes/certs";
@@ -41,7 +40,7 @@ describe("remote step scripts on a testbed master", function () {
     const installed = (name: string) => onNode(master.name, `sudo sha256sum ${CERTS}/${name}`).split(" ")[0];
 
     before(() => {
-        testbed(REPO_ROOT, "up");
+        testbed("up");
         const m = testbedNodes().find((n) => n.role === "master" && n.index === 0)!;
         master = m;
         const masters = testbedNodes().filter((n) => n.role === "master");

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { openTestbedStack, TESTBED_ROLLOUT } from "../../tools/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
@@ -58,7 +58,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     before(async function () {
         assertEngineWithPlugin("@pulumi/tls");
         assertEngineWithPlugin("@pulumi/command");
-        testbed(REPO_ROOT, "up");
+        testbed("up");
         masters = nodes().filter((n) => n.role === "master");
         run = await openRun();
     });
@@ -66,7 +66,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     after(async function () {
         await closeRun(run);
         // the certificates are no longer the testbed's own: the next test starts from a fresh one
-        testbed(REPO_ROOT, "down");
+        testbed("down");
     });
 
     it("(a) rotates every leaf type: each node holds the new files, each component presents them, all Nodes Ready", async () => {
@@ -213,8 +213,8 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     it("(d) a cluster whose certificates already expired: the rotation repairs it", async () => {
         await closeRun(run);
         run = undefined;
-        testbed(REPO_ROOT, "down");
-        testbed(REPO_ROOT, "up", ["--expired"]);
+        testbed("down");
+        testbed("up", ["--expired"]);
         run = await openRun();
         const result = await up(run);
         assert.equal(result.summary.result, "succeeded");

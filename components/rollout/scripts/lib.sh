@@ -147,9 +147,6 @@ wait_for() {
   done
 }
 
-# same_cert A B: both files hold the same first certificate.
-same_cert() { [[ $(openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null) == "$(openssl x509 -noout -fingerprint -sha256 -in "$2" 2>/dev/null)" && -n $(openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null) ]]; }
-
 # served_cert_is HOST:PORT FILE [CLIENT_CERT CLIENT_KEY]: the endpoint presents FILE's certificate.
 served_cert_is() {
   local target=$1 want=$2 got

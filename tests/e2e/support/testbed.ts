@@ -3,6 +3,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { REPO_ROOT } from "../../../tools/workspace";
 
 export const TESTBED_STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 
@@ -24,8 +25,8 @@ export function onNode(node: string, script: string, timeoutMs = 60_000): string
 }
 
 /** Runs a testbed script (testbed/up, down, …) from the repository. */
-export function testbed(repoRoot: string, command: string, args: string[] = [], timeoutMs = 900_000): void {
-    execFileSync(path.join(repoRoot, "testbed", command), args, { stdio: "inherit", timeout: timeoutMs });
+export function testbed(command: string, args: string[] = [], timeoutMs = 900_000): void {
+    execFileSync(path.join(REPO_ROOT, "testbed", command), args, { stdio: "inherit", timeout: timeoutMs });
 }
 
 export function fingerprint(pem: string): string {
