@@ -1,14 +1,14 @@
 // Benchmark: a full rotation of every leaf on a fresh 3+3 testbed while the prober calls the API
 // through the load balancer. Prints failed requests (goal 0), the rotation's wall time, and its
 // ratio to the sum of each step's measured swap-to-healthy time (goal ≤ 1.5).
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { whileProbing } from "../tools/prober";
 import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../tools/workspace";
 
 const STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
-const PROBE_RATE = 20;
 
 interface StepActivity {
     step: string;
@@ -19,13 +19,6 @@ interface StepActivity {
     secondsToHealthy: number;
 }
 
-function startProber(outDir: string): { child: ChildProcess; done: Promise<void> } {
-    // Bounded by its own --duration; stopped with SIGINT as soon as the rotation is over.
-    const child = spawn(path.join(REPO_ROOT, "testbed/probe"), ["--rate", String(PROBE_RATE), "--duration", "1800s", "--out", outDir], { stdio: ["ignore", "ignore", "inherit"] });
-    const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    return { child, done };
-}
-
 async function main(): Promise<void> {
     const fresh = !process.argv.includes("--reuse-testbed");
     if (fresh) execFileSync(path.join(REPO_ROOT, "testbed/down"), { stdio: "inherit" });
@@ -33,20 +26,10 @@ async function main(): Promise<void> {
 
     const backend = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-backend-"));
     const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-project-"));
-    const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-probe-"));
     const envVars = { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "bench" };
     const stack = await openTestbedStack(workspace, "bench", STATE, envVars, TESTBED_ROLLOUT);
     try {
-        const prober = startProber(probeDir);
-        await new Promise((r) => setTimeout(r, 3000)); // a few seconds of baseline
-        const t0 = Date.now();
-        const result = await stack.up();
-        const wall = (Date.now() - t0) / 1000;
-        await new Promise((r) => setTimeout(r, 3000));
-        prober.child.kill("SIGINT");
-        await prober.done;
-
-        const probe = JSON.parse(fs.readFileSync(path.join(probeDir, "probe-summary.json"), "utf8")) as Record<string, unknown>;
+        const { result, probe, seconds: wall } = await whileProbing(() => stack.up());
         const activity = result.outputs.activity!.value as Record<string, StepActivity[]>;
         const steps = Object.values(activity).flat();
         const healthySum = steps.reduce((s, a) => s + a.secondsToHealthy, 0);

@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { firstServiceIp, ROTATION_TYPES } from "./pki/catalog";
-import { AdoptedCa, CA_IDS, CaId, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "./pki/settings";
+import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "./pki/settings";
 import { validateAdoptedCa } from "./pki/x509";
 
 // Not in the SDK's typings, but exported by it: whether a config key was set with --secret.
@@ -47,7 +47,23 @@ export const CONFIG_KEYS: ConfigKeyDoc[] = [
         key: `pki.rotation.${t}`,
         type: "integer ≥ 0",
         default: "0",
-        description: `generation of the ${t} certificates: bump it to force their rotation`,
+        description:
+            t === "kubernetesCa" || t === "etcdCa"
+                ? `the ${t} generation when pki.caGenerations does not list it (a CA change: see pki.caRotation)`
+                : `generation of the ${t} certificates: bump it to force their rotation`,
+    })),
+    {
+        key: "pki.caRotation",
+        type: '"phased" | "oneShot" | "immediate"',
+        default: "phased",
+        description:
+            "phased: each up moves a CA by one phase (trust, activate, retire) and an out-of-order phase is refused; oneShot: one up chains the phases; immediate: one rollout switches everything (for an expired or compromised CA: clients break until they have the new bundle)",
+    },
+    ...CA_IDS.map((id) => ({
+        key: `pki.caGenerations.${CA_CONFIG_NAME[id]}`,
+        type: "{ <generation>: trusted | active | retired }",
+        default: `{ <pki.rotation.${CA_ROTATION_TYPE[id]}>: active }`,
+        description: `the ${id} generations: every trusted and the active one are in the trust bundles; the active one signs the leaves; generation 0 is the adopted CA`,
     })),
     {
         key: "serviceAccountPrivateKey",
@@ -64,7 +80,7 @@ export const CONFIG_KEYS: ConfigKeyDoc[] = [
 
 /** Top-level config keys holding an adopted CA. */
 export function adoptionKeys(id: CaId): { cert: string; key: string } {
-    const prefix = { "kubernetes-ca": "kubernetesCa", "etcd-ca": "etcdCa", "front-proxy-ca": "frontProxyCa" }[id];
+    const prefix = CA_CONFIG_NAME[id];
     return { cert: `${prefix}Certificate`, key: `${prefix}PrivateKey` };
 }
 
@@ -95,6 +111,10 @@ class Section {
 
     has(name: string): boolean {
         return this.obj[name] !== undefined;
+    }
+
+    keys(): string[] {
+        return Object.keys(this.obj);
     }
 
     bool(name: string, def: boolean): boolean {
@@ -257,7 +277,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     const problems: string[] = [];
     const warnings: string[] = [];
     const pki = new Section("pki", raw, problems);
-    pki.rejectUnknown(["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "rotation"]);
+    pki.rejectUnknown(["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "rotation", "caRotation", "caGenerations"]);
 
     const algorithm = pki.oneOf("keyAlgorithm", ["RSA", "ECDSA"] as const, DEFAULT_KEY.algorithm);
     const rsaBits = pki.oneOf("rsaBits", [2048, 3072, 4096] as const, DEFAULT_KEY.rsaBits);
@@ -296,10 +316,13 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
         );
     }
 
+    const caRotation = pki.oneOf<CaRotationMode>("caRotation", ["phased", "oneShot", "immediate"], "phased");
+    const caIds = CA_IDS.filter((id) => id !== "etcd-ca" || etcdCa === "separate");
+    const caGenerations = parseCaGenerations(pki.section("caGenerations"), caIds, rotation, problems);
+
     const now = opts.now ?? new Date();
     const secret = opts.secret ?? ((s: string) => pulumi.secret(s));
     const adopted: PkiSettings["adopted"] = {};
-    const generationOf: Record<CaId, number> = { "kubernetes-ca": rotation.kubernetesCa, "etcd-ca": rotation.etcdCa, "front-proxy-ca": rotation.frontProxy };
     for (const id of CA_IDS) {
         const input = adoption[id];
         const keys = adoptionKeys(id);
@@ -313,8 +336,10 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
             problems.push(`${label}: an etcd CA is adopted but pki.etcdCa is "shared"; set pki.etcdCa: separate, or adopt it as ${adoptionKeys("kubernetes-ca").cert}`);
             continue;
         }
-        if (generationOf[id] !== 0) {
-            warnings.push(`${label}: not used: the adopted CA is generation 0 and its rotation generation is ${generationOf[id]}`);
+        // Generation 0 is the adopted CA; a one-shot run may still need it for its trust stage.
+        const zero = caGenerations[id]?.find((g) => g.generation === 0);
+        if ((!zero || zero.state === "retired") && caRotation !== "oneShot") {
+            warnings.push(`${label}: not used: the adopted CA is generation 0, which pki.caGenerations.${CA_CONFIG_NAME[id]} retires (or pki.rotation moved past)`);
             continue;
         }
         try {
@@ -349,11 +374,49 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
             sans: { clusterDomain, serviceCidr, apiServerExtraSans },
             validity: { leaf: { days: leafDays, renewalDays: leafRenewalDays }, ca: { days: caDays, renewalDays: caRenewalDays } },
             rotation,
+            caGenerations,
+            caRotation,
             adopted,
             ...(adoptedServiceAccountKey ? { adoptedServiceAccountKey } : {}),
         },
         warnings,
     };
+}
+
+const CA_STATES: CaGenerationState[] = ["trusted", "active", "retired"];
+
+/**
+ * Each CA's generations: `pki.caGenerations.<ca>` ({ "0": trusted, "1": active }), else its
+ * `pki.rotation` number as the one active generation. Exactly one must be active.
+ */
+function parseCaGenerations(section: Section, ids: CaId[], rotation: RotationGenerations, problems: string[]): CaGenerations {
+    section.rejectUnknown(ids.map((id) => CA_CONFIG_NAME[id]));
+    const out = {} as CaGenerations;
+    for (const id of ids) {
+        const name = CA_CONFIG_NAME[id];
+        const key = `${section.path}.${name}`;
+        const type = CA_ROTATION_TYPE[id];
+        if (!section.has(name)) {
+            out[id] = [{ generation: rotation[type], state: "active" }];
+            continue;
+        }
+        // the front-proxy type also re-issues its client certificate; the two CA-only types would say the same thing twice
+        if (type !== "frontProxy" && rotation[type] !== 0) problems.push(`${key}: set it or pki.rotation.${type}, not both`);
+        const states = section.section(name);
+        const gens: CaGeneration[] = [];
+        for (const g of states.keys()) {
+            if (!/^\d+$/.test(g)) {
+                problems.push(`${key}: ${JSON.stringify(g)} is not a generation number (0, 1, 2 …)`);
+                continue;
+            }
+            gens.push({ generation: Number(g), state: states.oneOf(g, CA_STATES, "retired") });
+        }
+        const actives = gens.filter((g) => g.state === "active").map((g) => g.generation);
+        if (actives.length === 0) problems.push(`${key}: no active generation: retiring the only CA is refused; exactly one generation must be active`);
+        if (actives.length > 1) problems.push(`${key}: generations ${actives.join(", ")} are all active; exactly one may sign the leaves`);
+        out[id] = gens.sort((a, b) => a.generation - b.generation);
+    }
+    return out;
 }
 
 /** Reads and validates the PKI section of the current stack's config; warnings go to the Pulumi log. */

@@ -3,18 +3,34 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { ClusterPki, pkiInventoryFrom } from "./pki";
+import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { Rollout } from "./rollout";
+
+/**
+ * The CA generations the cluster has now: this stack's own `caGenerations` output, which only a
+ * successful run writes (a failed run keeps the previous outputs), so a phase counts as done only
+ * once it finished on every node.
+ */
+async function deployedCaGenerations(): Promise<unknown> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    return (await self.getOutputDetails("caGenerations")).value;
+}
 
 export async function program(): Promise<Record<string, unknown>> {
     const { inventory, pki: settings, rollout: rolloutSettings } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const pkiInventory = pkiInventoryFrom(inventory);
+    const caPlan = planCaStages(await deployedCaGenerations(), settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
+    const caChanges = caPlan.stageNames.some((s) => s !== "steady");
+    (caChanges ? pulumi.log.warn : pulumi.log.info)(`CA rotation (${settings.caRotation}):\n${caPlan.text.join("\n")}`);
     const pki = new ClusterPki("pki", {
         settings,
-        inventory: pkiInventoryFrom(inventory),
+        inventory: pkiInventory,
         clusterName: inventory.clusterName,
         apiServerEndpoint: inventory.apiServerEndpoint,
+        caStages: caPlan.stages,
     });
     const outputs = pki.stackOutputs();
-    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings }) : undefined;
+    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames }) : undefined;
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);
     } else {
@@ -31,6 +47,12 @@ export async function program(): Promise<Record<string, unknown>> {
         // were computed with, which would hide every expiry date from `pulumi stack output`.
         certificates: pulumi.unsecret(outputs.certificates),
         trustBundles: pulumi.unsecret(outputs.trustBundles),
+        // for users and CI systems outside the cluster: what to trust the apiserver with, and the admin credentials
+        caBundle: pulumi.unsecret(outputs.caBundle),
+        adminKubeconfig: outputs.adminKubeconfig,
+        // read back by the next run (deployedCaGenerations): which CA phase the cluster is in
+        caGenerations: caPlan.record,
+        caRotationPlan: caPlan.text,
         kubeconfigs: outputs.kubeconfigs,
         certificateProfile: outputs.certificateProfile,
         rolloutPlan: rollout?.planText ?? [],

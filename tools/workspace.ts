@@ -46,8 +46,18 @@ export async function openGeneratedStack(dir: string, stackName: string, configY
 export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3, loadBalancerProbeSources: ["10.240.255.15"] };
 
 /**
+ * Whether the testbed in `state` was brought up with `--separate-etcd-ca` (testbed.env ETCD_CA;
+ * absent in older testbeds, which means AKS Engine's shared layout).
+ */
+function testbedHasSeparateEtcdCa(state: string): boolean {
+    const env = fs.readFileSync(path.join(state, "testbed.env"), "utf8");
+    return env.match(/^ETCD_CA=(.*)$/m)?.[1] === "separate";
+}
+
+/**
  * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
- * testbed cluster's current CA and service-account key adopted from its aks-engine apimodel.json and the admin SSH key
+ * testbed cluster's current CA and service-account key adopted from its aks-engine apimodel.json
+ * (and, with a separate etcd CA, that CA from the testbed's PKI directory) and the admin SSH key
  * set as a secret, as an operator would. `rollout` is the stack's rollout config object.
  */
 export async function openTestbedStack(
@@ -62,6 +72,12 @@ export async function openTestbedStack(
     const stack = await openGeneratedStack(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"), envVars);
     await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+    if (testbedHasSeparateEtcdCa(state)) {
+        // AKS Engine's apimodel has no field for an etcd CA: the testbed's own PKI files are the source.
+        const pki = (name: string) => fs.readFileSync(path.join(state, "pki", name), "utf8");
+        await stack.setConfig("azs-cert-rotation:etcdCaCertificate", { value: pki("etcd-ca.crt") });
+        await stack.setConfig("azs-cert-rotation:etcdCaPrivateKey", { value: pki("etcd-ca.key"), secret: true });
+    }
     // AKS Engine signs service-account tokens with apiserver.key: keep it, so tokens stay valid.
     await stack.setConfig("azs-cert-rotation:serviceAccountPrivateKey", { value: profile.apiServerPrivateKey, secret: true });
     await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { caIdentity, tlsAllowedUses } from "./resolve";
 import { resourceNames } from "./rotation";
+import type { KeyUsage } from "./catalog";
 import { DEFAULT_KEY, DEFAULT_VALIDITY, KeySpec, Validity } from "./settings";
 import { AdoptionPolicy, validateAdoptedCa } from "./x509";
 
@@ -14,6 +15,8 @@ export function tlsKeyArgs(key: KeySpec): tls.PrivateKeyArgs {
 export const PRIVATE_KEY_OUTPUTS = ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"];
 
 export const HOURS_PER_DAY = 24;
+
+const CA_USES: KeyUsage[] = ["certSign", "crlSign", "digitalSignature"];
 
 export interface CertificateAuthorityArgs {
     commonName: string;
@@ -59,9 +62,15 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     readonly generation: number;
     readonly adopted: boolean;
     readonly validity: Validity;
+    private readonly name: string;
+    private readonly commonName: string;
+    private readonly keySpec: KeySpec;
 
     constructor(name: string, args: CertificateAuthorityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:pki:CertificateAuthority", name, {}, opts);
+        this.name = name;
+        this.commonName = args.commonName;
+        this.keySpec = args.key ?? DEFAULT_KEY;
         this.generation = args.generation;
         this.validity = args.validity ?? DEFAULT_VALIDITY.ca;
         this.adopted = args.adopt !== undefined;
@@ -100,7 +109,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
                     subject: { commonName: args.commonName },
                     isCaCertificate: true,
                     setSubjectKeyId: true,
-                    allowedUses: tlsAllowedUses(["certSign", "crlSign", "digitalSignature"], keySpec),
+                    allowedUses: tlsAllowedUses(CA_USES, keySpec),
                     validityPeriodHours: this.validity.days * HOURS_PER_DAY,
                     earlyRenewalHours: this.validity.renewalDays * HOURS_PER_DAY,
                 },
@@ -111,5 +120,31 @@ export class CertificateAuthority extends pulumi.ComponentResource {
             this.identity = pulumi.output(identity);
         }
         this.registerOutputs({ certPem: this.certPem, identity: this.identity });
+    }
+
+    /**
+     * This CA's certificate (same subject and key) signed by an older generation of the same CA.
+     * Served after a leaf, it lets clients that still trust only the older generation verify
+     * certificates this one issues, until the older one is retired.
+     */
+    crossSignedBy(signer: CertificateAuthority, validity: Validity): pulumi.Output<string> {
+        if (this.adopted) throw new Error(`${this.name}: an adopted CA is generation 0 and is never cross-signed`);
+        const names = resourceNames.crossSigned(this.name, signer.generation);
+        const csr = new tls.CertRequest(names.csr, { privateKeyPem: this.keyPem, subject: { commonName: this.commonName } }, { parent: this });
+        const cert = new tls.LocallySignedCert(
+            names.cert,
+            {
+                certRequestPem: csr.certRequestPem,
+                caCertPem: signer.certPem,
+                caPrivateKeyPem: signer.keyPem,
+                isCaCertificate: true,
+                setSubjectKeyId: true,
+                allowedUses: tlsAllowedUses(CA_USES, this.keySpec),
+                validityPeriodHours: validity.days * HOURS_PER_DAY,
+                earlyRenewalHours: validity.renewalDays * HOURS_PER_DAY,
+            },
+            { parent: this },
+        );
+        return cert.certPem;
     }
 }

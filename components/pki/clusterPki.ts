@@ -1,13 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { KUBECONFIG_CATALOG, KubeconfigSpec, masters, PkiInventory } from "./catalog";
+import { CertInstance, KUBECONFIG_CATALOG, KubeconfigSpec, masters, PkiInventory } from "./catalog";
 import { CertificateAuthority, PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { LeafCertificate } from "./leafCertificate";
 import { certificateReport, CertificateReport, keyPairReport, KeyPairReport, renderKubeconfig } from "./report";
-import { ResolvedPki, resolvePki } from "./resolve";
+import { ResolvedEntry, ResolvedPki, resolvePki } from "./resolve";
 import { resourceNames } from "./rotation";
 import { ServiceAccountKey } from "./serviceAccountKey";
-import { PkiSettings } from "./settings";
+import { activeOf, trustedOf } from "./caPhases";
+import { CaGenerations, CaId, PkiSettings } from "./settings";
 
 export interface ClusterPkiArgs {
     settings: PkiSettings;
@@ -18,6 +19,8 @@ export interface ClusterPkiArgs {
     apiServerEndpoint?: string;
     /** The time adopted CAs are checked against (default: now). */
     now?: Date;
+    /** The CA states this run goes through, in order (planCaStages); default: only the configured one. */
+    caStages?: CaGenerations[];
 }
 
 /** One file a node receives. */
@@ -38,7 +41,15 @@ export type KubeconfigId = KubeconfigSpec["id"];
  */
 export class ClusterPki extends pulumi.ComponentResource {
     readonly resolved: ResolvedPki;
+    /** Each CA's active generation (the one that signs the leaves). */
     readonly authorities: Record<string, CertificateAuthority> = {};
+    /** Every generation of each CA that some stage of this run trusts. */
+    readonly generations: Record<string, Map<number, CertificateAuthority>> = {};
+    /** The CA states of this run, in order; the last is the configured one. */
+    readonly stages: CaGenerations[];
+    private readonly crossSigned: Record<string, Map<number, pulumi.Output<string>>> = {};
+    private readonly server: string;
+    private readonly clusterName: string;
     readonly leaves: Record<string, LeafCertificate> = {};
     readonly keyPairs: Record<string, ServiceAccountKey> = {};
     /** Secret: admin, kubelet, controller-manager and scheduler kubeconfigs (embedded certificates). */
@@ -46,7 +57,8 @@ export class ClusterPki extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterPkiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:pki:ClusterPki", name, {}, opts);
-        this.resolved = resolvePki(args.settings, args.inventory);
+        this.stages = args.caStages ?? [args.settings.caGenerations];
+        this.resolved = resolvePki(args.settings, args.inventory, this.stages);
         const now = args.now ?? new Date();
         const leafDays = args.settings.validity.leaf.days;
         const child = { parent: this };
@@ -57,21 +69,28 @@ export class ClusterPki extends pulumi.ComponentResource {
 
         for (const e of this.resolved.entries) {
             if (e.kind === "ca") {
-                this.authorities[e.id] = new CertificateAuthority(
-                    e.id,
-                    {
-                        commonName: e.instance.commonName,
-                        generation: e.generation,
-                        key: e.key,
-                        validity: e.validity,
-                        adopt: e.adopted && {
-                            certPem: e.adopted.certPem,
-                            keyPem: e.adopted.keyPem,
-                            policy: { now, leafDays, caRenewalDays: e.validity.renewalDays },
-                        },
-                    },
-                    child,
-                );
+                const generations = new Map<number, CertificateAuthority>();
+                for (const g of e.generations) {
+                    generations.set(
+                        g.generation,
+                        new CertificateAuthority(
+                            g.name,
+                            {
+                                commonName: g.commonName,
+                                caId: e.id,
+                                generation: g.generation,
+                                key: e.key,
+                                validity: e.validity,
+                                adopt: g.adopted && { certPem: g.adopted.certPem, keyPem: g.adopted.keyPem, policy: { now, leafDays, caRenewalDays: e.validity.renewalDays } },
+                            },
+                            child,
+                        ),
+                    );
+                }
+                const active = generations.get(e.generation)!;
+                this.generations[e.id] = generations;
+                this.authorities[e.id] = active;
+                this.crossSigned[e.id] = new Map(e.crossSigners.map((g) => [g, active.crossSignedBy(generations.get(g)!, args.settings.validity.leaf)]));
             } else if (e.kind === "keyPair") {
                 this.keyPairs[e.id] = new ServiceAccountKey(e.id, { key: e.key, generation: e.generation, adopted: e.adopted }, child);
             } else {
@@ -95,39 +114,82 @@ export class ClusterPki extends pulumi.ComponentResource {
             }
         }
 
-        const server = args.apiServerEndpoint ?? `https://${args.inventory.fqdn}:443`;
-        const clusterName = args.clusterName ?? "kubernetes";
-        const entries = KUBECONFIG_CATALOG.map((k) =>
-            pulumi.all([this.caBundle("kubernetes-ca"), this.leaves[k.user]!.certPem, this.leaves[k.user]!.keyPem]).apply(([ca, cert, key]) => [
-                k.id,
-                renderKubeconfig({ clusterName, server, userName: `${clusterName}-${k.id}`, ca: { pem: ca }, cert: { pem: cert }, key: { pem: key } }),
-            ]),
-        );
+        this.server = args.apiServerEndpoint ?? `https://${args.inventory.fqdn}:443`;
+        this.clusterName = args.clusterName ?? "kubernetes";
+        const entries = KUBECONFIG_CATALOG.map((k) => this.kubeconfig(k.id).apply((text) => [k.id, text]));
         this.kubeconfigs = pulumi.secret(pulumi.all(entries).apply((kv) => Object.fromEntries(kv) as Record<KubeconfigId, string>));
         this.registerOutputs({ kubeconfigs: this.kubeconfigs });
     }
 
-    /**
-     * The PEM bundle that trusts a CA: today its one active generation. Issue 7 adds the other
-     * trusted generations here; every trust file and kubeconfig already reads it from this method.
-     */
-    caBundle(caId: string): pulumi.Output<string> {
-        const ca = this.authorities[caId];
-        if (!ca) throw new Error(`no CA ${caId} in this PKI (have ${Object.keys(this.authorities).join(", ")})`);
-        return ca.certPem;
+    /** A kubeconfig as a stage of this run installs it (default: the last): the stage's CA bundle, the user's certificate. Secret. */
+    kubeconfig(id: KubeconfigId, stageIndex = this.stages.length - 1): pulumi.Output<string> {
+        const user = this.leaves[KUBECONFIG_CATALOG.find((k) => k.id === id)!.user]!;
+        const userName = `${this.clusterName}-${id}`;
+        return pulumi.secret(
+            pulumi.all([this.caBundle("kubernetes-ca", stageIndex), user.certPem, user.keyPem]).apply(([ca, cert, key]) =>
+                renderKubeconfig({ clusterName: this.clusterName, server: this.server, userName, ca: { pem: ca }, cert: { pem: cert }, key: { pem: key } }),
+            ),
+        );
     }
 
-    /** The files a node receives, with their contents (keys secret). */
-    nodeFiles(nodeName: string): NodeFile[] {
-        return this.resolved.entries.flatMap((e) =>
-            e.instance.files
+    private stage(index: number): CaGenerations {
+        const stage = this.stages[index];
+        if (!stage) throw new Error(`no CA stage ${index} (this run has ${this.stages.length})`);
+        return stage;
+    }
+
+    /**
+     * The PEM bundle that trusts a CA at a stage of this run (default: the last): every trusted
+     * generation, the active one first. Every trust file and kubeconfig reads it from here.
+     */
+    caBundle(caId: string, stageIndex = this.stages.length - 1): pulumi.Output<string> {
+        const generations = this.generations[caId];
+        if (!generations) throw new Error(`no CA ${caId} in this PKI (have ${Object.keys(this.authorities).join(", ")})`);
+        const pems = trustedOf(this.stage(stageIndex)[caId as CaId]!).map((g) => generations.get(g)!.certPem);
+        return pulumi.all(pems).apply((texts) => texts.map((t) => `${t.trim()}\n`).join(""));
+    }
+
+    /**
+     * Whether a stage installs leaves: only when every CA's active generation is the one that
+     * signed them (a one-shot run's trust stage installs the bundles alone).
+     */
+    installsLeaves(stageIndex: number): boolean {
+        const stage = this.stage(stageIndex);
+        return this.resolved.entries.every((e) => e.kind !== "ca" || activeOf(stage[e.id]!) === e.generation);
+    }
+
+    /** A serving certificate as installed: the leaf, then its CA cross-signed by every older generation the stage still trusts. */
+    private servingChain(leafId: string, caId: string, stageIndex: number): pulumi.Output<string> {
+        const trusted = new Set(trustedOf(this.stage(stageIndex)[caId as CaId]!));
+        const crosses = [...this.crossSigned[caId]!].filter(([g]) => trusted.has(g)).map(([, pem]) => pem);
+        return pulumi.all([this.leaves[leafId]!.certPem, ...crosses]).apply((texts) => texts.map((t) => `${t.trim()}\n`).join(""));
+    }
+
+    /** The entries a stage installs, each with the files it installs (a trust-only stage: the CA certificates alone). */
+    private entriesAt(stageIndex: number): { entry: ResolvedEntry; files: CertInstance["files"] }[] {
+        const leaves = this.installsLeaves(stageIndex);
+        return this.resolved.entries
+            .filter((e) => leaves || e.kind === "ca")
+            .map((entry) => ({ entry, files: entry.instance.files.filter((f) => leaves || f.content === "cert") }));
+    }
+
+    /** The certificate instances as a stage installs them, for the rollout plan. */
+    instancesAt(stageIndex = this.stages.length - 1): CertInstance[] {
+        return this.entriesAt(stageIndex).map(({ entry, files }) => ({ ...entry.instance, files }));
+    }
+
+    /** The files a node receives at a stage of this run (default: the last), with their contents (keys secret). */
+    nodeFiles(nodeName: string, stageIndex = this.stages.length - 1): NodeFile[] {
+        return this.entriesAt(stageIndex).flatMap(({ entry: e, files }) =>
+            files
                 .filter((f) => f.nodeNames.includes(nodeName))
                 .map((f): NodeFile => {
                     const secret = f.content === "key";
                     let content: pulumi.Output<string>;
-                    if (e.kind === "ca") content = f.content === "cert" ? this.caBundle(e.id) : this.authorities[e.id]!.keyPem;
+                    if (e.kind === "ca") content = f.content === "cert" ? this.caBundle(e.id, stageIndex) : this.authorities[e.id]!.keyPem;
                     else if (e.kind === "keyPair") content = f.content === "publicKey" ? this.keyPairs[e.id]!.publicKeyPem : this.keyPairs[e.id]!.privateKeyPem;
-                    else content = f.content === "cert" ? this.leaves[e.id]!.certPem : this.leaves[e.id]!.keyPem;
+                    else if (f.content === "key") content = this.leaves[e.id]!.keyPem;
+                    else content = e.instance.row.extKeyUsages.includes("serverAuth") ? this.servingChain(e.id, e.issuer, stageIndex) : this.leaves[e.id]!.certPem;
                     return { path: f.path, instance: e.id, content: secret ? pulumi.secret(content) : content, secret };
                 }),
         );
@@ -170,6 +232,9 @@ export class ClusterPki extends pulumi.ComponentResource {
         return {
             certificates: this.report(now),
             trustBundles: pulumi.all(Object.fromEntries(Object.keys(this.authorities).map((id) => [id, this.caBundle(id)]))),
+            /** What clients outside the cluster trust the apiserver with. */
+            caBundle: this.caBundle("kubernetes-ca"),
+            adminKubeconfig: this.kubeconfig("admin"),
             kubeconfigs: this.kubeconfigs,
             certificateProfile: this.certificateProfile(),
         };
@@ -178,11 +243,12 @@ export class ClusterPki extends pulumi.ComponentResource {
     /** Per certificate: subject, issuer, SANs, validity, days left and renewal date; per key pair its fingerprint. No private key. */
     report(now: Date = new Date()): pulumi.Output<Record<string, CertificateReport | KeyPairReport>> {
         type Item = [string, CertificateReport | KeyPairReport];
-        const items = this.resolved.entries.map((e): pulumi.Output<Item> => {
-            if (e.kind === "keyPair") return this.keyPairs[e.id]!.publicKeyPem.apply((pem): Item => [e.id, keyPairReport(pem)]);
-            const pem = e.kind === "ca" ? this.authorities[e.id]!.certPem : this.leaves[e.id]!.certPem;
-            const renewal = e.kind === "ca" && e.adopted ? "manual" : "automatic";
-            return pem.apply((p): Item => [e.id, certificateReport(p, e.validity.renewalDays, now, renewal)]);
+        const items = this.resolved.entries.flatMap((e): pulumi.Output<Item>[] => {
+            if (e.kind === "keyPair") return [this.keyPairs[e.id]!.publicKeyPem.apply((pem): Item => [e.id, keyPairReport(pem)])];
+            if (e.kind === "leaf") return [this.leaves[e.id]!.certPem.apply((p): Item => [e.id, certificateReport(p, e.validity.renewalDays, now, "automatic")])];
+            return e.generations.map((g) =>
+                this.generations[e.id]!.get(g.generation)!.certPem.apply((p): Item => [g.name, certificateReport(p, e.validity.renewalDays, now, g.adopted ? "manual" : "automatic")]),
+            );
         });
         return pulumi.all(items).apply((kv) => Object.fromEntries(kv));
     }

@@ -3,7 +3,7 @@
 // (rotation.ts) both work from this one result, so what the plan says is what the program does.
 import * as net from "net";
 import { certificateCatalog, CertInstance, expandInstances, ExtKeyUsage, KeyUsage, masters, PkiInventory, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
-import { AdoptedCa, AdoptedKeyPair, CaId, KeySpec, PkiSettings, Validity } from "./settings";
+import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PkiSettings, Validity } from "./settings";
 
 interface ResolvedBase {
     id: string;
@@ -14,13 +14,30 @@ interface ResolvedBase {
     key: KeySpec;
 }
 
+/** One generation of a CA: its own key and self-signed certificate (or the adopted CA, generation 0). */
+export interface ResolvedCaGeneration {
+    generation: number;
+    /** Resource name: the CA id for generation 0, `<id>-g<N>` after. */
+    name: string;
+    /** Distinct per generation, so tools that pick an issuer by name never confuse two generations. */
+    commonName: string;
+    /** Name + generation (+ the adopted key's fingerprint). */
+    identity: string;
+    adopted?: AdoptedCa;
+}
+
+/** A CA, described by its active generation (the one that signs the leaves) plus every generation this run trusts. */
 export interface ResolvedCa extends ResolvedBase {
     kind: "ca";
     id: CaId;
     validity: Validity;
-    /** Name + generation (+ the adopted key's fingerprint): what leaves re-issue on when it changes. */
+    /** The active generation's identity: leaves re-issue when it changes. */
     identity: string;
     adopted?: AdoptedCa;
+    /** Every generation some stage of this run has in the trust bundle, ascending (the active one included). */
+    generations: ResolvedCaGeneration[];
+    /** Older generations that cross-sign the active one, so their clients still verify its serving certificates. */
+    crossSigners: number[];
 }
 
 export interface ResolvedLeaf extends ResolvedBase {
@@ -91,7 +108,15 @@ export function checkPkiInventory(inv: PkiInventory): string[] {
     return problems;
 }
 
-export function resolvePki(settings: PkiSettings, inventory: PkiInventory): ResolvedPki {
+export function caGenerationName(id: string, generation: number): string {
+    return generation === 0 ? id : `${id}-g${generation}`;
+}
+
+/**
+ * The concrete PKI. `stages` are the CA states this run goes through (planCaStages; default:
+ * just the configured one): every generation trusted in any of them gets its resources.
+ */
+export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stages: CaGenerations[] = [settings.caGenerations]): ResolvedPki {
     const problems = checkPkiInventory(inventory);
     if (problems.length > 0) throw new Error(`cannot build the PKI:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     const instances = expandInstances(certificateCatalog(settings.catalog), inventory, settings.sans);
@@ -103,8 +128,32 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory): Reso
         switch (row.kind) {
             case "ca": {
                 const id = row.id as CaId;
-                const adopted = generation === 0 ? settings.adopted[id] : undefined;
-                const ca: ResolvedCa = { ...base, kind: "ca", id, validity: settings.validity.ca, identity: caIdentity(id, generation, adopted?.facts.publicKeyFingerprint), adopted };
+                const active = settings.caGenerations[id]?.find((g) => g.state === "active")?.generation;
+                if (active === undefined) throw new Error(`cannot build the PKI: ${id} has no active generation`);
+                const numbers = new Set(stages.flatMap((stage) => (stage[id] ?? []).filter((g) => g.state !== "retired").map((g) => g.generation)));
+                numbers.add(active);
+                const generations = [...numbers].sort((a, b) => a - b).map((g): ResolvedCaGeneration => {
+                    const adopted = g === 0 ? settings.adopted[id] : undefined;
+                    return {
+                        generation: g,
+                        name: caGenerationName(id, g),
+                        commonName: g === 0 ? instance.commonName : `${instance.commonName}-g${g}`,
+                        identity: caIdentity(id, g, adopted?.facts.publicKeyFingerprint),
+                        ...(adopted ? { adopted } : {}),
+                    };
+                });
+                const current = generations.find((g) => g.generation === active)!;
+                const ca: ResolvedCa = {
+                    ...base,
+                    generation: active,
+                    kind: "ca",
+                    id,
+                    validity: settings.validity.ca,
+                    identity: current.identity,
+                    adopted: current.adopted,
+                    generations,
+                    crossSigners: generations.filter((g) => g.generation < active).map((g) => g.generation),
+                };
                 cas.set(id, ca);
                 return ca;
             }

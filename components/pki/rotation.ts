@@ -17,6 +17,8 @@ export const resourceNames = {
     ca: (id: string) => ({ key: `${id}-key`, cert: `${id}-cert` }),
     leaf: (id: string) => ({ clock: `${id}-clock`, key: `${id}-key`, csr: `${id}-csr`, cert: `${id}-cert` }),
     keyPair: (id: string) => ({ key: `${id}-key` }),
+    /** A CA generation's certificate signed by an older generation. */
+    crossSigned: (caName: string, signerGeneration: number) => ({ csr: `${caName}-by-g${signerGeneration}-csr`, cert: `${caName}-by-g${signerGeneration}-cert` }),
 };
 
 export interface ModelResource {
@@ -47,15 +49,36 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
     }
     for (const e of pki.entries) {
         if (e.kind === "ca") {
-            if (e.adopted) {
-                adoptedCertOf.set(e.id, createHash("sha256").update(e.adopted.certPem).digest("hex"));
-                continue; // used as is: no resource
+            const resources = new Map<number, { key: string; cert: string }>();
+            for (const g of e.generations) {
+                if (g.adopted) {
+                    if (g.generation === e.generation) adoptedCertOf.set(e.id, createHash("sha256").update(g.adopted.certPem).digest("hex"));
+                    continue; // used as is: no resource
+                }
+                const n = resourceNames.ca(g.name);
+                out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: g.identity }, deps: [] });
+                out.push({ name: n.cert, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: { ...certFingerprint(e), commonName: g.commonName }, deps: [n.key] });
+                resources.set(g.generation, n);
             }
-            const n = resourceNames.ca(e.id);
-            out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.identity }, deps: [] });
-            out.push({ name: n.cert, type: "tls:index/selfSignedCert:SelfSignedCert", instance: e.id, fingerprint: certFingerprint(e), deps: [n.key] });
-            keyResourceOf.set(e.id, n.key);
-            certResourceOf.set(e.id, n.cert);
+            const active = resources.get(e.generation);
+            if (active) {
+                keyResourceOf.set(e.id, active.key);
+                certResourceOf.set(e.id, active.cert);
+                const activeName = e.generations.find((g) => g.generation === e.generation)!;
+                for (const signer of e.crossSigners) {
+                    const n = resourceNames.crossSigned(activeName.name, signer);
+                    const by = resources.get(signer);
+                    const signerOf = e.generations.find((g) => g.generation === signer)!;
+                    out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { commonName: activeName.commonName }, deps: [active.key] });
+                    out.push({
+                        name: n.cert,
+                        type: "tls:index/locallySignedCert:LocallySignedCert",
+                        instance: e.id,
+                        fingerprint: { days: pki.settings.validity.leaf.days, uses: "ca", ...(by ? {} : { issuer: signerOf.identity }) },
+                        deps: [n.csr, ...(by ? [by.key, by.cert] : [])],
+                    });
+                }
+            }
         } else if (e.kind === "keyPair") {
             if (e.adopted) {
                 adoptedKeyOf.set(e.id, createHash("sha256").update(e.adopted.publicKeyPem).digest("hex"));

@@ -42,14 +42,41 @@ export const ZERO_GENERATIONS: RotationGenerations = {
     serviceAccount: 0,
 };
 
-/** Row ids of the CAs that can be adopted. */
+/** Row ids of the CAs (adoptable, and rotated in phases). */
 export type CaId = "kubernetes-ca" | "etcd-ca" | "front-proxy-ca";
 export const CA_IDS: CaId[] = ["kubernetes-ca", "etcd-ca", "front-proxy-ca"];
 
+/** A CA's name in config keys (kubernetesCaCertificate, pki.caGenerations.kubernetesCa). */
+export const CA_CONFIG_NAME: Record<CaId, string> = { "kubernetes-ca": "kubernetesCa", "etcd-ca": "etcdCa", "front-proxy-ca": "frontProxyCa" };
+
+/** The rotation type whose `pki.rotation` number is a CA's single active generation when its generations are not listed. */
+export const CA_ROTATION_TYPE: Record<CaId, RotationType> = { "kubernetes-ca": "kubernetesCa", "etcd-ca": "etcdCa", "front-proxy-ca": "frontProxy" };
+
 /**
- * An existing CA used as is. Adoption is generation 0 of that CA: bumping the CA's rotation
- * generation replaces it with a generated CA (and the adopted one stays available as the
- * "previous" generation for trust bundles, issue 7).
+ * A CA generation's place in a zero-downtime rotation: "trusted" = in every trust bundle, signs
+ * nothing; "active" = in every bundle and signs the leaves (exactly one per CA); "retired" = gone
+ * from the bundles, its key deleted.
+ */
+export type CaGenerationState = "trusted" | "active" | "retired";
+
+export interface CaGeneration {
+    generation: number;
+    state: CaGenerationState;
+}
+
+/** Per CA of the layout, its generations in ascending order. */
+export type CaGenerations = Partial<Record<CaId, CaGeneration[]>>;
+
+/**
+ * phased: each `pulumi up` moves a CA by one phase (trust, activate, retire); oneShot: one up
+ * chains the phases; immediate: one rollout switches everything, outage accepted (a CA that has
+ * expired or leaked).
+ */
+export type CaRotationMode = "phased" | "oneShot" | "immediate";
+
+/**
+ * An existing CA used as is: generation 0 of that CA. Later generations are generated; the
+ * adopted one stays in the trust bundles until it is retired.
  */
 export interface AdoptedCa {
     certPem: string;
@@ -74,7 +101,10 @@ export interface PkiSettings {
     sans: SanSettings;
     validity: ValiditySettings;
     rotation: RotationGenerations;
-    /** CAs used as is (only those whose rotation generation is 0). */
+    /** The target state of every CA's generations (the last phase of this run). */
+    caGenerations: CaGenerations;
+    caRotation: CaRotationMode;
+    /** CAs used as is, as their generation 0 (only while generation 0 is not retired). */
     adopted: Partial<Record<CaId, AdoptedCa>>;
     /** The service-account key pair used as is (only while its rotation generation is 0). */
     adoptedServiceAccountKey?: AdoptedKeyPair;

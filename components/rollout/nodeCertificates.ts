@@ -32,6 +32,8 @@ export interface SourcedFile {
 
 export interface NodeCertificatesArgs {
     node: string;
+    /** Prefix of the command resources' names (default: the node name). */
+    resourceName?: string;
     connection: NodeConnection;
     /** Every file the node receives. */
     files: SourcedFile[];
@@ -124,7 +126,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
         const script = args[0] === "preflight" ? "preflight" : "rotate";
         const timeout = `${this.args.commandTimeoutSeconds}s`;
         return new command.remote.Command(
-            `${this.args.node}-${name}`,
+            `${this.args.resourceName ?? this.args.node}-${name}`,
             {
                 connection: this.connection,
                 create: digest.apply((d) => commandLine([...args, d])),

@@ -12,6 +12,11 @@ export interface RolloutArgs {
     pki: ClusterPki;
     inventory: InventorySettings;
     settings: RolloutSettings;
+    /**
+     * One name per CA stage of the run (pki.stages), for the resources of every stage but the
+     * last, which keeps the plain node names (so the next run finds its steps unchanged).
+     */
+    stageNames?: string[];
 }
 
 /** Processes the scripts restart (systemd units or static pods); kubectl is a client, kube-proxy a DaemonSet. */
@@ -31,11 +36,16 @@ export function adminKubeconfigFile(adminUser: string): ExtraFile {
     };
 }
 
+/**
+ * The rollout of one run: per CA stage (one, or a one-shot rotation's trust / activate / retire),
+ * a full pass over the nodes in dependency order; each stage starts when the one before finished.
+ */
 export class Rollout extends pulumi.ComponentResource {
-    readonly steps: RolloutStep[];
+    readonly steps: RolloutStep[] = [];
     /** The plan in words, in order. */
-    readonly planText: string[];
-    readonly nodes: Record<string, NodeCertificates> = {};
+    readonly planText: string[] = [];
+    /** Per stage, per node. */
+    readonly nodes: Record<string, NodeCertificates>[] = [];
     /** Per node, each step's outcome (status, changed files, restarted services, timestamps). */
     readonly activity: pulumi.Output<Record<string, unknown[]>>;
 
@@ -43,15 +53,33 @@ export class Rollout extends pulumi.ComponentResource {
         super("azs-cert-rotation:rollout:Rollout", name, {}, opts);
         const { pki, inventory, settings } = args;
         if (!settings.sshPrivateKey) throw new Error("Rollout needs settings.sshPrivateKey");
+        const stageCount = pki.stages.length;
+        let previous: pulumi.Resource[] = [];
+        for (let stage = 0; stage < stageCount; stage++) {
+            const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
+            const built = this.stage(pki, inventory, settings, stage, label, previous);
+            if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
+            this.planText.push(...describeRollout(built.steps));
+            this.steps.push(...built.steps);
+            this.nodes.push(built.nodes);
+            previous = built.commands.length > 0 ? built.commands : previous;
+        }
+        const perNode = inventory.nodes.map((n) => pulumi.all(this.nodes.map((stage) => stage[n.name]!.activity)).apply((lists) => [n.name, lists.flat()] as const));
+        this.activity = pulumi.all(perNode).apply((kv) => Object.fromEntries(kv));
+        this.registerOutputs({ plan: this.planText, activity: this.activity });
+    }
+
+    /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
+    private stage(pki: ClusterPki, inventory: InventorySettings, settings: RolloutSettings, stageIndex: number, label: string | undefined, previous: pulumi.Resource[]) {
         const adminKubeconfig = adminKubeconfigFile(inventory.adminUsername);
-        this.steps = planRollout({
-            instances: pki.resolved.entries.map((e) => e.instance),
-            extraFiles: [adminKubeconfig],
+        const leaves = pki.installsLeaves(stageIndex);
+        const steps = planRollout({
+            instances: pki.instancesAt(stageIndex),
+            extraFiles: leaves ? [adminKubeconfig] : [],
             nodes: inventory.nodes,
             maxUnavailable: settings.maxUnavailable,
             masterKubelet: settings.masterKubelet,
         });
-        this.planText = describeRollout(this.steps);
 
         const masters = inventory.nodes.filter((n) => n.role === "master");
         const etcdCaFile = pki.resolved.entries.find((e) => e.kind === "ca" && e.id === (pki.resolved.settings.catalog.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca"))!;
@@ -60,26 +88,28 @@ export class Rollout extends pulumi.ComponentResource {
         // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
         const commandTimeoutSeconds = 2 * (healthTimeout * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300;
 
+        const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
-            const files: SourcedFile[] = pki.nodeFiles(node.name).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
-            if (node.role === "master") {
-                files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: pulumi.secret(pki.kubeconfigs.apply((k) => k.admin)) });
+            const files: SourcedFile[] = pki.nodeFiles(node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
+            if (node.role === "master" && leaves) {
+                files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: pki.kubeconfig("admin", stageIndex) });
             }
             const connection: NodeConnection = {
                 host: node.ip,
                 port: 22,
                 user: inventory.adminUsername,
                 hostKey: node.hostKey,
-                privateKey: settings.sshPrivateKey,
+                privateKey: settings.sshPrivateKey!,
                 ...(inventory.privateNetwork && inventory.jumpbox ? { proxy: inventory.jumpbox } : {}),
             };
             const services = [...servicesOn(node.role, settings.masterKubelet)].filter((s) => UNITS.has(s));
-            this.nodes[node.name] = new NodeCertificates(node.name, { node: node.name, connection, files, services, commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources }, { parent: this });
+            const resourceName = label ? `${node.name}-${label}` : node.name;
+            nodes[node.name] = new NodeCertificates(resourceName, { node: node.name, resourceName, connection, files, services, commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources }, { parent: this });
         }
 
-        const preflights = Object.values(this.nodes).map((n) => n.preflight);
+        const preflights = [...previous, ...Object.values(nodes).map((n) => n.preflight)];
         const byId = new Map<string, pulumi.Resource>();
-        for (const step of this.steps) {
+        for (const step of steps) {
             const node = inventory.nodes.find((n) => n.name === step.node)!;
             const params: Record<string, string> = {
                 node_name: node.name,
@@ -91,18 +121,16 @@ export class Rollout extends pulumi.ComponentResource {
                 etcd_ca: etcdCaPath,
                 etcd_peer_cert: `${CERTS_DIR}/etcdpeer${node.index ?? 0}.crt`,
             };
-            const cmd = this.nodes[step.node]!.addStep({
+            const cmd = nodes[step.node]!.addStep({
                 step,
                 params,
                 services: STEP_SERVICES[step.kind].filter((s) => UNITS.has(s)),
-                // The first wave waits for every preflight; each later wave for the one before it.
+                // The first wave waits for every preflight (and the stage before); each later wave for the one before it.
                 after: step.wave === 0 ? preflights : step.after.map((id) => byId.get(id)!),
             });
             byId.set(step.id, cmd);
         }
-        for (const n of Object.values(this.nodes)) n.finish();
-
-        this.activity = pulumi.all(Object.fromEntries(Object.entries(this.nodes).map(([name, n]) => [name, n.activity])));
-        this.registerOutputs({ plan: this.planText, activity: this.activity });
+        for (const n of Object.values(nodes)) n.finish();
+        return { steps, nodes, commands: [...byId.values()] };
     }
 }

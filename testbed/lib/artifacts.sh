@@ -125,6 +125,9 @@ jq -n --argjson nodes "$nodes_json" --arg user "$ADMIN_USER" --arg key "$TB_STAT
 }' >"$TB_STATE/inventory.json"
 
 P=azs-cert-rotation
+# The pki object's keys, gathered here so that each setting adds to one `$P:pki:` block.
+pki_keys=()
+if [[ $ETCD_CA == separate ]]; then pki_keys+=("etcdCa: separate"); fi
 {
   echo "# Written by testbed/up for the testbed cluster in $TB_STATE. Not committed."
   echo "# The SSH private key is NOT in this file. Store it as a secret in the stack:"
@@ -149,4 +152,8 @@ P=azs-cert-rotation
   jq -r '.[] | select(.role == "master" or .role == "agent") |
     "    - name: \(.name)\n      role: \(.role)\n      ip: \(.ip)\n      index: \(.index)\n      hostKey: \"\(.hostKey)\""' \
     <<<"$nodes_json"
+  if [[ ${#pki_keys[@]} -gt 0 ]]; then
+    echo "  $P:pki:"
+    printf '    %s\n' "${pki_keys[@]}"
+  fi
 } >"$TB_STATE/Pulumi.testbed.yaml"

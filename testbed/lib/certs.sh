@@ -1,5 +1,6 @@
 # The testbed's initial PKI, made with openssl only (independent of the product's PKI code),
 # in aks-engine's layout and file names. Source it after common.sh; call tb_make_pki DIR.
+# ETCD_CA=separate: a dedicated etcd-ca (kubeadm layout) signs the etcd certificates instead of ca.
 #
 # Validity: leaves valid from now-1h for CERT_DAYS days; CA for CA_DAYS days.
 # EXPIRED=1: leaves valid from now-365d to now-1d (already expired); EXPIRED=2: the CAs too.
@@ -75,15 +76,28 @@ CA_EXT=("basicConstraints = critical,CA:TRUE" "keyUsage = critical,keyCertSign,c
 LEAF_BASE=("basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature,keyEncipherment"
   "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid")
 
+# _tb_extra_ca DIR WORK NAME SUBJ: a CA besides the cluster CA, as DIR/NAME.crt/.key; it signs
+# from DIR/WORK, which holds its own `openssl ca` database (own serials) and a copy of its files.
+_tb_extra_ca() {
+  local d=$1 work=$2 name=$3 subj=$4
+  mkdir -p "$d/$work" && _tb_ca_db "$d/$work"
+  _tb_sign "$d/$work" "$name" "$d/$name" "$subj" ca "${CA_EXT[@]}"
+  cp "$d/$name.crt" "$d/$name.key" "$d/$work/"
+}
+
 tb_make_pki() {
-  local d=$1 i san
+  local d=$1 i san ecadir ecaname
   mkdir -p "$d" && chmod 700 "$d"
   _tb_ca_db "$d"
-  # Cluster CA (signs everything, aks-engine default) and the front-proxy CA.
+  # Cluster CA (signs everything else; etcd's certificates too unless separate) and the front-proxy CA.
   _tb_sign "$d" ca "$d/ca" "/CN=ca" ca "${CA_EXT[@]}"
-  mkdir -p "$d/proxy" && _tb_ca_db "$d/proxy"
-  _tb_sign "$d/proxy" proxy-ca "$d/proxy-ca" "/CN=proxyClientCA" ca "${CA_EXT[@]}"
-  cp "$d/proxy-ca.crt" "$d/proxy-ca.key" "$d/proxy/"
+  _tb_extra_ca "$d" proxy proxy-ca "/CN=proxyClientCA"
+  # The etcd certificates' issuer: the cluster CA, or (separate) etcd-ca.
+  ecadir=$d ecaname=ca
+  if [[ $ETCD_CA == separate ]]; then
+    _tb_extra_ca "$d" etcd etcd-ca "/CN=etcd-ca"
+    ecadir=$d/etcd ecaname=etcd-ca
+  fi
 
   san="subjectAltName = DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   san+=",DNS:kubernetes.default.svc.cluster.local,DNS:$FQDN,IP:10.0.0.1,IP:$LB_IP,IP:127.0.0.1"
@@ -96,15 +110,15 @@ tb_make_pki() {
 
   san="subjectAltName = DNS:localhost,IP:127.0.0.1"
   for i in "${!MASTER_IPS[@]}"; do san+=",IP:${MASTER_IPS[$i]},DNS:${MASTER_NAMES[$i]}"; done
-  _tb_sign "$d" ca "$d/etcdserver" "/CN=etcdserver" leaf "${LEAF_BASE[@]}" \
+  _tb_sign "$ecadir" "$ecaname" "$d/etcdserver" "/CN=etcdserver" leaf "${LEAF_BASE[@]}" \
     "extendedKeyUsage = serverAuth,clientAuth" "$san"
-  _tb_sign "$d" ca "$d/etcdclient" "/CN=etcdclient" leaf "${LEAF_BASE[@]}" "extendedKeyUsage = clientAuth"
+  _tb_sign "$ecadir" "$ecaname" "$d/etcdclient" "/CN=etcdclient" leaf "${LEAF_BASE[@]}" "extendedKeyUsage = clientAuth"
   for i in "${!MASTER_IPS[@]}"; do
-    _tb_sign "$d" ca "$d/etcdpeer$i" "/CN=etcdpeer$i" leaf "${LEAF_BASE[@]}" \
+    _tb_sign "$ecadir" "$ecaname" "$d/etcdpeer$i" "/CN=etcdpeer$i" leaf "${LEAF_BASE[@]}" \
       "extendedKeyUsage = serverAuth,clientAuth" \
       "subjectAltName = IP:${MASTER_IPS[$i]},IP:127.0.0.1,DNS:${MASTER_NAMES[$i]}"
   done
   _tb_sign "$d/proxy" proxy-ca "$d/proxy" "/O=system:masters/CN=aggregator" leaf "${LEAF_BASE[@]}" \
     "extendedKeyUsage = clientAuth"
-  rm -rf "$d/proxy" "$d/db"
+  rm -rf "$d/proxy" "$d/etcd" "$d/db"
 }

@@ -23,6 +23,7 @@ tb_defaults() {
   EXPIRED=${EXPIRED:-0}                  # 1: leaves already expired; 2: CA too
   PRIVATE=${PRIVATE:-0}                  # 1: from the host only the jumpbox (ssh) and the LB are reachable
   MASTER_KUBELET=${MASTER_KUBELET:-1}    # hollow kubelet on masters too (masters are Nodes in aks-engine)
+  ETCD_CA=${ETCD_CA:-shared}             # shared: ca signs etcd's certs (aks-engine); separate: etcd-ca (kubeadm)
   K8S_VERSION=${K8S_VERSION:-1.35.8}
 }
 
@@ -66,11 +67,14 @@ tb_save() {
   mkdir -p "$TB_STATE"
   {
     for v in MASTERS AGENTS SUBNET BRIDGE CLUSTER_ID DNS_PREFIX LOCATION ADMIN_USER ADMIN_UID CERT_DAYS CA_DAYS \
-      EXPIRED PRIVATE MASTER_KUBELET K8S_VERSION; do
+      EXPIRED PRIVATE MASTER_KUBELET ETCD_CA K8S_VERSION; do
       printf '%s=%q\n' "$v" "${!v}"
     done
   } >"$TB_STATE/testbed.env"
 }
+
+# The CA file (in /etc/kubernetes/certs) that etcd trusts and that clients of etcd verify it with.
+tb_etcd_ca() { if [[ $ETCD_CA == separate ]]; then echo etcd-ca.crt; else echo ca.crt; fi; }
 
 netns_of() { printf 'azstb-%s' "$1"; }
 vm_dir() { printf '%s/vms/%s' "$TB_STATE" "$1"; }

@@ -21,6 +21,8 @@ describe("config: the pki section", () => {
             sans: { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] },
             validity: { leaf: { days: 365, renewalDays: 30 }, ca: { days: 3650, renewalDays: 365 } },
             rotation: ZERO_GENERATIONS,
+            caGenerations: { "kubernetes-ca": [{ generation: 0, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }] },
+            caRotation: "phased",
             adopted: {},
         });
     });
@@ -143,7 +145,7 @@ describe("config: adopting the cluster's current CA", function () {
     it("does not use (nor check) an adopted CA once its generation is bumped, and says so", () => {
         const { value, warnings } = parsePkiConfig({ rotation: { kubernetesCa: 1 } }, { "kubernetes-ca": { certificate: f.ca.cert, privateKey: f.other.key } });
         assert.deepEqual(value.adopted, {});
-        assert.deepEqual(warnings, ["azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: not used: the adopted CA is generation 0 and its rotation generation is 1"]);
+        assert.deepEqual(warnings, ["azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey: not used: the adopted CA is generation 0, which pki.caGenerations.kubernetesCa retires (or pki.rotation moved past)"]);
     });
 
     it("reports problems of the pki section and of the adopted CA together, never quoting the PEM", () => {

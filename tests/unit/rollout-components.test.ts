@@ -31,7 +31,7 @@ async function runRollout(privateNetwork = false): Promise<{ rollout: Rollout; r
             const pki = new ClusterPki("pki", { settings: settingsOf({}), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName });
             return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings }) };
         },
-        ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...Object.values(rollout.nodes).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)])])),
+        ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)])])),
     );
     return { rollout: result.rollout, regs: registrations };
 }

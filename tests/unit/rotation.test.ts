@@ -42,18 +42,19 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
             assert.equal(p.resourceCount, 20);
         });
 
-        it("Kubernetes-CA: the CA and every leaf it signs, etcd's included — 9 certificates, 32 resources", () => {
+        it("Kubernetes-CA: a new CA generation (the old one deleted) and every leaf it signs, etcd's included — 8 certificates, 30 resources", () => {
             const p = plan(base, bump(base, "kubernetesCa"));
-            assert.deepEqual(ids(p), ["kubernetes-ca", ...K8S_LEAVES, ...ETCD_LEAVES]);
-            assert.deepEqual(p.replaced[0]!.resources, ["kubernetes-ca-key", "kubernetes-ca-cert"]);
-            assert.equal(p.resourceCount, 32);
+            assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES]);
+            assert.deepEqual([p.created, p.deleted], [["kubernetes-ca-g1-key", "kubernetes-ca-g1-cert"], ["kubernetes-ca-key", "kubernetes-ca-cert"]]);
+            assert.equal(p.resourceCount, 30);
             assert.ok(!ids(p).includes("front-proxy-client") && !ids(p).includes("service-account"));
         });
 
-        it("FrontProxy: the front-proxy CA and client — 6 resources", () => {
+        it("FrontProxy: a new front-proxy CA generation and the client re-issued — 4 resources replaced", () => {
             const p = plan(base, bump(base, "frontProxy"));
-            assert.deepEqual(ids(p), ["front-proxy-ca", "front-proxy-client"]);
-            assert.equal(p.resourceCount, 6);
+            assert.deepEqual(ids(p), ["front-proxy-client"]);
+            assert.deepEqual(p.created, ["front-proxy-ca-g1-key", "front-proxy-ca-g1-cert"]);
+            assert.equal(p.resourceCount, 4);
         });
 
         it("ServiceAccount: the key pair, and the apiserver certificate re-issued over it — 3 resources", () => {
@@ -65,8 +66,7 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
 
         it("says why, in words", () => {
             assert.deepEqual(describePlan(plan(base, bump(base, "frontProxy"))), [
-                "front-proxy-ca: replace 2 resource(s) — forced rotation: front-proxy-ca#0 → front-proxy-ca#1",
-                "front-proxy-client: replace 4 resource(s) — forced rotation: FrontProxy#0 issuer=front-proxy-ca#0 → FrontProxy#1 issuer=front-proxy-ca#1; front-proxy-ca replaced",
+                "front-proxy-client: replace 4 resource(s) — forced rotation: FrontProxy#0 issuer=front-proxy-ca#0 → FrontProxy#1 issuer=front-proxy-ca#1",
             ]);
         });
 
@@ -79,21 +79,22 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
     describe("separate etcd CA (kubeadm layout)", () => {
         const base: Raw = { etcdCa: "separate" };
 
-        it("Kubernetes-CA: the CA and apiserver, client, kubectlClient only — 12 resources", () => {
+        it("Kubernetes-CA: apiserver, client, kubectlClient only — 10 resources", () => {
             const p = plan(base, bump(base, "kubernetesCa"));
-            assert.deepEqual(ids(p), ["kubernetes-ca", ...K8S_LEAVES]);
-            assert.equal(p.resourceCount, 12);
+            assert.deepEqual(ids(p), K8S_LEAVES);
+            assert.equal(p.resourceCount, 10);
         });
 
-        it("ETCD-CA: the etcd CA and the 5 etcd leaves — 22 resources", () => {
+        it("ETCD-CA: the 5 etcd leaves under a new etcd CA generation — 20 resources", () => {
             const p = plan(base, bump(base, "etcdCa"));
-            assert.deepEqual(ids(p), ["etcd-ca", ...ETCD_LEAVES]);
-            assert.equal(p.resourceCount, 22);
+            assert.deepEqual(ids(p), ETCD_LEAVES);
+            assert.deepEqual(p.created, ["etcd-ca-g1-key", "etcd-ca-g1-cert"]);
+            assert.equal(p.resourceCount, 20);
         });
 
         it("the leaf types and FrontProxy / ServiceAccount are as in the AKS Engine layout", () => {
             const counts = (["kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const).map((t) => plan(base, bump(base, t)).resourceCount);
-            assert.deepEqual(counts, [10, 20, 6, 3]);
+            assert.deepEqual(counts, [10, 20, 4, 3]);
         });
 
         it("switching the layout creates the etcd CA and re-issues the etcd leaves under it", () => {
@@ -145,7 +146,7 @@ describe("rotation: adopted CA", function () {
     it("bumping its generation creates a generated CA and re-issues the 8 leaves it signed — 30 resources", () => {
         const adoption = adopt(f.ca);
         const p = plan({}, bump({}, "kubernetesCa"), { adoption });
-        assert.deepEqual(p.created, ["kubernetes-ca-key", "kubernetes-ca-cert"]);
+        assert.deepEqual([p.created, p.deleted], [["kubernetes-ca-g1-key", "kubernetes-ca-g1-cert"], []]);
         assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES]);
         assert.equal(p.resourceCount, 30);
         // while it stays adopted, the leaf rotations are as usual
@@ -193,13 +194,13 @@ describe("rotation: the components replace exactly what the plan says (engine si
     it("AKS Engine layout: every rotation type", async () => {
         const counts: Record<string, number> = {};
         for (const t of ["kubernetesCa", "kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const) counts[t] = await check({}, bump({}, t));
-        assert.deepEqual(counts, { kubernetesCa: 32, kubernetesLeaf: 10, etcdLeaf: 20, frontProxy: 6, serviceAccount: 3 });
+        assert.deepEqual(counts, { kubernetesCa: 30, kubernetesLeaf: 10, etcdLeaf: 20, frontProxy: 4, serviceAccount: 3 });
     });
 
     it("separate etcd CA: ETCD-CA and Kubernetes-CA", async () => {
         const base = { etcdCa: "separate" };
-        assert.equal(await check(base, bump(base, "etcdCa")), 22);
-        assert.equal(await check(base, bump(base, "kubernetesCa")), 12);
+        assert.equal(await check(base, bump(base, "etcdCa")), 20);
+        assert.equal(await check(base, bump(base, "kubernetesCa")), 10);
     });
 
     it("key algorithm, leaf validity and a fourth master", async () => {

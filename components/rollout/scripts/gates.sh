@@ -35,18 +35,27 @@ gate_etcd() {
     return 0
   fi
   wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
-  etcd_quorum "$t"
+  etcd_quorum "$t" || return 1
+  # etcd was restarted with this master drained: back into the balancer once the apiserver is ready on it
+  if [[ ${DRAINED:-0} == 1 ]]; then apiserver_in_rotation; fi
 }
 
 # apiserver: /readyz ok on the node's own address (what the load balancer probes) and the
 # installed serving certificate presented; then held ok for the load balancer's settle time, so
 # the next apiserver is stopped only once the balancer sends traffic here again.
 gate_apiserver() {
+  local ip=${PARAM[node_ip]}
+  wait_for "${PARAM[health_timeout]}" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
+  apiserver_in_rotation
+}
+
+# The local apiserver is ready: the balancer's probes are let in again, and it must stay ready
+# for the settle time.
+apiserver_in_rotation() {
   local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
   local auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
   wait_for "$t" "kube-apiserver /readyz on $ip:443 not ok" curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || return 1
-  wait_for "$t" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
-  lb_undrain # ready: let the balancer's probes in again
+  lb_undrain
   for ((i = 0; i < settle; i++)); do
     curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
     sleep 1

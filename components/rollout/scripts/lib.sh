@@ -165,6 +165,7 @@ lb_drain() {
   local src
   [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
   for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
+  DRAINED=1
   log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
   sleep "${PARAM[lb_settle]}"
 }

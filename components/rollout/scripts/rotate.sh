@@ -27,7 +27,9 @@ rotate_main() {
   local svc restarted=() changed_at=${EPOCHREALTIME/./}
   for svc in ${PARAM[services]}; do
     if pending_has "$svc"; then
-      [[ $svc == kube-apiserver ]] && lb_drain
+      # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
+      # load balancer first; the gate puts the master back once its apiserver is ready again
+      [[ $svc == kube-apiserver || $svc == etcd ]] && lb_drain
       restart_service "$svc"
       restarted+=("$svc")
     fi

@@ -1,0 +1,200 @@
+// Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA: the
+// etcd CA, then the Kubernetes CA, each through trust → activate → retire (one reviewed `up` per
+// phase), then both together with the front-proxy CA in one one-shot `up`. Through every phase the
+// prober (which trusts master 0's current CA bundle) has no failed request, every Node is Ready
+// after it, the canary data in etcd is unchanged, and a client that trusts only the old CA works
+// until the retire phase and fails after it.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { whileProbing } from "../../tools/prober";
+import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+
+const CERTS = "/etc/kubernetes/certs";
+type Generations = Record<string, "trusted" | "active" | "retired">;
+
+/** A client that trusts one CA bundle and authenticates with one certificate. */
+interface Client {
+    ca: string;
+    cert: string;
+    key: string;
+}
+
+describe("CA rotation on the testbed: trust, activate, retire with no failed request", function () {
+    let backend: TestBackend;
+    let workspace: string;
+    let stack: Stack;
+    let masters: TestbedNode[];
+    let nodes: TestbedNode[];
+    let canary: string;
+    const log: string[] = [];
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "azs-ca-e2e-"));
+
+    const endpoint = (): string => (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apiServerEndpoint: string }).apiServerEndpoint;
+    const canaryHash = (): string => (JSON.parse(execFileSync(path.join(REPO_ROOT, "testbed/etcd-check"), { encoding: "utf8" })) as { canarySha256: string }).canarySha256;
+
+    function clientFiles(name: string, pem: { ca: string; cert: string; key: string }): Client {
+        const files = { ca: path.join(tmp, `${name}-ca.crt`), cert: path.join(tmp, `${name}.crt`), key: path.join(tmp, `${name}.key`) };
+        fs.writeFileSync(files.ca, pem.ca);
+        fs.writeFileSync(files.cert, pem.cert);
+        fs.writeFileSync(files.key, pem.key, { mode: 0o600 });
+        return files;
+    }
+
+    /** HTTP status of a GET (0 when TLS fails, e.g. the server's certificate does not verify). */
+    function status(client: Client, url: string): number {
+        const out = execFileSync("sh", ["-c", `curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$1" --cert "$2" --key "$3" "$4" || true`, "sh", client.ca, client.cert, client.key, url], { encoding: "utf8" });
+        return Number(out.trim() || "0");
+    }
+    const apiWorks = (c: Client) => status(c, `${endpoint()}/api/v1/namespaces/default`) === 200;
+    const etcdWorks = (c: Client) => masters.every((m) => status(c, `https://${m.ip}:2379/health`) === 200);
+
+    /** Subject CNs of the certificates in a file on a node, in order (issuer of the first). */
+    function certsInFile(node: string, file: string): { subjects: string[]; issuer: string } {
+        const text = onNode(node, `cat ${CERTS}/${file}`);
+        const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+        const field = (pem: string, which: "subject" | "issuer") => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
+        return { subjects: blocks.map((b) => field(b, "subject")), issuer: field(blocks[0]!, "issuer") };
+    }
+
+    async function setPki(pki: Record<string, unknown>): Promise<void> {
+        await stack.setConfig("azs-cert-rotation:pki", { value: JSON.stringify({ etcdCa: "separate", ...pki }) });
+    }
+
+    /** One `pulumi up` with the prober running; checks what must hold after every phase. */
+    async function phase(name: string, pki: Record<string, unknown>): Promise<OutputMap> {
+        await setPki(pki);
+        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+        console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.equal(result.summary.result, "succeeded");
+        assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
+        assert.equal(probe.fail, 0, `failed requests during ${name}: ${JSON.stringify(probe)}`);
+        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 60_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), `all Nodes Ready after ${name}`);
+        assert.equal(canaryHash(), canary, `etcd data unchanged after ${name}`);
+        return result.outputs;
+    }
+
+    before(async function () {
+        assertEngineWithPlugin("@pulumi/tls");
+        assertEngineWithPlugin("@pulumi/command");
+        testbed("down");
+        testbed("up", ["--separate-etcd-ca"]);
+        nodes = testbedNodes();
+        masters = nodes.filter((n) => n.role === "master");
+        canary = canaryHash();
+        backend = createTestBackend("azs-ca-e2e");
+        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-ca-project-"));
+        stack = await openTestbedStack(workspace, "ca", TESTBED_STATE, backend.envVars, TESTBED_ROLLOUT);
+        // Take the cluster over: leaves re-issued by the adopted CAs (generation 0 active, the only one).
+        const first = await stack.up({ onOutput: (o) => log.push(o) });
+        assert.equal(first.summary.result, "succeeded");
+        assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+    });
+
+    after(async function () {
+        await stack?.destroy().catch(() => undefined);
+        backend?.remove();
+        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+        fs.rmSync(tmp, { recursive: true, force: true });
+        // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
+        testbed("down");
+    });
+
+    it("refuses a phase out of order at preview, before anything changes", async () => {
+        await setPki({ caGenerations: { etcdCa: { "1": "active" } } });
+        await assert.rejects(stack.preview(), /etcdCa: activating generation 1 before it is trusted everywhere is refused/);
+        await setPki({ caGenerations: { etcdCa: { "0": "retired" } } });
+        await assert.rejects(stack.preview(), /retiring the only CA is refused/);
+    });
+
+    it("etcd CA alone: trust, activate, retire", async () => {
+        const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
+        const oldEtcdClient = clientFiles("old-etcd", { ca: pem("etcd-ca.crt"), cert: pem("etcdclient.crt"), key: pem("etcdclient.key") });
+        assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works before the rotation");
+        const etcd = (g: Generations) => ({ caGenerations: { etcdCa: g } });
+
+        const trusted = await phase("etcd CA trust", etcd({ "0": "active", "1": "trusted" }));
+        assert.deepEqual(certsInFile(masters[0]!.name, "etcd-ca.crt").subjects, ["etcd-ca", "etcd-ca-g1"]);
+        assert.equal(certsInFile(masters[1]!.name, "etcdserver.crt").issuer, "etcd-ca", "nothing is signed by generation 1 yet");
+        assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works after the trust phase");
+        assert.match((trusted.caRotationPlan!.value as string[]).join("\n"), /etcd CA: next, activate generation 1/);
+
+        await phase("etcd CA activate", etcd({ "0": "trusted", "1": "active" }));
+        for (const m of masters) {
+            assert.deepEqual(certsInFile(m.name, "etcdserver.crt"), { subjects: ["etcdserver", "etcd-ca-g1"], issuer: "etcd-ca-g1" }, "leaf + generation 1 cross-signed by 0");
+            assert.equal(certsInFile(m.name, `etcdpeer${m.index}.crt`).issuer, "etcd-ca-g1");
+        }
+        assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works until the retire phase");
+
+        const retired = await phase("etcd CA retire", etcd({ "0": "retired", "1": "active" }));
+        assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
+        assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
+        assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
+        assert.deepEqual(retired.caGenerations!.value["etcd-ca"], { "0": "retired", "1": "active" });
+    });
+
+    it("Kubernetes CA alone: trust, activate, retire", async () => {
+        const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
+        const oldAdmin = clientFiles("old-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
+        assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
+        const k8s = (g: Generations) => ({ caGenerations: { kubernetesCa: g, etcdCa: { "0": "retired", "1": "active" } } });
+
+        await phase("Kubernetes CA trust", k8s({ "0": "active", "1": "trusted" }));
+        for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca", "ca-g1"], `${n.name}: ca.crt holds both generations`);
+        assert.ok(apiWorks(oldAdmin), "the old admin client works after the trust phase");
+
+        const active = await phase("Kubernetes CA activate", k8s({ "0": "trusted", "1": "active" }));
+        for (const m of masters) assert.deepEqual(certsInFile(m.name, "apiserver.crt"), { subjects: ["apiserver", "ca-g1"], issuer: "ca-g1" });
+        for (const n of nodes) assert.equal(certsInFile(n.name, "client.crt").issuer, "ca-g1");
+        assert.ok(apiWorks(oldAdmin), "the old admin client works until the retire phase");
+        assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
+
+        const retired = await phase("Kubernetes CA retire", k8s({ "0": "retired", "1": "active" }));
+        for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca-g1"]);
+        assert.ok(!apiWorks(oldAdmin), "a client that trusts only the retired Kubernetes CA fails");
+        assert.equal(retired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
+        const bundle = clientFiles("new-admin", { ...adminClient(retired.adminKubeconfig!.value as string), ca: retired.caBundle!.value as string });
+        assert.ok(apiWorks(bundle), "the stack outputs caBundle + adminKubeconfig reach the API");
+    });
+
+    it("both CAs and the front-proxy CA together in one one-shot up", async () => {
+        const before = await stack.outputs();
+        const oldAdmin = clientFiles("gen1-admin", { ...adminClient(before.adminKubeconfig!.value as string), ca: before.caBundle!.value as string });
+        assert.ok(apiWorks(oldAdmin));
+        const outputs = await phase("one-shot (Kubernetes, etcd and front-proxy CAs)", {
+            caRotation: "oneShot",
+            caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "2": "active" }, frontProxyCa: { "1": "active" } },
+        });
+        const plan = (outputs.caRotationPlan!.value as string[]).join("\n");
+        assert.match(plan, /one-shot stage 3 of 3/);
+        assert.deepEqual(outputs.caGenerations!.value, {
+            "kubernetes-ca": { "0": "retired", "1": "retired", "2": "active" },
+            "etcd-ca": { "0": "retired", "1": "retired", "2": "active" },
+            "front-proxy-ca": { "0": "retired", "1": "active" },
+        });
+        for (const m of masters) {
+            assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g2"]);
+            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g2"]);
+            assert.deepEqual(certsInFile(m.name, "apiserver.crt").subjects, ["apiserver"]);
+            assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
+        }
+        assert.ok(!apiWorks(oldAdmin), "a client that trusts only generation 1 fails after the one-shot");
+        const again = await stack.preview();
+        assert.deepEqual(Object.keys(again.changeSummary).filter((k) => k !== "same" && k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");
+        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+        assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
+    });
+});
+
+/** Client certificate and key from a kubeconfig's embedded data (the outputs are JSON kubeconfigs). */
+function adminClient(kubeconfig: string): { cert: string; key: string } {
+    const user = (JSON.parse(kubeconfig) as { users: { user: Record<string, string> }[] }).users[0]!.user;
+    const field = (name: string) => Buffer.from(user[name]!, "base64").toString("utf8");
+    return { cert: field("client-certificate-data"), key: field("client-key-data") };
+}

@@ -1,0 +1,39 @@
+// The testbed prober around a piece of work: API calls through the load balancer at a fixed rate
+// (testbed/probe, bounded by its own duration) while `work` runs, stopped right after it. Used by
+// the e2e tests and the benchmarks to count failed requests.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO_ROOT } from "./workspace";
+
+export interface ProbeSummary {
+    ok: number;
+    fail: number;
+    [key: string]: unknown;
+}
+
+export const PROBE_RATE = 20;
+
+/** Runs `work` with the prober running (3 s of baseline before, 3 s after); returns its result and the prober's summary. */
+export async function whileProbing<T>(work: () => Promise<T>, opts: { rate?: number; maxSeconds?: number } = {}): Promise<{ result: T; probe: ProbeSummary; seconds: number }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-probe-"));
+    const args = ["--rate", String(opts.rate ?? PROBE_RATE), "--duration", `${opts.maxSeconds ?? 1800}s`, "--out", dir];
+    const child = spawn(path.join(REPO_ROOT, "testbed/probe"), args, { stdio: ["ignore", "ignore", "inherit"] });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    const pause = () => new Promise((r) => setTimeout(r, 3000));
+    try {
+        await pause();
+        const t0 = Date.now();
+        const result = await work();
+        const seconds = (Date.now() - t0) / 1000;
+        await pause();
+        child.kill("SIGINT");
+        await exited;
+        const probe = JSON.parse(fs.readFileSync(path.join(dir, "probe-summary.json"), "utf8")) as ProbeSummary;
+        return { result, probe, seconds };
+    } finally {
+        if (child.exitCode === null) child.kill("SIGINT");
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
