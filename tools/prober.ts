@@ -33,7 +33,9 @@ export async function whileProbing<T>(work: () => Promise<T>, opts: { rate?: num
         const probe = JSON.parse(fs.readFileSync(path.join(dir, "probe-summary.json"), "utf8")) as ProbeSummary;
         return { result, probe, seconds };
     } finally {
-        if (child.exitCode === null) child.kill("SIGINT");
+        // also when `work` failed: the prober must not outlive it, nor write into a removed directory
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+        await exited;
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }

@@ -90,3 +90,10 @@ export async function openTestbedStack(
     }
     return stack;
 }
+
+/** Sets an object-typed config key (Pulumi.yaml types `pki` as an object, so a JSON string is refused): written to the stack file as YAML. */
+export async function setObjectConfig(stack: Stack, key: string, value: Record<string, unknown>): Promise<void> {
+    const settings = await stack.workspace.stackSettings(stack.name);
+    settings.config = { ...settings.config, [key]: value };
+    await stack.workspace.saveStackSettings(stack.name, settings);
+}

@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../tools/prober";
-import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { openTestbedStack, REPO_ROOT, setObjectConfig, TESTBED_ROLLOUT } from "../../tools/workspace";
 import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
@@ -62,9 +62,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         return { subjects: blocks.map((b) => field(b, "subject")), issuer: field(blocks[0]!, "issuer") };
     }
 
-    async function setPki(pki: Record<string, unknown>): Promise<void> {
-        await stack.setConfig("azs-cert-rotation:pki", { value: JSON.stringify({ etcdCa: "separate", ...pki }) });
-    }
+    const setPki = (pki: Record<string, unknown>) => setObjectConfig(stack, "azs-cert-rotation:pki", { etcdCa: "separate", ...pki });
 
     /** One `pulumi up` with the prober running; checks what must hold after every phase. */
     async function phase(name: string, pki: Record<string, unknown>): Promise<OutputMap> {

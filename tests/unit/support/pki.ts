@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdoptionInput, parsePkiConfig } from "../../../components/config";
 import { PkiInventory } from "../../../components/pki/catalog";
 import { ClusterPki } from "../../../components/pki/clusterPki";
-import { PkiSettings } from "../../../components/pki/settings";
+import { CaGenerations, PkiSettings } from "../../../components/pki/settings";
 import { inventory3x3, promiseOf, Registration, runMocked } from "./mocks";
 
 export function settingsOf(raw: unknown, adoption: AdoptionInput = {}): PkiSettings {
@@ -13,7 +13,8 @@ export function settingsOf(raw: unknown, adoption: AdoptionInput = {}): PkiSetti
 /** Every output of the PKI: awaiting it means every resource was registered. */
 export function everything(pki: ClusterPki): pulumi.Output<unknown> {
     const outputs: pulumi.Output<unknown>[] = [
-        ...Object.values(pki.authorities).map((c) => c.certPem),
+        ...Object.values(pki.generations).flatMap((g) => [...g.values()].map((c) => c.certPem)),
+        ...pki.stages.flatMap((_, k) => pki.resolved.inventory.nodes.flatMap((n) => pki.nodeFiles(n.name, k).map((f) => f.content))),
         ...Object.values(pki.leaves).map((l) => l.certPem),
         ...Object.values(pki.keyPairs).map((k) => k.publicKeyPem),
         pki.kubeconfigs,
@@ -21,9 +22,9 @@ export function everything(pki: ClusterPki): pulumi.Output<unknown> {
     return pulumi.all(outputs);
 }
 
-export async function runPki(settings: PkiSettings, inventory: PkiInventory = inventory3x3()): Promise<{ pki: ClusterPki; registrations: Registration[] }> {
+export async function runPki(settings: PkiSettings, inventory: PkiInventory = inventory3x3(), caStages?: CaGenerations[]): Promise<{ pki: ClusterPki; registrations: Registration[] }> {
     const { result, registrations } = await runMocked(
-        () => new ClusterPki("pki", { settings, inventory, clusterName: "azstb" }),
+        () => new ClusterPki("pki", { settings, inventory, clusterName: "azstb", caStages }),
         (pki) => promiseOf(everything(pki)),
     );
     return { pki: result, registrations };

@@ -1,0 +1,163 @@
+import { strict as assert } from "assert";
+import { ConfigError, parsePkiConfig } from "../../components/config";
+import { assumedDeployed, caRecordOf, checkCaTransition, planCaStages, trustBundleFiles, trustedOf } from "../../components/pki/caPhases";
+import { CaGeneration, CaGenerations } from "../../components/pki/settings";
+import { resolvePki } from "../../components/pki/resolve";
+import { planReplacements } from "../../components/pki/rotation";
+import { inventory3x3, promiseOf } from "./support/mocks";
+import { runPki, settingsOf } from "./support/pki";
+
+type States = Record<number, CaGeneration["state"]>;
+const gens = (s: States): CaGeneration[] => Object.entries(s).map(([g, state]) => ({ generation: Number(g), state }));
+const k8s = (s: States): CaGenerations => ({ "kubernetes-ca": gens(s) });
+const record = (s: States) => caRecordOf(k8s(s));
+
+describe("CA phases: the order of trust, activate, retire", () => {
+    it("a trust bundle holds the active generation first, then the trusted ones, newest first; never a retired one", () => {
+        assert.deepEqual(trustedOf(gens({ 0: "trusted", 1: "retired", 2: "active", 3: "trusted" })), [2, 3, 0]);
+    });
+
+    it("allows each phase in order: trust, activate, retire", () => {
+        assert.deepEqual(checkCaTransition("kubernetes-ca", gens({ 0: "active" }), gens({ 0: "active", 1: "trusted" })), []);
+        assert.deepEqual(checkCaTransition("kubernetes-ca", gens({ 0: "active", 1: "trusted" }), gens({ 0: "trusted", 1: "active" })), []);
+        assert.deepEqual(checkCaTransition("kubernetes-ca", gens({ 0: "trusted", 1: "active" }), gens({ 0: "retired", 1: "active" })), []);
+        assert.deepEqual(checkCaTransition("kubernetes-ca", gens({ 0: "trusted", 1: "active" }), gens({ 1: "active" })), [], "a generation left out is retired");
+    });
+
+    it("refuses activating a generation that is not yet trusted everywhere", () => {
+        const [p] = checkCaTransition("etcd-ca", gens({ 0: "active" }), gens({ 0: "trusted", 1: "active" }));
+        assert.match(p!, /^pki\.caGenerations\.etcdCa: activating generation 1 before it is trusted everywhere is refused/);
+        assert.match(p!, /first run up with \{ "0": active, "1": trusted \} \(trust phase\), or set pki\.caRotation: oneShot/);
+    });
+
+    it("refuses retiring the active generation in the up that activates the next one", () => {
+        const problems = checkCaTransition("kubernetes-ca", gens({ 0: "active", 1: "trusted" }), gens({ 0: "retired", 1: "active" }));
+        assert.equal(problems.length, 1);
+        assert.match(problems[0]!, /generation 0 signs the installed certificates and cannot be retired in the up that activates 1/);
+    });
+
+    it("refuses bringing back a retired generation", () => {
+        const [p] = checkCaTransition("kubernetes-ca", gens({ 0: "retired", 1: "active" }), gens({ 0: "trusted", 1: "active" }));
+        assert.match(p!, /generation 0 was retired .* add a new one above 1/);
+    });
+
+    it("config refuses retiring the only CA and two active generations, naming the key", () => {
+        const problems = (raw: unknown): string[] => {
+            try {
+                parsePkiConfig(raw);
+                return [];
+            } catch (e) {
+                return (e as ConfigError).problems;
+            }
+        };
+        assert.deepEqual(problems({ caGenerations: { kubernetesCa: { "0": "retired" } } }), [
+            "pki.caGenerations.kubernetesCa: no active generation: retiring the only CA is refused; exactly one generation must be active",
+        ]);
+        assert.match(problems({ caGenerations: { frontProxyCa: { "0": "active", "1": "active" } } })[0]!, /generations 0, 1 are all active/);
+        assert.match(problems({ caGenerations: { etcdCa: { "0": "active" } } })[0]!, /pki\.caGenerations\.etcdCa: unknown key/, "no etcd CA in the shared layout");
+        assert.match(problems({ caGenerations: { kubernetesCa: { x: "active" } } })[0]!, /"x" is not a generation number/);
+        assert.match(problems({ caGenerations: { kubernetesCa: { "0": "on" } } })[0]!, /pki\.caGenerations\.kubernetesCa\.0: must be one of "trusted", "active", "retired"/);
+        assert.match(problems({ rotation: { kubernetesCa: 1 }, caGenerations: { kubernetesCa: { "1": "active" } } })[0]!, /set it or pki\.rotation\.kubernetesCa, not both/);
+        const { value } = parsePkiConfig({ caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active", "0": "trusted" } } });
+        assert.deepEqual(value.caGenerations["kubernetes-ca"], gens({ 0: "trusted", 1: "active" }));
+        assert.equal(value.caRotation, "oneShot");
+    });
+
+    it("without a record (first run) the cluster is taken to trust only the lowest live generation", () => {
+        assert.deepEqual(assumedDeployed(gens({ 0: "active", 1: "trusted" })), gens({ 0: "active" }));
+        assert.deepEqual(planCaStages(undefined, k8s({ 0: "active", 1: "trusted" }), "phased").stageNames, ["trust"]);
+        assert.throws(() => planCaStages(undefined, k8s({ 0: "trusted", 1: "active" }), "phased"), /activating generation 1 before it is trusted everywhere/);
+    });
+
+    it("phased: one stage per run, refused with every problem listed and 'nothing was changed'", () => {
+        assert.deepEqual(planCaStages(record({ 0: "active", 1: "trusted" }), k8s({ 0: "trusted", 1: "active" }), "phased").stageNames, ["activate"]);
+        assert.deepEqual(planCaStages(record({ 0: "trusted", 1: "active" }), k8s({ 0: "retired", 1: "active" }), "phased").stageNames, ["retire"]);
+        assert.deepEqual(planCaStages(record({ 1: "active" }), k8s({ 1: "active" }), "phased").stageNames, ["steady"]);
+        assert.throws(
+            () => planCaStages(caRecordOf({ ...k8s({ 0: "active" }), "front-proxy-ca": gens({ 0: "active" }) }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active", 2: "trusted" }) }, "phased"),
+            // kubernetes-ca: not trusted yet + its active one retired; front-proxy-ca's trust of generation 2 is fine
+            (e: Error) => /^CA rotation refused, nothing was changed:\n/.test(e.message) && (e.message.match(/\n {2}- /g) ?? []).length === 2,
+        );
+    });
+
+    it("one-shot: trust, activate, retire chained; a CA that only needs a later phase starts there", () => {
+        const plan = planCaStages(
+            caRecordOf({ "kubernetes-ca": gens({ 0: "active" }), "front-proxy-ca": gens({ 0: "active", 1: "trusted" }) }),
+            { "kubernetes-ca": gens({ 1: "active" }), "front-proxy-ca": gens({ 1: "active" }) },
+            "oneShot",
+        );
+        assert.deepEqual(plan.stageNames, ["trust-activate", "activate-retire", "retire"]);
+        assert.deepEqual(plan.stages.map((s) => s["kubernetes-ca"]), [gens({ 0: "active", 1: "trusted" }), gens({ 0: "trusted", 1: "active" }), gens({ 1: "active" })]);
+        assert.deepEqual(plan.stages.map((s) => s["front-proxy-ca"]), [gens({ 0: "trusted", 1: "active" }), gens({ 1: "active" }), gens({ 1: "active" })]);
+        assert.deepEqual(plan.record, { "kubernetes-ca": { 0: "retired", 1: "active" }, "front-proxy-ca": { 0: "retired", 1: "active" } });
+        assert.match(plan.text.join("\n"), /one-shot stage 1 of 3:\nKubernetes CA: TRUST generation 1: added to the trust bundle next to generation 0/);
+    });
+
+    it("immediate: one stage, no order check, and it says clients break", () => {
+        const plan = planCaStages(record({ 0: "active" }), k8s({ 1: "active" }), "immediate");
+        assert.deepEqual(plan.stageNames, ["trust-activate-retire"]);
+        assert.match(plan.text.join("\n"), /IMMEDIATE mode: .* fail from the first node on/);
+    });
+
+    it("says in words what each phase does, where the bundle lives, and what to do next", () => {
+        const where = trustBundleFiles({ etcdCa: "shared", serviceAccountKey: "apiserver" });
+        assert.equal(where["kubernetes-ca"], "ca.crt on every node and in the kubeconfigs; read by kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl, etcd");
+        const trust = planCaStages(record({ 0: "active" }), k8s({ 0: "active", 1: "trusted" }), "phased", where).text;
+        assert.deepEqual(trust, [
+            `Kubernetes CA: TRUST generation 1: added to the trust bundle next to generation 0 (${where["kubernetes-ca"]}); it signs nothing yet; services that read the bundle only at start restart in rollout order`,
+            'Kubernetes CA: next, activate generation 1: pki.caGenerations.kubernetesCa = { "0": trusted, "1": active }',
+        ]);
+        const activate = planCaStages(record({ 0: "active", 1: "trusted" }), k8s({ 0: "trusted", 1: "active" }), "phased", where).text;
+        assert.match(activate[0]!, /^Kubernetes CA: ACTIVATE generation 1: .* cross-signed by generation 0, so clients that trust only the old CA keep working until it is retired$/);
+        assert.match(activate[1]!, /next, once every client outside the cluster has the new CA bundle, retire generation 0: pki\.caGenerations\.kubernetesCa = \{ "1": active \}/);
+        const retire = planCaStages(record({ 0: "trusted", 1: "active" }), k8s({ 0: "retired", 1: "active" }), "phased", where).text;
+        assert.match(retire[0]!, /^Kubernetes CA: RETIRE generation 0: removed from the trust bundle .* and its key deleted/);
+    });
+});
+
+describe("CA phases: what the PKI installs in each phase (components under mocks, 3+3)", function () {
+    this.timeout(60_000);
+    const master = "k8s-master-31415926-0";
+    const agent = "k8s-agentpool1-31415926-0";
+    /** The mock certificate names in a file, in order (each mocked certificate ends with "mock <resource> <hash>"). */
+    const names = (pem: string) => [...pem.matchAll(/^mock (\S+) /gm)].map((m) => m[1]);
+    async function files(raw: Record<string, unknown>, node: string, stages?: CaGenerations[]) {
+        const { pki } = await runPki(settingsOf(raw), inventory3x3(), stages);
+        return Promise.all(pki.stages.map(async (_, k) => Object.fromEntries(await Promise.all(pki.nodeFiles(node, k).map(async (f) => [f.path.split("/").pop()!, names(await promiseOf(f.content))] as const)))));
+    }
+
+    it("trust: ca.crt holds both generations, active first; leaves still from generation 0; no cross-signed certificate", async () => {
+        const [trust] = await files({ caGenerations: { kubernetesCa: { "0": "active", "1": "trusted" } } }, agent);
+        assert.deepEqual(trust!["ca.crt"], ["kubernetes-ca-cert", "kubernetes-ca-g1-cert"]);
+        assert.deepEqual(trust!["apiserver.crt"], ["apiserver-cert"]);
+    });
+
+    it("activate: serving certificates carry generation 1 cross-signed by 0; client certificates do not; the bundle keeps both", async () => {
+        const [activate] = await files({ caGenerations: { kubernetesCa: { "0": "trusted", "1": "active" } } }, master);
+        assert.deepEqual(activate!["ca.crt"], ["kubernetes-ca-g1-cert", "kubernetes-ca-cert"]);
+        assert.deepEqual(activate!["apiserver.crt"], ["apiserver-cert", "kubernetes-ca-g1-by-g0-cert"]);
+        assert.deepEqual(activate!["etcdserver.crt"], ["etcd-server-cert", "kubernetes-ca-g1-by-g0-cert"]);
+        assert.deepEqual(activate!["client.crt"], ["client-cert"]);
+    });
+
+    it("a one-shot run's trust stage installs the CA bundles alone; the later stages everything", async () => {
+        const plan = planCaStages(record({ 0: "active" }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active" }) }, "oneShot");
+        const [trust, activate, retire] = await files({ caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, master, plan.stages);
+        assert.deepEqual(Object.keys(trust!).sort(), ["ca.crt", "proxy-ca.crt"]);
+        assert.deepEqual(trust!["ca.crt"], ["kubernetes-ca-cert", "kubernetes-ca-g1-cert"]);
+        assert.deepEqual(activate!["apiserver.crt"], ["apiserver-cert", "kubernetes-ca-g1-by-g0-cert"]);
+        assert.deepEqual(retire!["ca.crt"], ["kubernetes-ca-g1-cert"]);
+        assert.deepEqual(retire!["apiserver.crt"], ["apiserver-cert"]);
+        assert.ok("ca.key" in retire! && "client.key" in retire!);
+    });
+
+    it("the resources of each phase: trust creates the new CA; activate re-issues the leaves and cross-signs; retire deletes the old CA", () => {
+        const at = (s: States) => resolvePki(settingsOf({ caGenerations: { kubernetesCa: Object.fromEntries(Object.entries(s)) } }), inventory3x3());
+        const trust = planReplacements(at({ 0: "active" }), at({ 0: "active", 1: "trusted" }));
+        assert.deepEqual([trust.resourceCount, trust.created, trust.deleted], [0, ["kubernetes-ca-g1-key", "kubernetes-ca-g1-cert"], []]);
+        const activate = planReplacements(at({ 0: "active", 1: "trusted" }), at({ 0: "trusted", 1: "active" }));
+        assert.deepEqual([activate.resourceCount, activate.created, activate.deleted], [30, ["kubernetes-ca-g1-by-g0-csr", "kubernetes-ca-g1-by-g0-cert"], []]);
+        const retire = planReplacements(at({ 0: "trusted", 1: "active" }), at({ 0: "retired", 1: "active" }));
+        assert.deepEqual([retire.resourceCount, retire.created, retire.deleted], [0, [], ["kubernetes-ca-key", "kubernetes-ca-cert", "kubernetes-ca-g1-by-g0-csr", "kubernetes-ca-g1-by-g0-cert"]]);
+    });
+});
