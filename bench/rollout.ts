@@ -1,14 +1,8 @@
 // Benchmark: a full rotation of every leaf on a fresh 3+3 testbed while the prober calls the API
 // through the load balancer. Prints failed requests (goal 0), the rotation's wall time, and its
 // ratio to the sum of each step's measured swap-to-healthy time (goal ≤ 1.5).
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { whileProbing } from "../tools/prober";
-import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../tools/workspace";
-
-const STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+import { onTestbed, runBench } from "./testbedRun";
 
 interface StepActivity {
     step: string;
@@ -20,15 +14,7 @@ interface StepActivity {
 }
 
 async function main(): Promise<void> {
-    const fresh = !process.argv.includes("--reuse-testbed");
-    if (fresh) execFileSync(path.join(REPO_ROOT, "testbed/down"), { stdio: "inherit" });
-    execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit" });
-
-    const backend = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-backend-"));
-    const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-bench-rollout-project-"));
-    const envVars = { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "bench" };
-    const stack = await openTestbedStack(workspace, "bench", STATE, envVars, TESTBED_ROLLOUT);
-    try {
+    await onTestbed("rollout", [], async (stack) => {
         const { result, probe, seconds: wall } = await whileProbing(() => stack.up());
         const activity = result.outputs.activity!.value as Record<string, StepActivity[]>;
         const steps = Object.values(activity).flat();
@@ -50,16 +36,7 @@ async function main(): Promise<void> {
         console.log(`  sum of swap→healthy times: ${healthySum.toFixed(1)} s`);
         console.log(`  ratio wall / sum: ${(wall / healthySum).toFixed(2)} (goal ≤ 1.5); span / sum: ${(span / healthySum).toFixed(2)}`);
         console.log(JSON.stringify({ bench: "rollout", wall, span, onNodes, healthySum, ratio: wall / healthySum, probe }));
-    } finally {
-        await stack.destroy().catch(() => undefined);
-        fs.rmSync(backend, { recursive: true, force: true });
-        fs.rmSync(workspace, { recursive: true, force: true });
-        // the testbed now runs the bench's certificates: leave it fresh for whoever is next
-        execFileSync(path.join(REPO_ROOT, "testbed/down"), { stdio: "inherit" });
-    }
+    }, process.argv.includes("--reuse-testbed"));
 }
 
-main().catch((e: Error) => {
-    console.error(e.message);
-    process.exit(1);
-});
+runBench(main);

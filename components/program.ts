@@ -13,7 +13,8 @@ import { Rollout } from "./rollout";
  */
 async function deployedCaGenerations(): Promise<unknown> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    return (await self.getOutputDetails("caGenerations")).value;
+    const details = await self.getOutputDetails("caGenerations");
+    return details.value ?? details.secretValue;
 }
 
 export async function program(): Promise<Record<string, unknown>> {
@@ -50,8 +51,9 @@ export async function program(): Promise<Record<string, unknown>> {
         // for users and CI systems outside the cluster: what to trust the apiserver with, and the admin credentials
         caBundle: pulumi.unsecret(outputs.caBundle),
         adminKubeconfig: outputs.adminKubeconfig,
-        // read back by the next run (deployedCaGenerations): which CA phase the cluster is in
-        caGenerations: caPlan.record,
+        // read back by the next run (deployedCaGenerations): which CA phase the cluster is in; it
+        // resolves only after every node's steps succeeded, so a failed run leaves the old record
+        caGenerations: rollout ? pulumi.unsecret(rollout.activity.apply(() => caPlan.record)) : caPlan.record,
         caRotationPlan: caPlan.text,
         kubeconfigs: outputs.kubeconfigs,
         certificateProfile: outputs.certificateProfile,
