@@ -52,7 +52,7 @@ rotate_main() {
 # certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
 # the node has changed when this fails.
 verify_staged() {
-  local stage=$1 dest staged key trust cert_pub
+  local stage=$1 dest staged key key_pub trust cert_pub
   trust=$(mktemp)
   for dest in "$CERTS_DIR"/*ca.crt; do [[ -f $dest ]] && cat "$dest" >>"$trust"; done
   for dest in "${STAGED_FILES[@]}"; do [[ $dest == *ca.crt ]] && cat "$(staged_path "$stage" "$dest")" >>"$trust"; done
@@ -69,14 +69,37 @@ verify_staged() {
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
         key=${dest%.crt}.key
         if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
-        if [[ -f $key ]] && [[ $(grep -v '^Certificate will not expire' <<<"$cert_pub") != "$(openssl pkey -pubout -in "$key" 2>/dev/null)" ]]; then
-          die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
+        # a CA bundle matches its key when any generation in it does (during a CA rotation the key
+        # may be installed by a later step than the bundle)
+        if [[ $dest == *ca.crt ]]; then cert_pub=$(bundle_public_keys "$staged"); fi
+        if [[ -f $key ]]; then
+          key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
+          if [[ -z $key_pub ]] || ! pem_lines <<<"$cert_pub" | grep -qxF "$key_pub"; then
+            die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
+          fi
         fi
         ;;
       *.key) openssl pkey -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM private key; nothing was changed" ;;
     esac
   done
   rm -f "$trust"
+}
+
+# bundle_public_keys FILE: the public key of every certificate in a PEM bundle.
+bundle_public_keys() {
+  local block=""
+  while IFS= read -r line; do
+    block+="$line"$'\n'
+    if [[ $line == "-----END CERTIFICATE-----" ]]; then
+      openssl x509 -noout -pubkey <<<"$block"
+      block=""
+    fi
+  done <"$1"
+}
+
+# pem_lines: each PEM block on stdin joined into one line (base64 only), for whole-key comparisons.
+pem_lines() {
+  awk '/^-----BEGIN/ { k = ""; next } /^-----END/ { print k; next } { k = k $0 }'
 }
 
 # install_changed STAGE: for each staged file that differs from the installed one: back it up
