@@ -13,7 +13,7 @@ import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../tools/prober";
 import { openTestbedStack, REPO_ROOT, setObjectConfig, TESTBED_ROLLOUT } from "../../tools/workspace";
 import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
-import { onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+import { onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
 const CERTS = "/etc/kubernetes/certs";
 type Generations = Record<string, "trusted" | "active" | "retired">;
@@ -100,6 +100,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         backend?.remove();
         if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
         fs.rmSync(tmp, { recursive: true, force: true });
+        saveNodeLogs("ca-rotation");
         // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
         testbed("down");
     });

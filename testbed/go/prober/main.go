@@ -172,8 +172,18 @@ func main() {
 	if *certFile != "" {
 		// Re-read the client cert on every handshake, so a rotation of the files is picked up.
 		cf, kf := *certFile, *keyFile
+		// The two files are renamed one after the other: a read between the renames sees a new
+		// certificate with the old key. A client holding one kubeconfig never sees that, so the
+		// pair is read again (bounded) instead of counting a failure the cluster did not cause.
 		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			c, err := tls.LoadX509KeyPair(cf, kf)
+			var c tls.Certificate
+			var err error
+			for attempt := 0; attempt < 5; attempt++ {
+				if c, err = tls.LoadX509KeyPair(cf, kf); err == nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			return &c, err
 		}
 	}

@@ -2,6 +2,7 @@
 // own ssh config, pinned host keys), the certificates its services present, its API.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT } from "../../../tools/workspace";
 
@@ -79,4 +80,21 @@ export function vmDir(node: string): string {
 export function inVm(node: string, command: string[]): string {
     const pid = fs.readFileSync(path.join(vmDir(node), "init.pid"), "utf8").trim();
     return execFileSync("nsenter", ["-t", pid, "-m", "-u", "-n", "--", ...command], { encoding: "utf8", timeout: 60_000 });
+}
+
+/**
+ * Copies every VM's service logs and rotation log out of the testbed before it is taken down, so a
+ * failed run can be read afterwards; returns the directory.
+ */
+export function saveNodeLogs(label: string): string {
+    const dest = path.join(os.tmpdir(), "azs-e2e-logs", `${label}-${new Date().toISOString().replace(/[:.]/g, "")}`);
+    const vms = path.join(TESTBED_STATE, "vms");
+    for (const node of fs.existsSync(vms) ? fs.readdirSync(vms) : []) {
+        for (const [from, to] of [["logs", "services"], ["root/var-log-azure", "azure"]]) {
+            const src = path.join(vms, node, from);
+            if (fs.existsSync(src)) fs.cpSync(src, path.join(dest, node, to), { recursive: true });
+        }
+    }
+    console.log(`      node logs saved in ${dest}`);
+    return dest;
 }
