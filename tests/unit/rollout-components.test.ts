@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, parseInventoryConfig, parseRolloutConfig } from "../../components/config";
 import { ClusterPki, pkiInventoryFrom } from "../../components/pki";
+import { CaPlan, caRecordOf, planCaStages } from "../../components/pki/caPhases";
 import { Rollout } from "../../components/rollout";
 import { fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
 import { everything, settingsOf } from "./support/pki";
@@ -23,13 +24,13 @@ function inventory(privateNetwork: boolean): InventorySettings {
     });
 }
 
-async function runRollout(privateNetwork = false): Promise<{ rollout: Rollout; regs: Registration[] }> {
+async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan): Promise<{ rollout: Rollout; regs: Registration[] }> {
     const inv = inventory(privateNetwork);
     const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: SSH_KEY, secret: true });
     const { result, registrations } = await runMocked(
         () => {
-            const pki = new ClusterPki("pki", { settings: settingsOf({}), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName });
-            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings }) };
+            const pki = new ClusterPki("pki", { settings: settingsOf(pkiConfig), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName, caStages: ca?.stages });
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames }) };
         },
         ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)])])),
     );
@@ -91,6 +92,24 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.equal(conn.proxy!.host, "10.240.255.250");
         assert.equal(conn.proxy!.hostKey, HOST_KEY(9));
         assert.equal(conn.proxy!.privateKey, SSH_KEY);
+    });
+
+    it("a one-shot CA rotation is three passes; the trust pass installs only the CA bundles, under names of its own", async () => {
+        const ca = planCaStages(caRecordOf({ "kubernetes-ca": [{ generation: 0, state: "active" }] }), { "kubernetes-ca": [{ generation: 1, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }] }, "oneShot");
+        const { rollout: oneShot, regs: oneShotRegs } = await runRollout(false, { caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, ca);
+        const names = oneShotRegs.filter((r) => r.type === "command:remote:Command").map((r) => r.name);
+        const master0 = names.filter((n) => n.startsWith("k8s-master-31415926-0")).sort();
+        assert.deepEqual(master0, [
+            ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-trust-${s}`),
+            ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-activate-${s}`),
+            ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-${s}`),
+        ].sort());
+        const files = (name: string) => [...(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string).matchAll(/^file \d+ (\S+)/gm)].map((m) => m[1]);
+        // AKS Engine's layout: etcd trusts ca.crt, so its step installs it; the apiserver step then only the front-proxy CA
+        assert.deepEqual(files("k8s-master-31415926-0-trust-etcd"), ["/etc/kubernetes/certs/ca.crt"]);
+        assert.deepEqual(files("k8s-master-31415926-0-trust-apiserver"), ["/etc/kubernetes/certs/proxy-ca.crt"]);
+        assert.ok(files("k8s-master-31415926-0-activate-apiserver").includes("/etc/kubernetes/certs/apiserver.crt"));
+        assert.deepEqual(oneShot.planText.filter((l) => l.startsWith("stage ")), ["stage 1 of 3 (trust):", "stage 2 of 3 (activate):", "stage 3 of 3:"]);
     });
 
     it("states the plan in order", () => {
