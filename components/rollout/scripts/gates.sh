@@ -26,6 +26,29 @@ etcd_quorum() { # every member healthy within SECONDS
   done
 }
 
+# etcd_v3 PATH JSON: a call to the local member's v3 JSON gateway.
+etcd_v3() {
+  # shellcheck disable=SC2046
+  curl -sS --max-time 10 $(etcd_auth) -X POST "https://${PARAM[node_ip]}:2379/v3/$1" -d "$2"
+}
+
+# Before the local member restarts: when it leads, hand leadership to another member first
+# (etcdctl move-leader), so reads and writes do not stall for an election while it is down.
+# Best effort: without it etcd elects a new leader by itself.
+etcd_hand_over_leadership() {
+  local status self target
+  status=$(etcd_v3 maintenance/status '{}' 2>/dev/null) || return 0
+  self=$(jq -r '.header.member_id // empty' <<<"$status")
+  [[ -n $self && $self == "$(jq -r '.leader // empty' <<<"$status")" ]] || return 0
+  target=$(etcd_v3 cluster/member/list '{}' 2>/dev/null | jq -r --arg self "$self" '[.members[] | select(.ID != $self and (.clientURLs | length) > 0)][0].ID // empty') || return 0
+  [[ -n $target ]] || return 0
+  if etcd_v3 maintenance/transfer-leadership "{\"targetID\":\"$target\"}" >/dev/null 2>&1; then
+    log "etcd: this member led the cluster; leadership handed to member $target before the restart"
+  else
+    log "etcd: handing leadership to member $target failed; the cluster elects a new leader during the restart"
+  fi
+}
+
 gate_etcd() {
   local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
   wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1

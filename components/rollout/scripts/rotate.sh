@@ -30,6 +30,7 @@ rotate_main() {
       # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
       # load balancer first; the gate puts the master back once its apiserver is ready again
       [[ $svc == kube-apiserver || $svc == etcd ]] && lb_drain
+      [[ $svc == etcd ]] && etcd_hand_over_leadership
       restart_service "$svc"
       restarted+=("$svc")
     fi
