@@ -73,3 +73,12 @@ export async function ageLeavesInState(stack: Stack, days: number): Promise<numb
     await stack.importStack(state);
     return aged;
 }
+
+/**
+ * The operations of a preview or update summary that change something: without "same", and
+ * without "read" — the program reads its own stack's last outputs (a StackReference) every run.
+ */
+export function changesOf(summary: Record<string, number> | undefined): Record<string, number> {
+    const { same: _same, read: _read, ...changes } = summary ?? {};
+    return changes;
+}
