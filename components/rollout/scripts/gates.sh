@@ -68,19 +68,24 @@ gate_etcd() {
 # the next apiserver is stopped only once the balancer sends traffic here again.
 gate_apiserver() {
   local ip=${PARAM[node_ip]}
+  apiserver_ready || return 1
   wait_for "${PARAM[health_timeout]}" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
   apiserver_in_rotation
+}
+
+APISERVER_AUTH=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
+apiserver_ready() {
+  wait_for "${PARAM[health_timeout]}" "kube-apiserver /readyz on ${PARAM[node_ip]}:443 not ok" curl_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"
 }
 
 # The local apiserver is ready: the balancer's probes are let in again, and it must stay ready
 # for the settle time.
 apiserver_in_rotation() {
-  local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
-  local auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
-  wait_for "$t" "kube-apiserver /readyz on $ip:443 not ok" curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || return 1
+  local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
+  apiserver_ready || return 1
   lb_undrain
   for ((i = 0; i < settle; i++)); do
-    curl_ok ok "${auth[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
+    curl_ok ok "${APISERVER_AUTH[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
     sleep 1
   done
 }
