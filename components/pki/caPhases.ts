@@ -94,34 +94,40 @@ export function checkCaTransition(id: CaId, from: CaGeneration[], to: CaGenerati
     return problems;
 }
 
+/** What one phase-move of a CA changes: generations added to and removed from its bundle, and whether the signer changes. */
+function caMove(from: CaGeneration[], to: CaGeneration[]) {
+    const before = trustedOf(from);
+    const after = trustedOf(to);
+    const wasActive = activeOf(from);
+    const active = activeOf(to)!;
+    return {
+        before,
+        after,
+        active,
+        added: after.filter((g) => !before.includes(g)),
+        removed: before.filter((g) => !after.includes(g)),
+        activates: wasActive !== undefined && active !== wasActive,
+    };
+}
+
 /** The phase names of a one-phase move, for the plan text. */
 export function phasesOf(from: CaGeneration[], to: CaGeneration[]): ("trust" | "activate" | "retire")[] {
-    const phases: ("trust" | "activate" | "retire")[] = [];
-    const before = new Set(trustedOf(from));
-    const after = new Set(trustedOf(to));
-    if ([...after].some((g) => !before.has(g))) phases.push("trust");
-    if (activeOf(from) !== activeOf(to)) phases.push("activate");
-    if ([...before].some((g) => !after.has(g))) phases.push("retire");
-    return phases;
+    const move = caMove(from, to);
+    return [...(move.added.length > 0 ? ["trust" as const] : []), ...(move.activates ? ["activate" as const] : []), ...(move.removed.length > 0 ? ["retire" as const] : [])];
 }
 
 /** What moving one CA from `from` to `to` does, in words; `bundle` says where its trust bundle lives. */
 export function describeCaTransition(id: CaId, from: CaGeneration[], to: CaGeneration[], bundle: string): string[] {
     const label = CA_LABELS[id];
-    const before = trustedOf(from);
-    const after = trustedOf(to);
-    const active = activeOf(to)!;
-    const wasActive = activeOf(from);
+    const { before, after, active, added, removed, activates } = caMove(from, to);
     const lines: string[] = [];
-    const added = after.filter((g) => !before.includes(g));
-    const removed = before.filter((g) => !after.includes(g));
     if (added.length > 0) {
         lines.push(
             `${label}: TRUST generation ${list(added)}: added to the trust bundle next to generation ${list(before) || "(none)"} (${bundle}); ` +
                 `it signs nothing yet; services that read the bundle only at start restart in rollout order`,
         );
     }
-    if (wasActive !== undefined && active !== wasActive) {
+    if (activates) {
         lines.push(
             `${label}: ACTIVATE generation ${active}: every certificate it issues is re-issued by it and installed node by node in dependency order; ` +
                 `serving certificates carry generation ${active} cross-signed by generation ${list(after.filter((g) => g < active))}, so clients that trust only the old CA keep working until it is retired`,

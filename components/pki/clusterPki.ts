@@ -35,6 +35,9 @@ export interface NodeFile {
 
 export type KubeconfigId = KubeconfigSpec["id"];
 
+/** PEM blocks one after the other, each ending in exactly one newline. */
+const pemBundle = (pems: pulumi.Output<string>[]): pulumi.Output<string> => pulumi.all(pems).apply((texts) => texts.map((t) => `${t.trim()}\n`).join(""));
+
 /**
  * The cluster's whole PKI, built from the catalog: the CAs, the service-account key pair and
  * every leaf, for one inventory. Resource names are the catalog instance ids (see rotation.ts).
@@ -146,7 +149,7 @@ export class ClusterPki extends pulumi.ComponentResource {
         const generations = this.generations[caId];
         if (!generations) throw new Error(`no CA ${caId} in this PKI (have ${Object.keys(this.authorities).join(", ")})`);
         const pems = trustedOf(this.stage(stageIndex)[caId as CaId]!).map((g) => generations.get(g)!.certPem);
-        return pulumi.all(pems).apply((texts) => texts.map((t) => `${t.trim()}\n`).join(""));
+        return pemBundle(pems);
     }
 
     /**
@@ -162,7 +165,7 @@ export class ClusterPki extends pulumi.ComponentResource {
     private servingChain(leafId: string, caId: string, stageIndex: number): pulumi.Output<string> {
         const trusted = new Set(trustedOf(this.stage(stageIndex)[caId as CaId]!));
         const crosses = [...this.crossSigned[caId]!].filter(([g]) => trusted.has(g)).map(([, pem]) => pem);
-        return pulumi.all([this.leaves[leafId]!.certPem, ...crosses]).apply((texts) => texts.map((t) => `${t.trim()}\n`).join(""));
+        return pemBundle([this.leaves[leafId]!.certPem, ...crosses]);
     }
 
     /** The entries a stage installs, each with the files it installs (a trust-only stage: the CA certificates alone). */

@@ -52,12 +52,41 @@ export class Rollout extends pulumi.ComponentResource {
     constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:Rollout", name, {}, opts);
         const { pki, inventory, settings } = args;
-        if (!settings.sshPrivateKey) throw new Error("Rollout needs settings.sshPrivateKey");
+        const sshPrivateKey = settings.sshPrivateKey;
+        if (!sshPrivateKey) throw new Error("Rollout needs settings.sshPrivateKey");
+
+        // What every stage shares: the nodes' connections and units, the etcd CA file, the bounds.
+        const masters = inventory.nodes.filter((n) => n.role === "master");
+        const etcdCaFile = pki.resolved.entries.find((e) => e.kind === "ca" && e.id === (pki.resolved.settings.catalog.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca"))!;
+        const shared: StageContext = {
+            pki,
+            inventory,
+            settings,
+            masters,
+            adminKubeconfig: adminKubeconfigFile(inventory.adminUsername),
+            etcdCaPath: etcdCaFile.instance.files.find((f) => f.content === "cert")!.path,
+            // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
+            commandTimeoutSeconds: 2 * (settings.healthTimeoutSeconds * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300,
+            connections: Object.fromEntries(
+                inventory.nodes.map((node): [string, NodeConnection] => [
+                    node.name,
+                    {
+                        host: node.ip,
+                        port: 22,
+                        user: inventory.adminUsername,
+                        hostKey: node.hostKey,
+                        privateKey: sshPrivateKey,
+                        ...(inventory.privateNetwork && inventory.jumpbox ? { proxy: inventory.jumpbox } : {}),
+                    },
+                ]),
+            ),
+        };
+
         const stageCount = pki.stages.length;
         let previous: pulumi.Resource[] = [];
         for (let stage = 0; stage < stageCount; stage++) {
             const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
-            const built = this.stage(pki, inventory, settings, stage, label, previous);
+            const built = this.stage(shared, stage, label, previous);
             if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
             this.planText.push(...describeRollout(built.steps));
             this.steps.push(...built.steps);
@@ -70,8 +99,8 @@ export class Rollout extends pulumi.ComponentResource {
     }
 
     /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
-    private stage(pki: ClusterPki, inventory: InventorySettings, settings: RolloutSettings, stageIndex: number, label: string | undefined, previous: pulumi.Resource[]) {
-        const adminKubeconfig = adminKubeconfigFile(inventory.adminUsername);
+    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[]) {
+        const { pki, inventory, settings, adminKubeconfig } = ctx;
         const leaves = pki.installsLeaves(stageIndex);
         const steps = planRollout({
             instances: pki.instancesAt(stageIndex),
@@ -81,30 +110,19 @@ export class Rollout extends pulumi.ComponentResource {
             masterKubelet: settings.masterKubelet,
         });
 
-        const masters = inventory.nodes.filter((n) => n.role === "master");
-        const etcdCaFile = pki.resolved.entries.find((e) => e.kind === "ca" && e.id === (pki.resolved.settings.catalog.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca"))!;
-        const etcdCaPath = etcdCaFile.instance.files.find((f) => f.content === "cert")!.path;
-        const healthTimeout = settings.healthTimeoutSeconds;
-        // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
-        const commandTimeoutSeconds = 2 * (healthTimeout * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300;
-
         const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
             const files: SourcedFile[] = pki.nodeFiles(node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
             if (node.role === "master" && leaves) {
                 files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: pki.kubeconfig("admin", stageIndex) });
             }
-            const connection: NodeConnection = {
-                host: node.ip,
-                port: 22,
-                user: inventory.adminUsername,
-                hostKey: node.hostKey,
-                privateKey: settings.sshPrivateKey!,
-                ...(inventory.privateNetwork && inventory.jumpbox ? { proxy: inventory.jumpbox } : {}),
-            };
             const services = [...servicesOn(node.role, settings.masterKubelet)].filter((s) => UNITS.has(s));
             const resourceName = label ? `${node.name}-${label}` : node.name;
-            nodes[node.name] = new NodeCertificates(resourceName, { node: node.name, resourceName, connection, files, services, commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources }, { parent: this });
+            nodes[node.name] = new NodeCertificates(
+                resourceName,
+                { node: node.name, resourceName, connection: ctx.connections[node.name]!, files, services, commandTimeoutSeconds: ctx.commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources },
+                { parent: this },
+            );
         }
 
         const preflights = [...previous, ...Object.values(nodes).map((n) => n.preflight)];
@@ -114,11 +132,11 @@ export class Rollout extends pulumi.ComponentResource {
             const params: Record<string, string> = {
                 node_name: node.name,
                 node_ip: node.ip,
-                health_timeout: String(healthTimeout),
+                health_timeout: String(settings.healthTimeoutSeconds),
                 lb_settle: String(settings.loadBalancerSettleSeconds),
                 lb_probe_sources: settings.loadBalancerProbeSources.join(" "),
-                etcd_members: masters.map((m) => m.ip).join(" "),
-                etcd_ca: etcdCaPath,
+                etcd_members: ctx.masters.map((m) => m.ip).join(" "),
+                etcd_ca: ctx.etcdCaPath,
                 etcd_peer_cert: `${CERTS_DIR}/etcdpeer${node.index ?? 0}.crt`,
             };
             const cmd = nodes[step.node]!.addStep({
@@ -133,4 +151,16 @@ export class Rollout extends pulumi.ComponentResource {
         for (const n of Object.values(nodes)) n.finish();
         return { steps, nodes, commands: [...byId.values()] };
     }
+}
+
+/** What every stage of a rollout shares. */
+interface StageContext {
+    pki: ClusterPki;
+    inventory: InventorySettings;
+    settings: RolloutSettings;
+    masters: InventorySettings["nodes"];
+    adminKubeconfig: ExtraFile;
+    etcdCaPath: string;
+    commandTimeoutSeconds: number;
+    connections: Record<string, NodeConnection>;
 }

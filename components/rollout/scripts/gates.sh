@@ -60,7 +60,7 @@ gate_etcd() {
   wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
   etcd_quorum "$t" || return 1
   # etcd was restarted with this master drained: back into the balancer once the apiserver is ready on it
-  if [[ ${DRAINED:-0} == 1 ]]; then apiserver_in_rotation; fi
+  if [[ ${DRAINED:-0} == 1 ]]; then apiserver_ready && apiserver_in_rotation; fi
 }
 
 # apiserver: /readyz ok on the node's own address (what the load balancer probes) and the
@@ -78,11 +78,10 @@ apiserver_ready() {
   wait_for "${PARAM[health_timeout]}" "kube-apiserver /readyz on ${PARAM[node_ip]}:443 not ok" curl_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"
 }
 
-# The local apiserver is ready: the balancer's probes are let in again, and it must stay ready
-# for the settle time.
+# Once the local apiserver is ready: the balancer's probes are let in again, and it must stay
+# ready for the settle time.
 apiserver_in_rotation() {
   local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
-  apiserver_ready || return 1
   lb_undrain
   for ((i = 0; i < settle; i++)); do
     curl_ok ok "${APISERVER_AUTH[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
