@@ -19,7 +19,7 @@ interface StepActivity {
 
 async function main(): Promise<void> {
     const rows: string[] = [];
-    await onTestbed("ca", ["--separate-etcd-ca"], async (stack) => {
+    await onTestbed("ca", ["--separate-etcd-ca", "--lb-probe-interval", "5"], async (stack) => {
         const t0 = Date.now();
         await stack.up();
         console.log(`takeover (leaves re-issued by the adopted CAs): ${((Date.now() - t0) / 1000).toFixed(1)} s`);

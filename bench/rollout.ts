@@ -14,7 +14,7 @@ interface StepActivity {
 }
 
 async function main(): Promise<void> {
-    await onTestbed("rollout", [], async (stack) => {
+    await onTestbed("rollout", ["--lb-probe-interval", "5"], async (stack) => {
         const { result, probe, seconds: wall } = await whileProbing(() => stack.up());
         const activity = result.outputs.activity!.value as Record<string, StepActivity[]>;
         const steps = Object.values(activity).flat();

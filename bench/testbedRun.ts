@@ -5,9 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, REPO_ROOT, TESTBED_ROLLOUT } from "../tools/workspace";
-
-const STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+import { openTestbedStack, REPO_ROOT, TESTBED_STATE as STATE } from "../tools/workspace";
 
 /** Runs `work` against a stack on a testbed booted with `upArgs` (torn down first unless `reuse`). */
 export async function onTestbed(name: string, upArgs: string[], work: (stack: Stack) => Promise<void>, reuse = false): Promise<void> {
@@ -16,7 +14,7 @@ export async function onTestbed(name: string, upArgs: string[], work: (stack: St
     testbed("up", upArgs);
     const backend = fs.mkdtempSync(path.join(os.tmpdir(), `azs-bench-${name}-backend-`));
     const workspace = fs.mkdtempSync(path.join(os.tmpdir(), `azs-bench-${name}-project-`));
-    const stack = await openTestbedStack(workspace, "bench", STATE, { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "bench" }, TESTBED_ROLLOUT);
+    const stack = await openTestbedStack(workspace, "bench", STATE, { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "bench" });
     try {
         await work(stack);
     } finally {

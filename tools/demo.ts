@@ -4,10 +4,9 @@
 // Installing the files on the VMs is the rollout's job (issue 6); until then this stops after the PKI.
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { openTestbedStack, REPO_ROOT } from "./workspace";
+import { openTestbedStack, REPO_ROOT, TESTBED_STATE as state } from "./workspace";
 
 const STACK = "testbed";
-const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 
 interface CertificateRow {
     subject?: string;

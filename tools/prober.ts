@@ -5,11 +5,15 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO_ROOT } from "./workspace";
+import { explainTestbedFailures, ProbeFailure } from "./probeFailures";
+import { REPO_ROOT, TESTBED_STATE } from "./workspace";
 
 export interface ProbeSummary {
     ok: number;
     fail: number;
+    failures?: ProbeFailure[];
+    /** One line per failure (the first 200): the backend that served it and the steps running then. */
+    explained?: string[];
     [key: string]: unknown;
 }
 
@@ -30,7 +34,8 @@ export async function whileProbing<T>(work: () => Promise<T>, opts: { rate?: num
         await pause();
         child.kill("SIGINT");
         await exited;
-        const probe = JSON.parse(fs.readFileSync(path.join(dir, "probe-summary.json"), "utf8")) as ProbeSummary;
+        const { failures, ...probe } = JSON.parse(fs.readFileSync(path.join(dir, "probe-summary.json"), "utf8")) as ProbeSummary;
+        if (failures?.length) probe.explained = explainTestbedFailures(failures, TESTBED_STATE);
         return { result, probe, seconds };
     } finally {
         // also when `work` failed: the prober must not outlive it, nor write into a removed directory

@@ -6,6 +6,8 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
+/** Where testbed/up keeps the local testbed's state (its default, or $TESTBED_STATE). */
+export const TESTBED_STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "node_modules"];
 
 function createProjectWorkspace(dir: string): string {
@@ -40,18 +42,28 @@ export async function openGeneratedStack(dir: string, stackName: string, configY
 }
 
 /**
- * Rollout settings for the testbed: its haproxy (10.240.255.15) probes every 1 s and needs 2
- * results to change its mind, and probes from its own address.
+ * Rollout settings for the testbed in `state`, as an operator would set them for its load
+ * balancer: haproxy (10.240.255.15, which also probes from that address) probes every
+ * LB_PROBE_INTERVAL seconds (testbed.env; 1 s by default, AKS Engine's 5 s in the benches) and
+ * marks a master down after 2 failed probes, so the settle time is those 2 probes plus one more.
  */
-export const TESTBED_ROLLOUT = { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3, loadBalancerProbeSources: ["10.240.255.15"] };
+export function testbedRollout(state: string = TESTBED_STATE): Record<string, unknown> {
+    const interval = Number(readTestbedEnv(state).LB_PROBE_INTERVAL ?? "1");
+    return { enabled: true, healthTimeoutSeconds: 120, loadBalancerSettleSeconds: 3 * interval, loadBalancerProbeSources: ["10.240.255.15"] };
+}
+
+/** testbed/up's testbed.env as a map (values written with printf %q: plain words here). */
+function readTestbedEnv(state: string): Record<string, string> {
+    const env = fs.readFileSync(path.join(state, "testbed.env"), "utf8");
+    return Object.fromEntries([...env.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
 
 /**
  * Whether the testbed in `state` was brought up with `--separate-etcd-ca` (testbed.env ETCD_CA;
  * absent in older testbeds, which means AKS Engine's shared layout).
  */
 function testbedHasSeparateEtcdCa(state: string): boolean {
-    const env = fs.readFileSync(path.join(state, "testbed.env"), "utf8");
-    return env.match(/^ETCD_CA=(.*)$/m)?.[1] === "separate";
+    return readTestbedEnv(state).ETCD_CA === "separate";
 }
 
 /**
@@ -65,7 +77,7 @@ export async function openTestbedStack(
     stackName: string,
     state: string,
     envVars: Record<string, string>,
-    rollout: Record<string, unknown> = TESTBED_ROLLOUT,
+    rollout: Record<string, unknown> = testbedRollout(state),
 ): Promise<Stack> {
     const { apimodelPath } = JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apimodelPath: string };
     const profile = JSON.parse(fs.readFileSync(apimodelPath, "utf8")).properties.certificateProfile as { caCertificate: string; caPrivateKey: string; apiServerPrivateKey: string };

@@ -1,9 +1,10 @@
 // Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA: the
 // etcd CA, then the Kubernetes CA, each through trust → activate → retire (one reviewed `up` per
-// phase), then both together with the front-proxy CA in one one-shot `up`. Through every phase the
-// prober (which trusts master 0's current CA bundle) has no failed request, every Node is Ready
-// after it, the canary data in etcd is unchanged, and a client that trusts only the old CA works
-// until the retire phase and fails after it.
+// phase), then both together with the front-proxy CA in one one-shot `up`. Each of the three
+// starts from a cluster of its own (a fresh testbed, taken over by a new stack), so one failing
+// does not fail the next. Through every phase the prober (which trusts master 0's current CA
+// bundle) has no failed request, every Node is Ready after it, the canary data in etcd is
+// unchanged, and a client that trusts only the old CA works until the retire phase and fails after it.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -11,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../tools/prober";
-import { openTestbedStack, REPO_ROOT, setObjectConfig, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { openTestbedStack, REPO_ROOT, setObjectConfig } from "../../tools/workspace";
 import { assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
@@ -78,7 +79,10 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         return result.outputs;
     }
 
-    before(async function () {
+    const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
+
+    /** A cluster of this test's own: a fresh testbed with a separate etcd CA, taken over by a new stack (every leaf re-issued by the adopted CAs, generation 0 active). */
+    beforeEach(async function () {
         assertEngineWithPlugin("@pulumi/tls");
         assertEngineWithPlugin("@pulumi/command");
         testbed("down");
@@ -88,32 +92,35 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         canary = canaryHash();
         backend = createTestBackend("azs-ca-e2e");
         workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-ca-project-"));
-        stack = await openTestbedStack(workspace, "ca", TESTBED_STATE, backend.envVars, TESTBED_ROLLOUT);
-        // Take the cluster over: leaves re-issued by the adopted CAs (generation 0 active, the only one).
+        stack = await openTestbedStack(workspace, "ca", TESTBED_STATE, backend.envVars);
         const first = await stack.up({ onOutput: (o) => log.push(o) });
         assert.equal(first.summary.result, "succeeded");
         assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
     });
 
-    after(async function () {
+    /** No private key in plain state nor in the engine's output (checked at the end of each test). */
+    function assertNoPlainKeys(): void {
+        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+        assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
+    }
+
+    afterEach(async function () {
         await stack?.destroy().catch(() => undefined);
         backend?.remove();
         if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
-        fs.rmSync(tmp, { recursive: true, force: true });
-        saveNodeLogs("ca-rotation");
+        saveNodeLogs(`ca-rotation-${this.currentTest?.title.split(":")[0]!.replace(/\W+/g, "-")}`);
         // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
         testbed("down");
     });
 
-    it("refuses a phase out of order at preview, before anything changes", async () => {
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it("etcd CA alone: a phase out of order refused at preview, then trust, activate, retire", async () => {
         await setPki({ caGenerations: { etcdCa: { "1": "active" } } });
         await assert.rejects(stack.preview(), /etcdCa: activating generation 1 before it is trusted everywhere is refused/);
         await setPki({ caGenerations: { etcdCa: { "0": "retired" } } });
         await assert.rejects(stack.preview(), /retiring the only CA is refused/);
-    });
 
-    it("etcd CA alone: trust, activate, retire", async () => {
-        const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
         const oldEtcdClient = clientFiles("old-etcd", { ca: pem("etcd-ca.crt"), cert: pem("etcdclient.crt"), key: pem("etcdclient.key") });
         assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works before the rotation");
         const etcd = (g: Generations) => ({ caGenerations: { etcdCa: g } });
@@ -136,13 +143,13 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
         assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
         assert.deepEqual(retired.caGenerations!.value["etcd-ca"], { "0": "retired", "1": "active" });
+        assertNoPlainKeys();
     });
 
     it("Kubernetes CA alone: trust, activate, retire", async () => {
-        const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
         const oldAdmin = clientFiles("old-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
         assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
-        const k8s = (g: Generations) => ({ caGenerations: { kubernetesCa: g, etcdCa: { "0": "retired", "1": "active" } } });
+        const k8s = (g: Generations) => ({ caGenerations: { kubernetesCa: g } });
 
         await phase("Kubernetes CA trust", k8s({ "0": "active", "1": "trusted" }));
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca", "ca-g1"], `${n.name}: ca.crt holds both generations`);
@@ -160,34 +167,33 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.equal(retired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
         const bundle = clientFiles("new-admin", { ...adminClient(retired.adminKubeconfig!.value as string), ca: retired.caBundle!.value as string });
         assert.ok(apiWorks(bundle), "the stack outputs caBundle + adminKubeconfig reach the API");
+        assertNoPlainKeys();
     });
 
     it("both CAs and the front-proxy CA together in one one-shot up", async () => {
-        const before = await stack.outputs();
-        const oldAdmin = clientFiles("gen1-admin", { ...adminClient(before.adminKubeconfig!.value as string), ca: before.caBundle!.value as string });
+        const oldAdmin = clientFiles("gen0-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
         assert.ok(apiWorks(oldAdmin));
         const outputs = await phase("one-shot (Kubernetes, etcd and front-proxy CAs)", {
             caRotation: "oneShot",
-            caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "2": "active" }, frontProxyCa: { "1": "active" } },
+            caGenerations: { kubernetesCa: { "1": "active" }, etcdCa: { "1": "active" }, frontProxyCa: { "1": "active" } },
         });
         const plan = (outputs.caRotationPlan!.value as string[]).join("\n");
         assert.match(plan, /one-shot stage 3 of 3/);
         assert.deepEqual(outputs.caGenerations!.value, {
-            "kubernetes-ca": { "0": "retired", "1": "retired", "2": "active" },
-            "etcd-ca": { "0": "retired", "1": "retired", "2": "active" },
+            "kubernetes-ca": { "0": "retired", "1": "active" },
+            "etcd-ca": { "0": "retired", "1": "active" },
             "front-proxy-ca": { "0": "retired", "1": "active" },
         });
         for (const m of masters) {
-            assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g2"]);
-            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g2"]);
+            assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g1"]);
+            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
             assert.deepEqual(certsInFile(m.name, "apiserver.crt").subjects, ["apiserver"]);
             assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
         }
-        assert.ok(!apiWorks(oldAdmin), "a client that trusts only generation 1 fails after the one-shot");
+        assert.ok(!apiWorks(oldAdmin), "a client that trusts only generation 0 fails after the one-shot");
         const again = await stack.preview();
         assert.deepEqual(Object.keys(changesOf(again.changeSummary)).filter((k) => k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");
-        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
-        assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
+        assertNoPlainKeys();
     });
 });
 

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, TESTBED_ROLLOUT } from "../../tools/workspace";
+import { openTestbedStack, testbedRollout } from "../../tools/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
@@ -22,7 +22,7 @@ interface Run {
     log: string[];
 }
 
-async function openRun(rollout: Record<string, unknown> = TESTBED_ROLLOUT): Promise<Run> {
+async function openRun(rollout: Record<string, unknown> = testbedRollout()): Promise<Run> {
     const backend = createTestBackend("azs-rollout-e2e");
     const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-rollout-project-"));
     const stack = await openTestbedStack(workspace, STACK, TESTBED_STATE, backend.envVars, rollout);

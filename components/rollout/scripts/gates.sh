@@ -4,11 +4,14 @@
 
 GATE_FAILURE=""
 
-curl_ok() { # expected-substring curl-args…: the response body contains the expected text
-  local want=$1 body
+# http_ok BODY CURL-ARGS…: the response is HTTP 200 and its body is exactly BODY ("*": any body).
+# The status decides: a failing /readyz answers 500 with a body that contains "[+]ping ok".
+http_ok() {
+  local want=$1 out
   shift
-  body=$(curl -sS --max-time 5 "$@" 2>/dev/null) || return 1
-  [[ $body == *"$want"* ]]
+  out=$(curl -sS --max-time 5 -w '\n%{http_code}' "$@" 2>/dev/null) || return 1
+  [[ ${out##*$'\n'} == 200 ]] || return 1
+  [[ $want == '*' || ${out%$'\n'*} == "$want" ]]
 }
 
 # etcd: the local member presents the installed peer and serving certificates (etcd re-reads them
@@ -22,8 +25,15 @@ etcd_quorum() { # every member healthy within SECONDS
   local t=$1 member
   for member in ${PARAM[etcd_members]}; do
     # shellcheck disable=SC2046
-    wait_for "$t" "etcd member $member: /health not true (quorum)" curl_ok '"health":"true"' $(etcd_auth) "https://$member:2379/health" || return 1
+    wait_for "$t" "etcd member $member: /health not true (quorum)" etcd_member_healthy "$member" || return 1
   done
+}
+
+etcd_member_healthy() { # IP: /health answers 200 with {"health":"true"}
+  local out
+  # shellcheck disable=SC2046
+  out=$(curl -sS --max-time 5 -w '\n%{http_code}' $(etcd_auth) "https://$1:2379/health" 2>/dev/null) || return 1
+  [[ ${out##*$'\n'} == 200 ]] && jq -e '.health == "true"' <<<"${out%$'\n'*}" >/dev/null 2>&1
 }
 
 # etcd_v3 PATH JSON: a call to the local member's v3 JSON gateway.
@@ -59,41 +69,98 @@ gate_etcd() {
   fi
   wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
   etcd_quorum "$t" || return 1
-  # etcd was restarted with this master drained: back into the balancer once the apiserver is ready on it
-  if [[ ${DRAINED:-0} == 1 ]]; then apiserver_ready && apiserver_in_rotation; fi
+  # this master's apiserver uses only the local member: it must serve again (and, drained for the
+  # restart, go back into the balancer) before the next member restarts; unless it did not serve
+  # before the step either (its own certificates are renewed by the apiserver step)
+  if [[ ${APISERVER_READY_BEFORE:-1} == 1 ]]; then apiserver_readmit; else log "kube-apiserver was not ready before this step: its readmission is left to the apiserver step"; fi
 }
 
-# apiserver: /readyz ok on the node's own address (what the load balancer probes) and the
-# installed serving certificate presented; then held ok for the load balancer's settle time, so
-# the next apiserver is stopped only once the balancer sends traffic here again.
+# apiserver: it serves with the installed certificate on the node's own address (what the load
+# balancer sends traffic to), then goes back into the balancer (apiserver_readmit).
 gate_apiserver() {
   local ip=${PARAM[node_ip]}
-  apiserver_ready || return 1
+  wait_for "${PARAM[health_timeout]}" "kube-apiserver /readyz on $ip:443 not ok" apiserver_ready || return 1
   wait_for "${PARAM[health_timeout]}" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
-  apiserver_in_rotation
+  apiserver_readmit
 }
 
 APISERVER_AUTH=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
-apiserver_ready() {
-  wait_for "${PARAM[health_timeout]}" "kube-apiserver /readyz on ${PARAM[node_ip]}:443 not ok" curl_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"
+apiserver_ready() { http_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"; }
+
+# What an apiserver must answer before the balancer sends it traffic again. /readyz alone is not
+# enough: after its local etcd restarted, the apiserver's storage clients (several, each
+# reconnecting with its own back-off) can leave reads of some resources hanging for seconds while
+# /readyz, checked through another client, says ok (issue 12). So: a list (limit=1) of every
+# resource type it serves itself, from discovery (served from memory; aggregated APIs, served by
+# other pods, left out; componentstatuses, which probes components, too), and GETs of single objects, which go to etcd without the watch cache.
+READ_TIMEOUT=1
+READ_PATHS=()
+apiserver_read_paths() { # BASE: prints the paths, one per line
+  local base=$1 aggregated gv prefix
+  aggregated=$(curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
+    | jq -er '.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version') || aggregated=""
+  printf '%s\n' /api/v1/namespaces/kube-system /api/v1/namespaces/default/services/kubernetes /api/v1/namespaces/default/endpoints/kubernetes
+  for gv in v1 $(curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
+    grep -qxF "$gv" <<<"$aggregated" && continue
+    if [[ $gv == v1 ]]; then prefix=/api/v1; else prefix=/apis/$gv; fi
+    curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base$prefix" \
+      | jq -r --arg p "$prefix" '.resources[] | select((.name | contains("/")) | not) | select(.verbs | index("list")) | select(.name != "componentstatuses") | "\($p)/\(.name)?limit=1"'
+  done
 }
 
-# Once the local apiserver is ready: the balancer's probes are let in again, and it must stay
-# ready for the settle time.
-apiserver_in_rotation() {
-  local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} i
-  lb_undrain
-  for ((i = 0; i < settle; i++)); do
-    curl_ok ok "${APISERVER_AUTH[@]}" "https://$ip:443/readyz" || { GATE_FAILURE="kube-apiserver /readyz on $ip:443 failed during the load balancer settle time"; return 1; }
+# apiserver_serves: /readyz answers 200 "ok" and every read of READ_PATHS answers 200 within
+# READ_TIMEOUT s (over one connection). SERVE_FAILURE says what did not.
+apiserver_serves() {
+  local base="https://${PARAM[node_ip]}:443" p args=() codes failed
+  apiserver_ready || { SERVE_FAILURE="/readyz not 200 ok"; return 1; }
+  if ((${#READ_PATHS[@]} == 0)); then
+    mapfile -t READ_PATHS < <(apiserver_read_paths "$base")
+    ((${#READ_PATHS[@]} > 3)) || { READ_PATHS=(); SERVE_FAILURE="API discovery failed"; return 1; }
+  fi
+  for p in "${READ_PATHS[@]}"; do args+=(-o /dev/null "$base$p"); done
+  codes=$(curl -sS --max-time "$READ_TIMEOUT" -w '%{http_code}\n' "${APISERVER_AUTH[@]}" "${args[@]}" 2>/dev/null) || true
+  failed=$(paste -d ' ' <(printf '%s\n' "${READ_PATHS[@]}") <(printf '%s\n' "$codes") | awk '$2 != 200 { print $1 " (HTTP " ($2 == "" || $2 == "000" ? "none" : $2) ")" }' | head -n 3)
+  [[ -z $failed ]] || { SERVE_FAILURE="reads failed: ${failed//$'\n'/, }"; return 1; }
+}
+
+# apiserver_readmit: the drained master goes back into the load balancer once its apiserver has
+# served every read READMIT_ROUNDS times in a row (a second apart), and must keep serving for the
+# settle time while the balancer's probes find it again; a lapse drains it again and starts over.
+# Fails when that has not happened within health_timeout (the master stays drained until the
+# step's exit, after the rollback).
+READMIT_ROUNDS=3
+apiserver_readmit() {
+  local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} deadline streak=0 i held
+  deadline=$((SECONDS + PARAM[health_timeout]))
+  SERVE_FAILURE="not checked"
+  while ((SECONDS < deadline)); do
+    if apiserver_serves; then streak=$((streak + 1)); else streak=0; fi
+    if ((streak >= READMIT_ROUNDS)); then
+      lb_undrain
+      held=1
+      for ((i = 0; i < settle; i++)); do
+        sleep 1
+        apiserver_serves || { held=0; break; }
+      done
+      if ((held)); then
+        log "kube-apiserver on $ip:443 served every read $READMIT_ROUNDS times in a row and through the ${settle} s settle time: back in the load balancer"
+        return 0
+      fi
+      log "kube-apiserver on $ip:443 stopped serving during the settle time ($SERVE_FAILURE): draining again"
+      lb_drain
+      streak=0
+    fi
     sleep 1
   done
+  GATE_FAILURE="kube-apiserver on $ip:443 does not serve: $SERVE_FAILURE (not within ${PARAM[health_timeout]} s)"
+  return 1
 }
 
 # controller-manager and scheduler: their /healthz (always allowed, self-signed serving certs).
 gate_controlPlane() {
   local t=${PARAM[health_timeout]}
-  wait_for "$t" "kube-controller-manager /healthz on 127.0.0.1:10257 not ok" curl_ok ok -k https://127.0.0.1:10257/healthz || return 1
-  wait_for "$t" "kube-scheduler /healthz on 127.0.0.1:10259 not ok" curl_ok ok -k https://127.0.0.1:10259/healthz || return 1
+  wait_for "$t" "kube-controller-manager /healthz on 127.0.0.1:10257 not ok" http_ok ok -k https://127.0.0.1:10257/healthz || return 1
+  wait_for "$t" "kube-scheduler /healthz on 127.0.0.1:10259 not ok" http_ok ok -k https://127.0.0.1:10259/healthz || return 1
 }
 
 # kubelet: its Node is Ready and its lease was renewed after the step began, which proves the

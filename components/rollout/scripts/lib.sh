@@ -175,3 +175,10 @@ lb_undrain() {
     while iptables -w 5 -D INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null; do :; done
   done
 }
+lb_is_drained() {
+  local src
+  for src in ${PARAM[lb_probe_sources]:-}; do
+    iptables -w 5 -C INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null && return 0
+  done
+  return 1
+}

@@ -15,12 +15,16 @@ rotate_main() {
   read_input "$stage"
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
-  trap 'rc=$?; lb_undrain; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
+  # A drained master goes back into the load balancer only through apiserver_readmit (the gate, or
+  # the gate after a rollback): a step that fails or dies before that leaves it drained.
+  trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
 
   verify_staged "$stage"
   if [[ $kind == etcd ]]; then
     QUORUM_BEFORE=1
     etcd_quorum 5 || { QUORUM_BEFORE=0; log "etcd has no quorum before the change: ${GATE_FAILURE}"; }
+    APISERVER_READY_BEFORE=1
+    apiserver_ready || { APISERVER_READY_BEFORE=0; log "kube-apiserver on this master is not ready before the change"; }
   fi
   install_changed "$stage"
 
@@ -151,6 +155,7 @@ roll_back() {
   for svc in "$@"; do restart_service "$svc"; done
   pending_remove "$@"
   if "gate_$kind"; then outcome="healthy again on the previous files"; else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
+  [[ ${DRAINED:-0} == 1 ]] && lb_is_drained && outcome+="; the master stays out of the load balancer until a step on it succeeds"
   FAILURE="$STEP_ID: health check failed: $failed; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"
   FINISHED=1
   activity Failed "$FAILURE"

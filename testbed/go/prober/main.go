@@ -29,10 +29,37 @@ import (
 type result struct {
 	sec     int
 	ok      bool
+	started time.Time
+	local   *localAddr
 	latency time.Duration
 	err     string
 	detail  string // the error as returned, for the samples
 }
+
+// failure is one failed request, with what it takes to explain it afterwards: when it was sent,
+// from which local address (the balancer logs each connection with its client address and the
+// backend it chose), and the error.
+type failure struct {
+	Started   string  `json:"started"`
+	Second    int     `json:"second"`
+	Local     string  `json:"local,omitempty"`
+	LatencyMs float64 `json:"latency_ms"`
+	Error     string  `json:"error"`
+}
+
+// maxFailures bounds the summary's list of failures.
+const maxFailures = 200
+
+type localAddrKey struct{}
+
+// localAddr holds a request's connection's local address; the dial may outlive a timed-out request.
+type localAddr struct {
+	mu   sync.Mutex
+	addr string
+}
+
+func (l *localAddr) set(a string) { l.mu.Lock(); l.addr = a; l.mu.Unlock() }
+func (l *localAddr) get() string  { l.mu.Lock(); defer l.mu.Unlock(); return l.addr }
 
 type second struct {
 	Second int            `json:"second"`
@@ -64,6 +91,7 @@ type summary struct {
 	LastFailSecond  int            `json:"last_failure_second"`
 	Errors          map[string]int `json:"errors,omitempty"`
 	ErrorSamples    []string       `json:"error_samples,omitempty"` // the first failures, time and message
+	Failures        []failure      `json:"failures,omitempty"`      // the first maxFailures failures, each with its local address
 	Started         string         `json:"started"`
 	Finished        string         `json:"finished"`
 }
@@ -187,8 +215,17 @@ func main() {
 			return &c, err
 		}
 	}
+	dialer := &net.Dialer{Timeout: *timeout}
 	tr := &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: !*keepAlive, Proxy: nil,
-		MaxIdleConnsPerHost: 64, TLSHandshakeTimeout: *timeout}
+		MaxIdleConnsPerHost: 64, TLSHandshakeTimeout: *timeout,
+		// notes the connection's local address in the request's context (see failure)
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if local, ok := ctx.Value(localAddrKey{}).(*localAddr); ok && err == nil {
+				local.set(c.LocalAddr().String())
+			}
+			return c, err
+		}}
 	client := &http.Client{Transport: tr, Timeout: *timeout}
 
 	var outF *os.File
@@ -233,8 +270,12 @@ func main() {
 				go func() {
 					defer wg.Done()
 					t0 := time.Now()
-					resp, err := client.Get(*target)
-					r := result{sec: sec}
+					r := result{sec: sec, started: t0, local: &localAddr{}}
+					req, err := http.NewRequestWithContext(context.WithValue(context.Background(), localAddrKey{}, r.local), http.MethodGet, *target, nil)
+					if err != nil {
+						panic(err) // the URL was parsed above
+					}
+					resp, err := client.Do(req)
 					if err == nil {
 						_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 						resp.Body.Close()
@@ -286,6 +327,10 @@ loop:
 			} else {
 				s.Fail++
 				s.Errors[r.err]++
+				if len(sum.Failures) < maxFailures {
+					sum.Failures = append(sum.Failures, failure{Started: r.started.UTC().Format(time.RFC3339Nano), Second: r.sec,
+						Local: r.local.get(), LatencyMs: float64(r.latency.Microseconds()) / 1000, Error: r.err})
+				}
 				sum.Errors[r.err]++
 				if len(sum.ErrorSamples) < 10 {
 					detail := r.detail

@@ -4,9 +4,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO_ROOT } from "../../../tools/workspace";
+import { REPO_ROOT, TESTBED_STATE } from "../../../tools/workspace";
 
-export const TESTBED_STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+export { TESTBED_STATE };
 
 export interface TestbedNode {
     name: string;
