@@ -1,17 +1,24 @@
+# shellcheck shell=bash
 # Health gates, one per step kind: each returns non-zero with GATE_FAILURE set to the failed
 # check. Every wait is bounded by PARAM[health_timeout] seconds; every request by curl/openssl
 # timeouts. Parameters come from the step's input (see components/rollout/nodeCertificates.ts).
 
 GATE_FAILURE=""
 
-# http_ok BODY CURL-ARGS…: the response is HTTP 200 and its body is exactly BODY ("*": any body).
+# http_200 CURL-ARGS…: prints the body of the response when it is HTTP 200, fails otherwise.
 # The status decides: a failing /readyz answers 500 with a body that contains "[+]ping ok".
-http_ok() {
-  local want=$1 out
-  shift
+http_200() {
+  local out
   out=$(curl -sS --max-time 5 -w '\n%{http_code}' "$@" 2>/dev/null) || return 1
   [[ ${out##*$'\n'} == 200 ]] || return 1
-  [[ $want == '*' || ${out%$'\n'*} == "$want" ]]
+  printf '%s' "${out%$'\n'*}"
+}
+
+# http_ok BODY CURL-ARGS…: the response is HTTP 200 and its body is exactly BODY.
+http_ok() {
+  local want=$1 body
+  shift
+  body=$(http_200 "$@") && [[ $body == "$want" ]]
 }
 
 # etcd: the local member presents the installed peer and serving certificates (etcd re-reads them
@@ -30,10 +37,9 @@ etcd_quorum() { # every member healthy within SECONDS
 }
 
 etcd_member_healthy() { # IP: /health answers 200 with {"health":"true"}
-  local out
+  local body
   # shellcheck disable=SC2046
-  out=$(curl -sS --max-time 5 -w '\n%{http_code}' $(etcd_auth) "https://$1:2379/health" 2>/dev/null) || return 1
-  [[ ${out##*$'\n'} == 200 ]] && jq -e '.health == "true"' <<<"${out%$'\n'*}" >/dev/null 2>&1
+  body=$(http_200 $(etcd_auth) "https://$1:2379/health") && jq -e '.health == "true"' <<<"$body" >/dev/null 2>&1
 }
 
 # etcd_v3 PATH JSON: a call to the local member's v3 JSON gateway.
@@ -92,7 +98,8 @@ apiserver_ready() { http_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}
 # reconnecting with its own back-off) can leave reads of some resources hanging for seconds while
 # /readyz, checked through another client, says ok (issue 12). So: a list (limit=1) of every
 # resource type it serves itself, from discovery (served from memory; aggregated APIs, served by
-# other pods, left out; componentstatuses, which probes components, too), and GETs of single objects, which go to etcd without the watch cache.
+# other pods, left out; componentstatuses, which probes components, too), and GETs of single
+# objects, which go to etcd without the watch cache.
 READ_TIMEOUT=1
 READ_PATHS=()
 apiserver_read_paths() { # BASE: prints the paths, one per line
@@ -126,8 +133,8 @@ apiserver_serves() {
 # apiserver_readmit: the drained master goes back into the load balancer once its apiserver has
 # served every read READMIT_ROUNDS times in a row (a second apart), and must keep serving for the
 # settle time while the balancer's probes find it again; a lapse drains it again and starts over.
-# Fails when that has not happened within health_timeout (the master stays drained until the
-# step's exit, after the rollback).
+# Fails when that has not happened within health_timeout: the master stays drained (the rollback
+# runs the gate again; a step that still fails leaves it drained until a later step succeeds).
 READMIT_ROUNDS=3
 apiserver_readmit() {
   local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} deadline streak=0 i held
