@@ -2,7 +2,7 @@
 // first, so bad input stops `pulumi preview` before any resource is planned.
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
-import { ClusterPki, pkiInventoryFrom } from "./pki";
+import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { Rollout } from "./rollout";
 
@@ -23,14 +23,14 @@ export async function program(): Promise<Record<string, unknown>> {
     const caPlan = planCaStages(await deployedCaGenerations(), settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
     const caChanges = caPlan.stageNames.some((s) => s !== "steady");
     (caChanges ? pulumi.log.warn : pulumi.log.info)(`CA rotation (${settings.caRotation}):\n${caPlan.text.join("\n")}`);
-    const pki = new ClusterPki("pki", {
+    const pki = new ClusterPki(CLUSTER_PKI_NAME, {
         settings,
         inventory: pkiInventory,
         clusterName: inventory.clusterName,
         apiServerEndpoint: inventory.apiServerEndpoint,
         caStages: caPlan.stages,
     });
-    const outputs = pki.stackOutputs();
+    const outputs = stackOutputs(pki);
     const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames }) : undefined;
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);

@@ -3,6 +3,7 @@
 // Pure data and pure functions: no Pulumi resources here, so tests and the rollout planner can
 // use it directly. Everything else in components/pki is built from this table.
 import * as net from "net";
+import { atMasterIndex, ETCD_PEER_ROW_ID } from "./names";
 
 /** Forced-rotation types, as Rafay names them (plus FrontProxy and ServiceAccount). */
 export const ROTATION_TYPES = ["kubernetesCa", "kubernetesLeaf", "etcdCa", "etcdLeaf", "frontProxy", "serviceAccount"] as const;
@@ -31,7 +32,7 @@ export type Service =
     | "kubectl";
 
 /**
- * How a service picks up a new version of a file (Kubernetes 1.35 / etcd 3.6, see DESIGN.md):
+ * How a service picks up a new version of a file (Kubernetes 1.35 / etcd 3.6, from their sources):
  * "dynamic" = reloaded by the running process; "restart" = only read at start.
  */
 export type Reload = "dynamic" | "restart";
@@ -251,7 +252,7 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             files: pair("etcdclient", masters, [r("kube-apiserver", "--etcd-certfile", "restart")], [r("kube-apiserver", "--etcd-keyfile", "restart")]),
         }),
         leafRow({
-            id: "etcd-peer-{index}",
+            id: ETCD_PEER_ROW_ID,
             description: "etcd peer certificate of one master",
             rotation: "etcdLeaf",
             issuer: etcdIssuer,
@@ -464,8 +465,6 @@ function sansFor(row: CertRow, inventory: PkiInventory, s: SanSettings, master?:
     }
 }
 
-const atIndex = (text: string, index: number | undefined): string => (index === undefined ? text : text.split("{index}").join(String(index)));
-
 /** Expand the table for an inventory: one instance per cluster row, one per master for per-master rows. */
 export function expandInstances(rows: CertRow[], inventory: PkiInventory, s: SanSettings = DEFAULT_SAN_SETTINGS): CertInstance[] {
     const ms = masters(inventory);
@@ -476,16 +475,16 @@ export function expandInstances(rows: CertRow[], inventory: PkiInventory, s: San
         for (const master of owners) {
             const index = master?.index;
             out.push({
-                id: atIndex(row.id, index),
+                id: atMasterIndex(row.id, index),
                 row,
                 master,
-                commonName: atIndex(row.commonName, index),
+                commonName: atMasterIndex(row.commonName, index),
                 organization: row.organization,
                 ...sansFor(row, inventory, s, master),
                 files: row.files.map((f) => ({
                     ...f,
-                    name: atIndex(f.name, index),
-                    path: `${CERTS_DIR}/${atIndex(f.name, index)}`,
+                    name: atMasterIndex(f.name, index),
+                    path: `${CERTS_DIR}/${atMasterIndex(f.name, index)}`,
                     nodeNames: f.nodes === "all" ? all : f.nodes === "masters" ? ms.map((m) => m.name) : [master!.name],
                 })),
             });

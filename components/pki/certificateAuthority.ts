@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { caIdentity, tlsAllowedUses } from "./resolve";
-import { resourceNames } from "./rotation";
+import { resourceNames } from "./names";
 import type { KeyUsage } from "./catalog";
 import { DEFAULT_KEY, DEFAULT_VALIDITY, KeySpec, Validity } from "./settings";
 import { AdoptionPolicy, validateAdoptedCa } from "./x509";

@@ -1,11 +1,8 @@
 // The cluster PKI: catalog (one table of every certificate), components, rotation planning, reports.
-export * from "./catalog";
-export * from "./settings";
-export * from "./resolve";
-export * from "./rotation";
-export * from "./x509";
-export * from "./report";
-export * from "./certificateAuthority";
-export * from "./leafCertificate";
-export * from "./serviceAccountKey";
-export * from "./clusterPki";
+// What modules outside components/pki use of it.
+export { CERTS_DIR, KUBECONFIG_CATALOG, pkiInventoryFrom } from "./catalog";
+export type { Service } from "./catalog";
+export { ClusterPki } from "./clusterPki";
+export { CLUSTER_PKI_NAME } from "./names";
+export { installsLeaves, instancesAt, kubeconfig, nodeFiles } from "./nodeFiles";
+export { stackOutputs } from "./stackOutputs";

@@ -3,7 +3,7 @@ import * as tls from "@pulumi/tls";
 import { ExtKeyUsage, KeyUsage, RotationType } from "./catalog";
 import { HOURS_PER_DAY, PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { rotationTrigger, tlsAllowedUses } from "./resolve";
-import { resourceNames } from "./rotation";
+import { resourceNames } from "./names";
 import { DEFAULT_KEY, DEFAULT_VALIDITY, KeySpec, Validity } from "./settings";
 
 /** What a leaf needs of its CA (a CertificateAuthority is one). */
@@ -72,7 +72,7 @@ export class LeafCertificate extends pulumi.ComponentResource {
         } else {
             const clockKeyPem =
                 args.clockKeyPem ??
-                new tls.PrivateKey(`${name}-clock-key`, tlsKeyArgs({ algorithm: "ECDSA", rsaBits: 2048 }), {
+                new tls.PrivateKey(names.ownClockKey, tlsKeyArgs({ algorithm: "ECDSA", rsaBits: 2048 }), {
                     parent: this,
                     additionalSecretOutputs: PRIVATE_KEY_OUTPUTS,
                     dependsOn: trigger.apply(() => []), // nothing before the issuer is known to be good

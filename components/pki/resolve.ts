@@ -3,6 +3,7 @@
 // (rotation.ts) both work from this one result, so what the plan says is what the program does.
 import * as net from "net";
 import { certificateCatalog, CertInstance, expandInstances, ExtKeyUsage, KeyUsage, masters, PkiInventory, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
+import { caGenerationCommonName, resourceNames } from "./names";
 import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PkiSettings, Validity } from "./settings";
 
 interface ResolvedBase {
@@ -108,10 +109,6 @@ export function checkPkiInventory(inv: PkiInventory): string[] {
     return problems;
 }
 
-export function caGenerationName(id: string, generation: number): string {
-    return generation === 0 ? id : `${id}-g${generation}`;
-}
-
 /**
  * The concrete PKI. `stages` are the CA states this run goes through (planCaStages; default:
  * just the configured one): every generation trusted in any of them gets its resources.
@@ -136,8 +133,8 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stage
                     const adopted = g === 0 ? settings.adopted[id] : undefined;
                     return {
                         generation: g,
-                        name: caGenerationName(id, g),
-                        commonName: g === 0 ? instance.commonName : `${instance.commonName}-g${g}`,
+                        name: resourceNames.caGeneration(id, g),
+                        commonName: caGenerationCommonName(instance.commonName, g),
                         identity: caIdentity(id, g, adopted?.facts.publicKeyFingerprint),
                         ...(adopted ? { adopted } : {}),
                     };

@@ -7,19 +7,9 @@ import { createHash } from "crypto";
 import { ResolvedCa, ResolvedEntry, ResolvedLeaf, ResolvedPki } from "./resolve";
 import { KeySpec } from "./settings";
 import { RotationType } from "./catalog";
+import { resourceNames } from "./names";
 
 export type TlsType = "tls:index/privateKey:PrivateKey" | "tls:index/selfSignedCert:SelfSignedCert" | "tls:index/certRequest:CertRequest" | "tls:index/locallySignedCert:LocallySignedCert";
-
-/** Logical names of the resources each component registers (used by the components too). */
-export const resourceNames = {
-    /** ECDSA key shared by the renewal clocks of all leaves. */
-    clockKey: "renewal-clock-key",
-    ca: (id: string) => ({ key: `${id}-key`, cert: `${id}-cert` }),
-    leaf: (id: string) => ({ clock: `${id}-clock`, key: `${id}-key`, csr: `${id}-csr`, cert: `${id}-cert` }),
-    keyPair: (id: string) => ({ key: `${id}-key` }),
-    /** A CA generation's certificate signed by an older generation. */
-    crossSigned: (caName: string, signerGeneration: number) => ({ csr: `${caName}-by-g${signerGeneration}-csr`, cert: `${caName}-by-g${signerGeneration}-cert` }),
-};
 
 export interface ModelResource {
     name: string;

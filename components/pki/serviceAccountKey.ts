@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { rotationTrigger } from "./resolve";
-import { resourceNames } from "./rotation";
+import { resourceNames } from "./names";
 import { AdoptedKeyPair, DEFAULT_KEY, KeySpec } from "./settings";
 
 export interface ServiceAccountKeyArgs {

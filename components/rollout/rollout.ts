@@ -4,7 +4,7 @@
 // (completed steps are in the state with unchanged inputs, so they do not run again).
 import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, RolloutSettings } from "../config";
-import { CERTS_DIR, ClusterPki, KUBECONFIG_CATALOG, Service } from "../pki";
+import { CERTS_DIR, ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles, Service } from "../pki";
 import { NodeCertificates, NodeConnection, SourcedFile } from "./nodeCertificates";
 import { describeRollout, ExtraFile, planRollout, RolloutStep, servicesOn, STEP_SERVICES } from "./plan";
 
@@ -101,9 +101,9 @@ export class Rollout extends pulumi.ComponentResource {
     /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
     private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[]) {
         const { pki, inventory, settings, adminKubeconfig } = ctx;
-        const leaves = pki.installsLeaves(stageIndex);
+        const leaves = installsLeaves(pki, stageIndex);
         const steps = planRollout({
-            instances: pki.instancesAt(stageIndex),
+            instances: instancesAt(pki, stageIndex),
             extraFiles: leaves ? [adminKubeconfig] : [],
             nodes: inventory.nodes,
             maxUnavailable: settings.maxUnavailable,
@@ -112,9 +112,9 @@ export class Rollout extends pulumi.ComponentResource {
 
         const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
-            const files: SourcedFile[] = pki.nodeFiles(node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
+            const files: SourcedFile[] = nodeFiles(pki, node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
             if (node.role === "master" && leaves) {
-                files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: pki.kubeconfig("admin", stageIndex) });
+                files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: kubeconfig(pki, "admin", stageIndex) });
             }
             const services = [...servicesOn(node.role, settings.masterKubelet)].filter((s) => UNITS.has(s));
             const resourceName = label ? `${node.name}-${label}` : node.name;

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { ConfigError, parsePkiConfig } from "../../components/config";
 import { assumedDeployed, caRecordOf, checkCaTransition, planCaStages, trustBundleFiles, trustedOf } from "../../components/pki/caPhases";
+import { nodeFiles } from "../../components/pki/nodeFiles";
 import { CaGeneration, CaGenerations } from "../../components/pki/settings";
 import { resolvePki } from "../../components/pki/resolve";
 import { planReplacements } from "../../components/pki/rotation";
@@ -123,7 +124,7 @@ describe("CA phases: what the PKI installs in each phase (components under mocks
     const names = (pem: string) => [...pem.matchAll(/^mock (\S+) /gm)].map((m) => m[1]);
     async function files(raw: Record<string, unknown>, node: string, stages?: CaGenerations[]) {
         const { pki } = await runPki(settingsOf(raw), inventory3x3(), stages);
-        return Promise.all(pki.stages.map(async (_, k) => Object.fromEntries(await Promise.all(pki.nodeFiles(node, k).map(async (f) => [f.path.split("/").pop()!, names(await promiseOf(f.content))] as const)))));
+        return Promise.all(pki.stages.map(async (_, k) => Object.fromEntries(await Promise.all(nodeFiles(pki, node, k).map(async (f) => [f.path.split("/").pop()!, names(await promiseOf(f.content))] as const)))));
     }
 
     it("trust: ca.crt holds both generations, active first; leaves still from generation 0; no cross-signed certificate", async () => {

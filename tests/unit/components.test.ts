@@ -2,6 +2,8 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { CertificateAuthority } from "../../components/pki/certificateAuthority";
 import { LeafCertificate } from "../../components/pki/leafCertificate";
+import { caBundle, nodeFiles } from "../../components/pki/nodeFiles";
+import { certificatesReport, stackOutputs } from "../../components/pki/stackOutputs";
 import { inventory3x3, promiseOf, Registration, runMocked } from "./support/mocks";
 import { caFixture, Pem } from "./support/openssl";
 import { runPki, settingsOf } from "./support/pki";
@@ -116,7 +118,7 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
     });
 
     it("gives each node its files with the right contents, keys as secrets", async () => {
-        const agentFiles = pki.nodeFiles(AGENT0);
+        const agentFiles = nodeFiles(pki, AGENT0);
         assert.deepEqual(agentFiles.map((f) => `${f.path}:${f.secret}`), [
             "/etc/kubernetes/certs/ca.crt:false",
             "/etc/kubernetes/certs/apiserver.crt:false",
@@ -126,7 +128,7 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
         const clientKey = agentFiles[3]!;
         assert.equal(await pulumi.isSecret(clientKey.content), true);
         assert.match(await promiseOf(clientKey.content), /mock client-key /);
-        const masterFiles = pki.nodeFiles(MASTER0);
+        const masterFiles = nodeFiles(pki, MASTER0);
         const apiKey = masterFiles.find((f) => f.path.endsWith("/apiserver.key"))!;
         assert.match(await promiseOf(apiKey.content), /mock service-account-key /, "apiserver.key is the SA key");
         assert.match(await promiseOf(masterFiles.find((f) => f.path.endsWith("/proxy-ca.crt"))!.content), /mock front-proxy-ca-cert /);
@@ -148,7 +150,7 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
     });
 
     it("stack outputs: certificate facts in plain text; kubeconfigs and the apimodel certificate profile secret", async () => {
-        const out = pki.stackOutputs(new Date());
+        const out = stackOutputs(pki, new Date());
         assert.equal(await pulumi.isSecret(out.certificates), false);
         const certs = await promiseOf(out.certificates);
         assert.deepEqual(Object.keys(certs), ["kubernetes-ca", "front-proxy-ca", "service-account", "apiserver", "client", "kubectl-client", "etcd-server", "etcd-client", "etcd-peer-0", "etcd-peer-1", "etcd-peer-2", "front-proxy-client"]);
@@ -176,7 +178,7 @@ describe("components: ClusterPki under mocks (3 masters + 3 agents)", function (
         const { registrations, pki: p } = await runPki(settingsOf({ serviceAccountKey: "dedicated" }));
         assert.equal(registrations.filter((r) => r.custom).length, 42);
         assert.ok(registrations.some((r) => r.name === "apiserver-key"));
-        const files = p.nodeFiles(MASTER0).filter((f) => /sa\.(key|pub)$/.test(f.path));
+        const files = nodeFiles(p, MASTER0).filter((f) => /sa\.(key|pub)$/.test(f.path));
         assert.deepEqual(files.map((f) => `${f.path}:${f.secret}`), ["/etc/kubernetes/certs/sa.key:true", "/etc/kubernetes/certs/sa.pub:false"]);
     });
 });
@@ -197,9 +199,9 @@ describe("components: adopting the cluster's CA", function () {
             assert.equal(cert.inputs.caPrivateKeyPem, ca.key, id);
             assert.equal(cert.inputs.caCertPem, ca.cert, id);
         }
-        assert.equal(await promiseOf(pki.caBundle("kubernetes-ca")), ca.cert);
+        assert.equal(await promiseOf(caBundle(pki, "kubernetes-ca")), ca.cert);
         assert.equal(await pulumi.isSecret(pki.authorities["kubernetes-ca"]!.keyPem), true);
-        const report = await promiseOf(pki.report(new Date()));
+        const report = await promiseOf(certificatesReport(pki, new Date()));
         const caReport = report["kubernetes-ca"]!;
         assert.equal(caReport.kind, "certificate");
         if (caReport.kind === "certificate") {
@@ -216,7 +218,7 @@ describe("components: adopting the cluster's CA", function () {
         const { registrations, pki } = await runPki(settingsOf({}, { serviceAccountPrivateKey: other.key }));
         assert.equal(registrations.some((r) => r.name === "service-account-key"), false);
         assert.equal(registrations.find((r) => r.name === "apiserver-csr")!.inputs.privateKeyPem, other.key);
-        const apiserverKey = pki.nodeFiles(MASTER0).find((f) => f.path.endsWith("/apiserver.key"))!;
+        const apiserverKey = nodeFiles(pki, MASTER0).find((f) => f.path.endsWith("/apiserver.key"))!;
         assert.equal(apiserverKey.secret, true);
         assert.equal(await promiseOf(apiserverKey.content), other.key);
         assert.equal(await pulumi.isSecret(apiserverKey.content), true);

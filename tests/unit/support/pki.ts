@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdoptionInput, parsePkiConfig } from "../../../components/config";
 import { PkiInventory } from "../../../components/pki/catalog";
 import { ClusterPki } from "../../../components/pki/clusterPki";
+import { nodeFiles } from "../../../components/pki/nodeFiles";
 import { CaGenerations, PkiSettings } from "../../../components/pki/settings";
 import { inventory3x3, promiseOf, Registration, runMocked } from "./mocks";
 
@@ -14,7 +15,7 @@ export function settingsOf(raw: unknown, adoption: AdoptionInput = {}): PkiSetti
 export function everything(pki: ClusterPki): pulumi.Output<unknown> {
     const outputs: pulumi.Output<unknown>[] = [
         ...Object.values(pki.generations).flatMap((g) => [...g.values()].map((c) => c.certPem)),
-        ...pki.stages.flatMap((_, k) => pki.resolved.inventory.nodes.flatMap((n) => pki.nodeFiles(n.name, k).map((f) => f.content))),
+        ...pki.stages.flatMap((_, k) => pki.resolved.inventory.nodes.flatMap((n) => nodeFiles(pki, n.name, k).map((f) => f.content))),
         ...Object.values(pki.leaves).map((l) => l.certPem),
         ...Object.values(pki.keyPairs).map((k) => k.publicKeyPem),
         pki.kubeconfigs,

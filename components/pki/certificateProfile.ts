@@ -1,0 +1,33 @@
+// aks-engine's apimodel.json `properties.certificateProfile`, from a ClusterPki's resources.
+import * as pulumi from "@pulumi/pulumi";
+import { masters } from "./catalog";
+import type { ClusterPki } from "./clusterPki";
+import { atMasterIndex, ETCD_PEER_ROW_ID } from "./names";
+
+/**
+ * The apimodel's certificate profile (secret): aks-engine scale and upgrade push these to nodes,
+ * so the apimodel must follow a rotation. No front-proxy fields: aks-engine makes those on the masters.
+ */
+export function certificateProfile(pki: ClusterPki): pulumi.Output<Record<string, string | string[]>> {
+    const cert = (id: string) => pki.leaves[id]!.certPem;
+    const key = (id: string) => pki.leaves[id]!.keyPem;
+    const peers = masters(pki.resolved.inventory).map((m) => atMasterIndex(ETCD_PEER_ROW_ID, m.index));
+    const ca = pki.authorities["kubernetes-ca"]!;
+    const fields: Record<string, pulumi.Input<string | string[]>> = {
+        caCertificate: ca.certPem,
+        caPrivateKey: ca.keyPem,
+        apiServerCertificate: cert("apiserver"),
+        apiServerPrivateKey: key("apiserver"),
+        clientCertificate: cert("client"),
+        clientPrivateKey: key("client"),
+        kubeConfigCertificate: cert("kubectl-client"),
+        kubeConfigPrivateKey: key("kubectl-client"),
+        etcdServerCertificate: cert("etcd-server"),
+        etcdServerPrivateKey: key("etcd-server"),
+        etcdClientCertificate: cert("etcd-client"),
+        etcdClientPrivateKey: key("etcd-client"),
+        etcdPeerCertificates: pulumi.all(peers.map(cert)),
+        etcdPeerPrivateKeys: pulumi.all(peers.map(key)),
+    };
+    return pulumi.secret(pulumi.all(fields));
+}
