@@ -2,8 +2,8 @@
 // testbed (separate etcd CA), one `pulumi up` per phase (trust, activate, retire), with the prober
 // calling the API through the load balancer. Prints per phase: failed requests (goal 0), wall
 // time, steps and restarts.
-import { whileProbing } from "../tools/prober";
-import { setObjectConfig } from "../tools/workspace";
+import { whileProbing } from "../testbed/harness/prober";
+import { setObjectConfig } from "../testbed/harness/workspace";
 import { onTestbed, runBench } from "./testbedRun";
 
 const PHASES: [string, Record<string, string>][] = [

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { openGeneratedStack } from "../tools/workspace";
+import { openGeneratedStack } from "../testbed/harness/workspace";
 
 const RUNS = 3;
 

@@ -1,7 +1,7 @@
 // Benchmark: a full rotation of every leaf on a fresh 3+3 testbed while the prober calls the API
 // through the load balancer. Prints failed requests (goal 0), the rotation's wall time, and its
 // ratio to the sum of each step's measured swap-to-healthy time (goal ≤ 1.5).
-import { whileProbing } from "../tools/prober";
+import { whileProbing } from "../testbed/harness/prober";
 import { onTestbed, runBench } from "./testbedRun";
 
 interface StepActivity {

@@ -5,8 +5,8 @@
 // load balancer. Prints failed requests per phase per run (goal: 0 everywhere), and every failure
 // with the backend that served it and the step running then.
 //   bench/stability.ts [--runs N] (default 5; STABILITY_RUNS too)
-import { whileProbing } from "../tools/prober";
-import { setObjectConfig } from "../tools/workspace";
+import { whileProbing } from "../testbed/harness/prober";
+import { setObjectConfig } from "../testbed/harness/workspace";
 import { onTestbed, runBench } from "./testbedRun";
 
 const argRuns = process.argv.indexOf("--runs");

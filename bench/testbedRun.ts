@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, REPO_ROOT, TESTBED_STATE as STATE } from "../tools/workspace";
+import { openTestbedStack, REPO_ROOT, TESTBED_STATE as STATE } from "../testbed/harness/workspace";
 
 /** Runs `work` against a stack on a testbed booted with `upArgs` (torn down first unless `reuse`). */
 export async function onTestbed(name: string, upArgs: string[], work: (stack: Stack) => Promise<void>, reuse = false): Promise<void> {

@@ -8,8 +8,8 @@
 # Cold build times are appended to $AZS_CACHE/testbed-build-times.log.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../tools/lib.sh
-source "$HERE/../tools/lib.sh"
+# shellcheck source=../build/lib.sh
+source "$HERE/../build/lib.sh"
 
 ETCD_VERSION=v3.6.5
 K8S_VERSION=v1.35.8

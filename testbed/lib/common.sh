@@ -1,9 +1,12 @@
+# shellcheck shell=bash
 # Shared definitions for testbed/up, status, down. Source it.
 # The testbed's shape is fixed at `up` time and saved to $TB_STATE/testbed.env, which
 # status/down read back, so they act on what is running rather than on defaults.
 
 TB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TB_STATE="${TESTBED_STATE:-/var/lib/azs-testbed}"
+# Where the testbed keeps its state: $TESTBED_STATE, else the one default in testbed/state-dir
+# (testbed/harness/workspace.ts reads the same file).
+TB_STATE="${TESTBED_STATE:-$(<"$TB_DIR/state-dir")}"
 
 tb_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 tb_die() { tb_log "ERROR: $*"; exit 1; }

@@ -11,8 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { whileProbing } from "../../tools/prober";
-import { openTestbedStack, REPO_ROOT, setObjectConfig } from "../../tools/workspace";
+import { whileProbing } from "../../testbed/harness/prober";
+import { openTestbedStack, REPO_ROOT, setObjectConfig } from "../../testbed/harness/workspace";
 import { assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 

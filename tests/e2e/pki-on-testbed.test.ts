@@ -7,10 +7,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, REPO_ROOT } from "../../tools/workspace";
+import { openTestbedStack, REPO_ROOT, TESTBED_STATE as state } from "../../testbed/harness/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 
-const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 const STACK = "e2e";
 
 function opensslText(pem: string): string {

@@ -6,10 +6,10 @@ import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { TESTBED_STATE as state } from "../../testbed/harness/workspace";
 
 const repo = path.resolve(__dirname, "..", "..");
 const tb = (name: string) => path.join(repo, "testbed", name);
-const state = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
 const env = { ...process.env, TESTBED_STATE: state };
 
 function run(cmd: string, args: string[], timeoutMs: number): SpawnSyncReturns<string> {

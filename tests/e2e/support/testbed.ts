@@ -4,7 +4,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO_ROOT, TESTBED_STATE } from "../../../tools/workspace";
+import { REPO_ROOT, TESTBED_STATE } from "../../../testbed/harness/workspace";
 
 export { TESTBED_STATE };
 

@@ -105,6 +105,6 @@ func rejectWriteOnly(names ...string) tfbridge.PreCheckCallback {
 		}
 		sort.Strings(set)
 		return nil, fmt.Errorf("%v: write-only inputs need terraform-provider-tls 4.3.0, but this "+
-			"pulumi-resource-tls wraps 4.2.1 (see tools/go/tls-provider); set the non-write-only input instead", set)
+			"pulumi-resource-tls wraps 4.2.1 (see providers/tls); set the non-write-only input instead", set)
 	}
 }

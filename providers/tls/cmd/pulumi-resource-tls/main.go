@@ -1,6 +1,6 @@
 // Command pulumi-resource-tls is the Pulumi resource plugin for the TLS provider.
 //
-// schema.json and bridge-metadata.json are not in the repository: tools/build-tls.sh writes
+// schema.json and bridge-metadata.json are not in the repository: providers/build-tls.sh writes
 // them here (in its build copy of this module) from pulumi-tfgen-tls before building this.
 package main
 
@@ -10,7 +10,7 @@ import (
 
 	pftfbridge "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
 
-	"azs-cert-rotation/tools/tls-provider/provider"
+	"azs-cert-rotation/providers/tls/provider"
 )
 
 //go:embed schema.json

@@ -2,6 +2,7 @@
 # Installs and builds everything the project needs on a fresh machine; idempotent, and quick
 # when everything is already cached (builds live outside the clone, see lib.sh).
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 started=$SECONDS
@@ -18,7 +19,8 @@ if [[ "$(cat node_modules/.azs-lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
   echo "$lock_hash" > node_modules/.azs-lock-hash
 fi
 
-source tools/engine-env.sh  # builds the CLI unless a compatible one is on PATH
+# shellcheck source=../engine/engine-env.sh
+source engine/engine-env.sh  # builds the CLI unless a compatible one is on PATH
 log "engine: $(command -v pulumi) $(pulumi version)"
 
 # install_plugin NAME VERSION BINARY_DIR: installs a resource plugin unless that exact binary is
@@ -35,8 +37,8 @@ install_plugin() {
 
 npm_plugin_version() { node -p 'require(process.argv[1]).pulumi.version' "$REPO_ROOT/node_modules/$1/package.json"; }
 
-install_plugin tls "$(npm_plugin_version @pulumi/tls)" "$(tools/build-tls.sh | tail -n1)"
-install_plugin command "$(npm_plugin_version @pulumi/command)" "$(tools/build-command.sh | tail -n1)"
+install_plugin tls "$(npm_plugin_version @pulumi/tls)" "$(providers/build-tls.sh | tail -n1)"
+install_plugin command "$(npm_plugin_version @pulumi/command)" "$(providers/build-command.sh | tail -n1)"
 
 # The testbed's Go binaries (etcd, Kubernetes control plane, kubemark): cached like the engine.
 bash testbed/build.sh >/dev/null

@@ -3,13 +3,13 @@
 # @pulumi/pulumi in package-lock.json, into the cache outside the clone.
 # Prints the directory that holds bin/pulumi on stdout.
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../build/lib.sh"
 
 version=$(node -p 'require(process.argv[1]).packages["node_modules/@pulumi/pulumi"].version' "$REPO_ROOT/package-lock.json")
-module_dir="$REPO_ROOT/tools/go/pulumi-cli"
+module_dir="$REPO_ROOT/engine/pulumi-cli"
 pinned=$(go -C "$module_dir" list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)
 if [[ "v$version" != "$pinned" ]]; then
-  echo "tools/go/pulumi-cli pins pkg/v3 $pinned but package-lock.json has @pulumi/pulumi $version: update the go.mod" >&2
+  echo "engine/pulumi-cli pins pkg/v3 $pinned but package-lock.json has @pulumi/pulumi $version: update the go.mod" >&2
   exit 1
 fi
 

@@ -1,8 +1,8 @@
-// The Pulumi command resource plugin (pulumi-resource-command), built by tools/build-command.sh.
+// The Pulumi command resource plugin (pulumi-resource-command), built by providers/build-command.sh.
 // It serves command:remote:Command for the unchanged @pulumi/command 1.2.x npm SDK; see main.go.
-// Pins: pulumi/sdk/v3 and the x/ modules at the versions tools/go/pulumi-cli already uses,
+// Pins: pulumi/sdk/v3 and the x/ modules at the versions engine/pulumi-cli already uses,
 // so building this downloads little that the CLI build has not.
-module azs-cert-rotation/tools/command-provider
+module azs-cert-rotation/providers/command
 
 go 1.25.11
 

@@ -1,10 +1,11 @@
 // The main job on the local testbed: boots the simulated Azure Stack Hub cluster (testbed/up),
-// adopts its running cluster CA from the aks-engine apimodel, plans and creates the cluster's
-// certificates with the real engine, and prints each certificate's expiry.
-// Installing the files on the VMs is the rollout's job (issue 6); until then this stops after the PKI.
+// adopts its running cluster CA and service-account key from the aks-engine apimodel, previews,
+// then runs `pulumi up` with the real engine: it issues the cluster's certificates and the rollout
+// (enabled, with the testbed load balancer's settings) installs them on the VMs over SSH and
+// restarts the services that read them. Prints each certificate's expiry and the rollout activity.
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { openTestbedStack, REPO_ROOT, TESTBED_STATE as state } from "./workspace";
+import { openTestbedStack, REPO_ROOT, TESTBED_STATE as state } from "../testbed/harness/workspace";
 
 const STACK = "testbed";
 

@@ -25,7 +25,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-// Version is the plugin version GetPluginInfo and the schema report. tools/build-command.sh sets
+// Version is the plugin version GetPluginInfo and the schema report. providers/build-command.sh sets
 // it with -ldflags "-X main.Version=<version>" to the version @pulumi/command asks for.
 var Version = "1.2.1"
 

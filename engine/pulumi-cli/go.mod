@@ -1,4 +1,4 @@
-module azs-cert-rotation/tools/pulumi-cli
+module azs-cert-rotation/engine/pulumi-cli
 
 go 1.25.11
 

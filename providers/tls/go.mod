@@ -1,12 +1,12 @@
-// The Pulumi tls resource plugin (pulumi-resource-tls), built by tools/build-tls.sh.
+// The Pulumi tls resource plugin (pulumi-resource-tls), built by providers/build-tls.sh.
 // Pins, each one the Go proxy here serves (many neighbours it refuses):
 //   - pulumi-terraform-bridge/v3 v3.120.0 and pulumi/pkg/v3 + sdk/v3 v3.218.0, the versions
 //     that bridge release was built with (sdk v3.220 changed plugin.Host and pkg v3.230 has
 //     no codegen/dotnet: both break this bridge);
 //   - terraform-provider-tls 4.2.1 (commit 857b38cda3fc) through ./shim; see provider/.
 // The bridge, terraform-provider-tls and pkg/v3 at these versions are unknown to the proxy's
-// checksum database: tools/build-tls.sh names them in GONOSUMDB and go.sum pins their hashes.
-module azs-cert-rotation/tools/tls-provider
+// checksum database: providers/build-tls.sh names them in GONOSUMDB and go.sum pins their hashes.
+module azs-cert-rotation/providers/tls
 
 go 1.25.0
 

@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared helpers for the project's build scripts. Source it; do not run it.
 # Built binaries live outside the clone, keyed by component, version and a hash of the
 # inputs that produced them, so a fresh clone on a machine that built once is fast.
 
 AZS_CACHE="${AZS_CACHE:-/var/cache/azs-cert-rotation}"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN=local CGO_ENABLED=0
 

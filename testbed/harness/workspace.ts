@@ -5,9 +5,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
-/** Where testbed/up keeps the local testbed's state (its default, or $TESTBED_STATE). */
-export const TESTBED_STATE = process.env.TESTBED_STATE ?? "/var/lib/azs-testbed";
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+/** Where testbed/up keeps the local testbed's state: $TESTBED_STATE, else the default in testbed/state-dir (testbed/lib/common.sh reads the same file). */
+export const TESTBED_STATE = process.env.TESTBED_STATE ?? fs.readFileSync(path.join(REPO_ROOT, "testbed/state-dir"), "utf8").trim();
 const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "node_modules"];
 
 function createProjectWorkspace(dir: string): string {
