@@ -1,0 +1,46 @@
+// Stack configuration: reading and validation with clear errors, before any resource exists.
+// One file per section (inventory.ts, pki.ts, rollout.ts); each has a pure parser (raw values in,
+// typed settings or a ConfigError out), a reader over pulumi.Config, the lists of the keys it
+// accepts and the documentation rows of its keys (gathered in keys.ts). reader.ts is the checked
+// reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
+// field in StackConfig, and its keys in README.md and Pulumi.yaml (tests/unit/config/keys.test.ts).
+import * as pulumi from "@pulumi/pulumi";
+import { PkiSettings } from "../pki/settings";
+import { InventorySettings, readInventoryConfig } from "./inventory";
+import { ParseOptions, readPkiConfig } from "./pki";
+import { CONFIG_NAMESPACE, ConfigError } from "./reader";
+import { readRolloutConfig, RolloutSettings } from "./rollout";
+
+export { ConfigError, CONFIG_NAMESPACE } from "./reader";
+export { CONFIG_KEYS } from "./keys";
+export { INVENTORY_KEYS, parseInventoryConfig, readInventoryConfig } from "./inventory";
+export type { InventoryNode, InventorySettings } from "./inventory";
+export { parsePkiConfig, readPkiConfig } from "./pki";
+export type { AdoptionInput, ParseOptions } from "./pki";
+export { parseRolloutConfig, ROLLOUT_KEYS } from "./rollout";
+export type { RolloutSettings } from "./rollout";
+
+export interface StackConfig {
+    inventory: InventorySettings;
+    pki: PkiSettings;
+    rollout: RolloutSettings;
+}
+
+/** Every section, validated. Call first in index.ts: a ConfigError stops the program before any resource. */
+export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): StackConfig {
+    const problems: string[] = [];
+    const collect = <T>(read: () => T): T | undefined => {
+        try {
+            return read();
+        } catch (e) {
+            if (!(e instanceof ConfigError)) throw e;
+            problems.push(...e.problems);
+            return undefined;
+        }
+    };
+    const inventory = collect(() => readInventoryConfig(config));
+    const pki = collect(() => readPkiConfig(config, opts));
+    const rollout = collect(() => readRolloutConfig(config));
+    if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
+    return { inventory, pki, rollout };
+}

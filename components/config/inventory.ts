@@ -1,0 +1,155 @@
+// The inventory section of the stack config: the cluster's name and endpoint, its nodes and how to
+// reach them (top-level keys, see INVENTORY_KEYS).
+import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
+import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
+import { checkDnsName, checkHost, checkIp, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
+
+export type NodeRole = "master" | "agent";
+
+export interface InventoryNode {
+    name: string;
+    role: NodeRole;
+    ip: string;
+    /** Masters: etcd member index (etcdpeer<index>); defaults to the order of the masters in the list. */
+    index?: number;
+    /** Agent pool (aks-engine agentPoolProfiles[].name); masters: "master". */
+    pool: string;
+    /** Pinned SSH host key, "<type> <base64>": the rollout refuses any other. */
+    hostKey: string;
+}
+
+export interface Jumpbox {
+    host: string;
+    port: number;
+    user: string;
+    hostKey: string;
+}
+
+export interface InventorySettings {
+    clusterName: string;
+    fqdn: string;
+    apiServerEndpoint: string;
+    loadBalancerIps: string[];
+    adminUsername: string;
+    privateNetwork: boolean;
+    jumpbox?: Jumpbox;
+    nodes: InventoryNode[];
+}
+
+/** The top-level config keys the inventory is read from. */
+export const INVENTORY_KEYS = ["clusterName", "fqdn", "apiServerEndpoint", "loadBalancerIps", "nodes", "adminUsername", "privateNetwork", "jumpbox"] as const;
+/** The fields of a node and of the jumpbox: what parseInventoryConfig accepts. */
+export const NODE_FIELDS = ["name", "role", "ip", "index", "pool", "hostKey"] as const;
+export const JUMPBOX_FIELDS = ["name", "host", "port", "user", "hostKey"] as const;
+
+/** The keys of this section (see keys.ts). */
+export const INVENTORY_ACCEPTS: AcceptedKeys = { "": INVENTORY_KEYS, nodes: NODE_FIELDS, jumpbox: JUMPBOX_FIELDS };
+
+/** The documentation of the keys this section reads (see keys.ts). */
+export const INVENTORY_KEY_DOCS: ConfigKeyDoc[] = [
+    { key: "clusterName", type: "string", default: "required", description: "aks-engine DNS prefix (apimodel properties.masterProfile.dnsPrefix); the cluster name in kubeconfigs" },
+    { key: "fqdn", type: "DNS name", default: "required", description: "the apiserver's DNS name, <dnsPrefix>.<region>.cloudapp.<external domain>; an apiserver SAN" },
+    { key: "apiServerEndpoint", type: "https URL", default: "https://<fqdn>:443", description: "server in kubeconfig outputs; when its host is an IP and loadBalancerIps is unset, that IP is the load balancer's" },
+    { key: "loadBalancerIps", type: "IP list", default: "the endpoint's host if it is an IP", description: "addresses of the load balancer in front of the apiservers; apiserver SANs" },
+    { key: "nodes", type: "list", default: "required", description: "every VM: {name, role: master|agent, ip, index (masters: etcdpeer<index>), pool, hostKey}; names and IPs unique, an odd number of masters" },
+    { key: "adminUsername", type: "string", default: "azureuser", description: "Linux admin user on the VMs (apimodel linuxProfile.adminUsername)" },
+    { key: "privateNetwork", type: "boolean", default: "false", description: "nodes are reachable only through the jumpbox (private VNet)" },
+    { key: "jumpbox", type: "object", default: "unset", description: "SSH jump host: {name, host, port (22), user (adminUsername), hostKey}" },
+];
+
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const checkHostKey = (s: string): string | undefined => (HOST_KEY.test(s) ? undefined : 'must be an SSH public host key "<type> <base64>" (ssh-keyscan prints it)');
+const checkLinuxUser = (s: string): string | undefined => (/^[a-z_][a-z0-9_-]{0,31}$/.test(s) ? undefined : "must be a Linux user name");
+const checkHttpsUrl = (s: string): string | undefined => {
+    try {
+        return new URL(s).protocol === "https:" ? undefined : "must be an https:// URL";
+    } catch {
+        return "must be an https:// URL";
+    }
+};
+
+/**
+ * Validates the cluster inventory (the top-level keys in INVENTORY_KEYS). Throws a ConfigError
+ * naming every problem: duplicate names or IPs, unknown roles, an even number of etcd members,
+ * missing host keys, a private network without a jumpbox.
+ */
+export function parseInventoryConfig(raw: Record<string, unknown>): InventorySettings {
+    const problems: string[] = [];
+    const top = new Section("", raw, problems);
+    const clusterName = top.string("clusterName", undefined, (s) => (/^[a-z][a-z0-9-]{0,44}$/.test(s) ? undefined : "must be an aks-engine DNS prefix (lower-case letters, digits, -)"));
+    const fqdn = top.string("fqdn", undefined, checkDnsName);
+    const apiServerEndpoint = top.string("apiServerEndpoint", `https://${fqdn}:443`, checkHttpsUrl);
+    const adminUsername = top.string("adminUsername", "azureuser", checkLinuxUser);
+    const privateNetwork = top.bool("privateNetwork", false);
+    const nodes = top.objectList("nodes").map(parseNode);
+    problems.push(...nodeProblems(nodes));
+
+    const endpointHost = fqdn && !checkHttpsUrl(apiServerEndpoint) ? new URL(apiServerEndpoint).hostname.replace(/^\[|\]$/g, "") : "";
+    const loadBalancerIps = top.has("loadBalancerIps") ? top.stringList("loadBalancerIps", checkIp) : net.isIP(endpointHost) ? [endpointHost] : [];
+
+    let jumpbox: Jumpbox | undefined;
+    if (top.has("jumpbox")) {
+        const j = top.section("jumpbox");
+        j.rejectUnknown(JUMPBOX_FIELDS);
+        jumpbox = { host: j.string("host", undefined, checkHost), port: j.int("port", 22, 1, 65535), user: j.string("user", adminUsername, checkLinuxUser), hostKey: j.string("hostKey", undefined, checkHostKey) };
+    } else if (privateNetwork) {
+        problems.push("privateNetwork is true but no jumpbox is set: the nodes cannot be reached");
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { clusterName, fqdn, apiServerEndpoint, loadBalancerIps, adminUsername, privateNetwork, jumpbox, nodes };
+}
+
+/** One item of `nodes`; its problems go to the section's list. */
+function parseNode(n: Section): InventoryNode {
+    n.rejectUnknown(NODE_FIELDS);
+    const role = n.oneOf("role", ["master", "agent"] as const, "agent");
+    return {
+        name: n.string("name", undefined, (s) => (/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/i.test(s) ? undefined : "must be a host name")),
+        role,
+        ip: n.string("ip", undefined, checkIp),
+        ...(n.has("index") ? { index: n.int("index", 0, 0, 8) } : {}),
+        pool: n.string("pool", role === "master" ? "master" : "agentpool1", (s) => (/^[a-z][a-z0-9]{0,11}$/.test(s) ? undefined : "must be an aks-engine pool name")),
+        hostKey: n.string("hostKey", undefined, checkHostKey),
+    };
+}
+
+/** What is wrong with the nodes together: duplicate names or IPs, the etcd members. Numbers the masters' default indexes. */
+function nodeProblems(nodes: InventoryNode[]): string[] {
+    const problems: string[] = [];
+    for (const field of ["name", "ip"] as const) {
+        const seen = new Map<string, number>();
+        nodes.forEach((node, i) => {
+            const first = seen.get(node[field]);
+            if (node[field] && first !== undefined) problems.push(`nodes[${i}].${field}: ${node[field]} is already nodes[${first}].${field}`);
+            else seen.set(node[field], i);
+        });
+    }
+    const masterNodes = nodes.filter((n) => n.role === "master");
+    if (nodes.length > 0 && masterNodes.length % 2 === 0) {
+        problems.push(`nodes: ${masterNodes.length} masters: etcd needs an odd number of members (1, 3 or 5) to keep quorum through a rolling restart`);
+    }
+    masterNodes.forEach((m, order) => (m.index ??= order));
+    const indexes = masterNodes.map((m) => m.index).sort();
+    if (masterNodes.length > 0 && indexes.some((idx, i) => idx !== i)) {
+        problems.push(`nodes: master indexes must be 0..${masterNodes.length - 1}, each once (etcdpeer<index>), got ${indexes.join(", ")}`);
+    }
+    return problems;
+}
+
+/** Reads and validates the inventory of the current stack's config. */
+export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): InventorySettings {
+    const raw: Record<string, unknown> = {};
+    for (const key of INVENTORY_KEYS) {
+        const value = config.get(key);
+        // Pulumi.yaml gives optional keys an empty default: those are unset.
+        if (value === undefined || value === "" || value === "{}" || value === "[]") continue;
+        try {
+            raw[key] = ["nodes", "jumpbox", "loadBalancerIps"].includes(key) ? JSON.parse(value) : value;
+        } catch {
+            throw new ConfigError([`${key}: not valid YAML/JSON`]);
+        }
+    }
+    return parseInventoryConfig(raw);
+}

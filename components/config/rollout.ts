@@ -1,0 +1,86 @@
+// The rollout section of the stack config: the `rollout` object (how certificates are installed
+// and components restarted) and the SSH key that reaches the nodes.
+import * as pulumi from "@pulumi/pulumi";
+import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
+import { checkIp, CONFIG_NAMESPACE, ConfigError, readSecret, SecretInput, secretProblem, Section } from "./reader";
+
+export interface RolloutSettings {
+    /** false: manage the PKI only (preview and outputs), install nothing. */
+    enabled: boolean;
+    /** Agents restarted at once. */
+    maxUnavailable: number;
+    /** How long a gate waits for a restarted component to become healthy. */
+    healthTimeoutSeconds: number;
+    /** How long a restarted apiserver must stay ready before the next is touched (the LB probe's interval × threshold). */
+    loadBalancerSettleSeconds: number;
+    /** Masters run a kubelet (AKS Engine: yes). */
+    masterKubelet: boolean;
+    /** Where the load balancer's health probes come from: refused on a master before its apiserver restarts, to drain it. */
+    loadBalancerProbeSources: string[];
+    /** The admin user's SSH private key (secret); undefined when the rollout is off. */
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+/** The address Azure's load balancer health probes come from (the platform's virtual IP). */
+export const AZURE_PROBE_SOURCE = "168.63.129.16";
+
+/** Config key of the admin user's SSH private key. */
+export const SSH_PRIVATE_KEY = "sshPrivateKey";
+/** The fields of the `rollout` object: what parseRolloutConfig accepts. */
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "masterKubelet", "loadBalancerProbeSources"] as const;
+
+/** The keys of this section (see keys.ts). */
+export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
+
+/** The documentation of the keys this section reads (see keys.ts). */
+export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
+    { key: "rollout.enabled", type: "boolean", default: "true", description: "install the certificates over SSH and restart what needs it; false manages the PKI only" },
+    { key: "rollout.maxUnavailable", type: "integer ≥ 1", default: "1", description: "agents restarted at the same time" },
+    { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
+    { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long a restarted apiserver must stay ready before the next one restarts (Azure LB probe: 5 s × 2, plus margin)" },
+    { key: "rollout.masterKubelet", type: "boolean", default: "true", description: "masters run a kubelet (AKS Engine does)" },
+    {
+        key: "rollout.loadBalancerProbeSources",
+        type: "IP list",
+        default: '["168.63.129.16"]',
+        description: "source of the load balancer's health probes (Azure: 168.63.129.16); a master refuses new connections from it before its apiserver restarts, so the balancer stops sending it traffic first; [] turns draining off",
+    },
+    { key: SSH_PRIVATE_KEY, type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
+];
+
+/** Validates the `rollout` object and the SSH key. Throws a ConfigError naming every bad key. */
+export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSettings {
+    const problems: string[] = [];
+    const r = new Section("rollout", raw, problems);
+    r.rejectUnknown(ROLLOUT_FIELDS);
+    const enabled = r.bool("enabled", true);
+    const settings: RolloutSettings = {
+        enabled,
+        maxUnavailable: r.int("maxUnavailable", 1, 1, 1000),
+        healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
+        loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
+        masterKubelet: r.bool("masterKubelet", true),
+        loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkIp) : [AZURE_PROBE_SOURCE],
+    };
+    const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");
+    if (notSecret) {
+        problems.push(notSecret);
+    } else if (sshKey.value !== undefined && !/^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(sshKey.value.trim())) {
+        problems.push(`${CONFIG_NAMESPACE}:${SSH_PRIVATE_KEY}: not a PEM/OpenSSH private key`);
+    } else if (enabled && sshKey.value === undefined) {
+        problems.push(`${CONFIG_NAMESPACE}:${SSH_PRIVATE_KEY}: required to install certificates (pulumi config set --secret ${SSH_PRIVATE_KEY} < key), or set rollout.enabled: false to manage the PKI only`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { ...settings, ...(sshKey.value !== undefined ? { sshPrivateKey: pulumi.secret(sshKey.value) } : {}) };
+}
+
+export function readRolloutConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): RolloutSettings {
+    let raw: unknown;
+    try {
+        raw = config.getObject<unknown>("rollout");
+    } catch {
+        throw new ConfigError([`${CONFIG_NAMESPACE}:rollout: not valid JSON/YAML`]);
+    }
+    // readSecret returns the key in plain text; parseRolloutConfig refuses it without --secret and wraps it with pulumi.secret.
+    return parseRolloutConfig(raw, readSecret(config, SSH_PRIVATE_KEY));
+}
