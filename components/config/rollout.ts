@@ -37,7 +37,7 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
     { key: "rollout.enabled", type: "boolean", default: "true", description: "install the certificates over SSH and restart what needs it; false manages the PKI only" },
     { key: "rollout.maxUnavailable", type: "integer ≥ 1", default: "1", description: "agents restarted at the same time" },
     { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
-    { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long a restarted apiserver must stay ready before the next one restarts (Azure LB probe: 5 s × 2, plus margin)" },
+    { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long the balancer needs to notice a drain or a readmission: probe interval × probes to mark a server down, plus one interval (AKS Engine: 5 s × 2 + 5)" },
     { key: "rollout.masterKubelet", type: "boolean", default: "true", description: "masters run a kubelet (AKS Engine does)" },
     {
         key: "rollout.loadBalancerProbeSources",
