@@ -33,7 +33,7 @@ export const PKI_ACCEPTS: AcceptedKeys = {
     pki: PKI_FIELDS,
     "pki.validity": VALIDITY_FIELDS,
     "pki.rotation": ROTATION_TYPES,
-    // pki.etcdCa: shared refuses etcdCa here (parseCaGenerations)
+    // with pki.etcdCa: shared, parseCaGenerations refuses etcdCa here
     "pki.caGenerations": CA_IDS.map((id) => CA_CONFIG_NAME[id]),
 };
 
