@@ -99,8 +99,16 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
     }
 }
 
+export interface MockOptions {
+    preview?: boolean;
+    /** The Pulumi organization (pulumi.getOrganization() throws without one). */
+    organization?: string;
+    /** A resource's state instead of the default mock outputs (return undefined to keep them); also sees read resources (StackReference). */
+    stateOf?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | undefined;
+}
+
 /** Runs `program` under fresh mocks and returns what it registered (custom resources with their inputs). */
-export async function runMocked<T>(program: () => T, settle: (result: T) => Promise<unknown>, opts: { preview?: boolean } = {}): Promise<{ result: T; registrations: Registration[] }> {
+export async function runMocked<T>(program: () => T, settle: (result: T) => Promise<unknown>, opts: MockOptions = {}): Promise<{ result: T; registrations: Registration[] }> {
     current = [];
     const registrations = current;
     const inputsByName = new Map<string, Record<string, unknown>>();
@@ -108,13 +116,15 @@ export async function runMocked<T>(program: () => T, settle: (result: T) => Prom
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 inputsByName.set(`${args.type}::${args.name}`, args.inputs);
-                return mockOutputs(args.type, args.name, args.inputs, triggers.get(`${args.type}::${args.name}`) ?? null);
+                const mocked = mockOutputs(args.type, args.name, args.inputs, triggers.get(`${args.type}::${args.name}`) ?? null);
+                return { id: mocked.id, state: opts.stateOf?.(args) ?? mocked.state };
             },
             call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
         },
         "azs-cert-rotation",
         "unit",
         opts.preview ?? false,
+        opts.organization,
     );
     // The SDK records a stack trace for every promise it creates; under ts-node's source maps that
     // is most of a mocked run's time. No traces keep a run of ClusterPki well under a second.

@@ -1,0 +1,260 @@
+// The whole program under mocks: stack config in (as the engine passes it, Pulumi.yaml's defaults
+// included), resources and stack outputs out. The StackReference to the stack's own outputs (the
+// deployed CA generations) and the remote commands' stdout come from the mocks.
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "../../components/config";
+import { program } from "../../components/program";
+import { fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
+
+const NS = "azs-cert-rotation";
+const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
+const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
+const MASTERS = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
+const AGENTS = [0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`);
+const NODES = [
+    ...MASTERS.map((name, i) => ({ name, role: "master", ip: `10.240.255.${5 + i}`, hostKey: HOST_KEY(i) })),
+    ...AGENTS.map((name, i) => ({ name, role: "agent", ip: `10.240.255.${40 + i}`, hostKey: HOST_KEY(3 + i) })),
+];
+
+/** Pulumi.yaml's defaults of the optional keys, as the engine passes them when a stack leaves them unset. */
+const PROJECT_DEFAULTS: Record<string, unknown> = {
+    apiServerEndpoint: "",
+    loadBalancerIps: [],
+    adminUsername: "azureuser",
+    privateNetwork: false,
+    jumpbox: {},
+    sshPrivateKey: "",
+    serviceAccountPrivateKey: "",
+    rollout: {},
+    pki: {},
+    kubernetesCaCertificate: "",
+    kubernetesCaPrivateKey: "",
+    etcdCaCertificate: "",
+    etcdCaPrivateKey: "",
+    frontProxyCaCertificate: "",
+    frontProxyCaPrivateKey: "",
+};
+
+/** The testbed's stack: 3 masters + 3 agents behind the load balancer at 10.240.255.15. */
+const TESTBED_STACK: Record<string, unknown> = {
+    clusterName: "azstb",
+    fqdn: "azstb.local.cloudapp.azurestack.external",
+    apiServerEndpoint: "https://10.240.255.15:443",
+    nodes: NODES,
+    sshPrivateKey: SSH_KEY,
+    rollout: { loadBalancerSettleSeconds: 3 },
+};
+
+/** Sets the stack config (`azs-cert-rotation:<key>`, objects as JSON); `secrets` are the keys set with --secret. */
+function setStackConfig(stack: Record<string, unknown>, secrets: string[] = ["sshPrivateKey"]): void {
+    const values = { ...PROJECT_DEFAULTS, ...stack };
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(Object.entries(values).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+        secrets.map((k) => `${NS}:${k}`),
+    );
+}
+
+type Outputs = Record<string, unknown>;
+
+interface ProgramRun {
+    outputs?: Outputs;
+    error?: unknown;
+    registrations: Registration[];
+    /** Names of the StackReferences the program read. */
+    stackReferences: string[];
+    logs: { severity: "info" | "warn"; message: string }[];
+}
+
+/**
+ * Runs program() under mocks. `deployed` is this stack's current `caGenerations` output (undefined:
+ * the stack has no outputs yet). Every remote command prints one JSON line naming itself.
+ */
+async function runProgram(deployed?: unknown): Promise<ProgramRun> {
+    const stackReferences: string[] = [];
+    const logs: ProgramRun["logs"] = [];
+    const log = pulumi.log as { info: (m: string) => void; warn: (m: string) => void };
+    const { info, warn } = log;
+    log.info = (message: string) => logs.push({ severity: "info", message });
+    log.warn = (message: string) => logs.push({ severity: "warn", message });
+    let error: unknown;
+    try {
+        const { result, registrations } = await runMocked(
+            program,
+            (outputs) => outputs.then((o) => promiseOf(pulumi.output(o)), (e) => (error = e)),
+            {
+                organization: "organization",
+                stateOf: (args) => {
+                    if (args.type === "pulumi:pulumi:StackReference") {
+                        stackReferences.push(args.name);
+                        return { ...args.inputs, outputs: deployed === undefined ? {} : { caGenerations: deployed }, secretOutputNames: [] };
+                    }
+                    if (args.type === "command:remote:Command") return { ...args.inputs, stdout: `${JSON.stringify({ command: args.name })}\n` };
+                    return undefined;
+                },
+            },
+        );
+        return { outputs: error === undefined ? await result : undefined, error, registrations, stackReferences, logs };
+    } finally {
+        log.info = info;
+        log.warn = warn;
+    }
+}
+
+const TLS_TYPES = ["tls:index/privateKey:PrivateKey", "tls:index/selfSignedCert:SelfSignedCert", "tls:index/certRequest:CertRequest", "tls:index/locallySignedCert:LocallySignedCert"];
+const tlsOf = (run: ProgramRun) => run.registrations.filter((r) => TLS_TYPES.includes(r.type));
+const commandsOf = (run: ProgramRun) => run.registrations.filter((r) => r.type === "command:remote:Command");
+const value = (o: unknown): Promise<unknown> => promiseOf(pulumi.output(o));
+
+describe("program: stack config → resources and outputs (whole program under mocks, 3 masters + 3 agents)", function () {
+    this.timeout(60_000);
+    afterEach(() => pulumi.runtime.setAllConfig({}));
+
+    describe("a first run (the stack has no outputs yet)", () => {
+        let run: ProgramRun;
+        let outputs: Outputs;
+        before(async () => {
+            setStackConfig(TESTBED_STACK);
+            run = await runProgram();
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            outputs = run.outputs!;
+        });
+
+        it("reads its own stack's outputs through a StackReference", () => {
+            assert.deepEqual(run.stackReferences, ["organization/azs-cert-rotation/unit"]);
+        });
+
+        it("registers the PKI's tls resources under the ClusterPki, named as in production", () => {
+            const tls = tlsOf(run);
+            const count = (type: string) => tls.filter((r) => r.type === type).length;
+            // keys: shared clock, 2 CAs, the service-account key, 8 leaves (the apiserver signs the SA key)
+            assert.deepEqual(TLS_TYPES.map(count), [12, 10, 9, 9]);
+            const names = new Set(tls.map((r) => r.name));
+            for (const name of ["renewal-clock-key", "kubernetes-ca-key", "kubernetes-ca-cert", "front-proxy-ca-cert", "service-account-key", "apiserver-csr", "apiserver-cert", "client-clock", "etcd-peer-2-key", "front-proxy-client-cert"]) {
+                assert.ok(names.has(name), `${name} registered`);
+            }
+            assert.equal(names.has("apiserver-key"), false, "the apiserver certificate is issued over the service-account key");
+            assert.ok(tls.every((r) => r.parent.includes("azs-cert-rotation:pki:ClusterPki")), "every tls resource is inside the ClusterPki");
+        });
+
+        it("registers one remote command per node preflight and per rollout step, under the node's NodeCertificates", () => {
+            const commands = commandsOf(run);
+            const expected = [
+                ...[...MASTERS, ...AGENTS].map((n) => `${n}-preflight`),
+                ...MASTERS.flatMap((n) => ["etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `${n}-${s}`)),
+                ...AGENTS.map((n) => `${n}-kubelet`),
+            ];
+            assert.deepEqual(commands.map((c) => c.name).sort(), expected.sort());
+            for (const c of commands) {
+                const node = NODES.find((n) => c.name.startsWith(`${n.name}-`))!;
+                assert.ok(c.parent.endsWith(`azs-cert-rotation:rollout:NodeCertificates::${node.name}`), `${c.name} parent ${c.parent}`);
+                assert.equal((c.inputs.connection as { host: string }).host, node.ip, c.name);
+                assert.match(c.inputs.create as string, new RegExp(`^sudo -n bash -s -- (preflight|rotate \\w+) ${node.name} [0-9a-f]{16}$`), c.name);
+            }
+        });
+
+        it("outputs the cluster's masters and agents, and a report of every certificate", async () => {
+            assert.deepEqual(await value(outputs.cluster), { name: "azstb", apiServerEndpoint: "https://10.240.255.15:443", masters: MASTERS, agents: AGENTS });
+            const certificates = (await value(outputs.certificates)) as Record<string, { kind: string }>;
+            assert.deepEqual(Object.keys(certificates), ["kubernetes-ca", "front-proxy-ca", "service-account", "apiserver", "client", "kubectl-client", "etcd-server", "etcd-client", "etcd-peer-0", "etcd-peer-1", "etcd-peer-2", "front-proxy-client"]);
+            assert.equal(certificates["service-account"]!.kind, "keyPair");
+            assert.equal(certificates["apiserver"]!.kind, "certificate");
+        });
+
+        it("outputs the rollout plan in order: etcd → apiserver → controlPlane → kubelet, masters one at a time", async () => {
+            const plan = (await value(outputs.rolloutPlan)) as string[];
+            const steps = plan.map((line) => /^(\d+)\. (\S+) (\w+):/.exec(line)!.slice(1));
+            assert.deepEqual(
+                steps.map(([n, node, kind]) => `${n} ${node} ${kind}`),
+                [
+                    ...["etcd", "apiserver", "controlPlane", "kubelet"].flatMap((kind) => MASTERS.map((m) => `${m} ${kind}`)),
+                    ...AGENTS.map((a) => `${a} kubelet`),
+                ].map((s, i) => `${i + 1} ${s}`),
+            );
+            assert.deepEqual(run.logs.find((l) => l.message.startsWith("rollout plan"))?.message.split("\n").slice(1), plan, "the plan is logged as output");
+        });
+
+        it("outputs the CA plan (nothing to rotate) and the CA generations the run leaves", async () => {
+            assert.deepEqual(await value(outputs.caRotationPlan), ["Kubernetes CA: no change (generation 0 active)", "front-proxy CA: no change (generation 0 active)"]);
+            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+            assert.ok(run.logs.some((l) => l.severity === "info" && l.message.startsWith("CA rotation (phased):")));
+        });
+
+        it("outputs each node's step outcomes, in step order", async () => {
+            const activity = (await value(outputs.activity)) as Record<string, unknown[]>;
+            assert.deepEqual(Object.keys(activity), [...MASTERS, ...AGENTS]);
+            assert.deepEqual(activity[MASTERS[1]!], ["etcd", "apiserver", "controlPlane", "kubelet"].map((s) => ({ command: `${MASTERS[1]}-${s}` })));
+            assert.deepEqual(activity[AGENTS[0]!], [{ command: `${AGENTS[0]}-kubelet` }]);
+        });
+
+        it("keeps private keys in secret outputs only: adminKubeconfig, kubeconfigs, certificateProfile", async () => {
+            const secret: string[] = [];
+            for (const [key, v] of Object.entries(outputs)) {
+                if (await pulumi.isSecret(pulumi.output(v))) secret.push(key);
+                else assert.ok(!JSON.stringify(await value(v)).includes("PRIVATE KEY"), `${key} holds a private key`);
+            }
+            assert.deepEqual(secret.sort(), ["adminKubeconfig", "certificateProfile", "kubeconfigs"]);
+            // the keys are there, where they belong
+            const profile = (await value(outputs.certificateProfile)) as Record<string, string>;
+            assert.match(profile.caPrivateKey!, /-----BEGIN PRIVATE KEY-----\nmock kubernetes-ca-key /);
+            const admin = JSON.parse((await value(outputs.adminKubeconfig)) as string);
+            assert.match(Buffer.from(admin.users[0].user["client-key-data"], "base64").toString(), /PRIVATE KEY-----\nmock kubectl-client-key /);
+        });
+    });
+
+    describe("a later run reads the CA generations the last run left", () => {
+        const ACTIVATE = { pki: { caGenerations: { kubernetesCa: { "0": "trusted", "1": "active" } } } };
+
+        it("activates a generation the deployed record trusts: new CA resources, cross-signed by the old, the plan and record follow", async () => {
+            setStackConfig({ ...TESTBED_STACK, ...ACTIVATE });
+            const run = await runProgram({ "kubernetes-ca": { "0": "active", "1": "trusted" }, "front-proxy-ca": { "0": "active" } });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const outputs = run.outputs!;
+            const names = new Set(tlsOf(run).map((r) => r.name));
+            for (const name of ["kubernetes-ca-key", "kubernetes-ca-cert", "kubernetes-ca-g1-key", "kubernetes-ca-g1-cert", "kubernetes-ca-g1-by-g0-csr", "kubernetes-ca-g1-by-g0-cert"]) {
+                assert.ok(names.has(name), `${name} registered`);
+            }
+            const apiserverCert = tlsOf(run).find((r) => r.name === "apiserver-cert")!;
+            assert.match(apiserverCert.inputs.caCertPem as string, /mock kubernetes-ca-g1-cert /, "leaves are signed by generation 1");
+            const plan = (await value(outputs.caRotationPlan)) as string[];
+            assert.match(plan[0]!, /^Kubernetes CA: ACTIVATE generation 1: /);
+            assert.ok(plan.some((l) => l.startsWith("Kubernetes CA: next, once every client outside the cluster has the new CA bundle, retire generation 0")));
+            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "trusted", "1": "active" }, "front-proxy-ca": { "0": "active" } });
+            assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("CA rotation (phased):")), "a CA change is logged as a warning");
+        });
+
+        it("the same config without a deployed record is refused (activating an untrusted generation), before any resource", async () => {
+            setStackConfig({ ...TESTBED_STACK, ...ACTIVATE });
+            const run = await runProgram();
+            assert.match(String(run.error), /CA rotation refused, nothing was changed:\n {2}- pki\.caGenerations\.kubernetesCa: activating generation 1 before it is trusted everywhere is refused/);
+            assert.deepEqual(run.registrations, []);
+        });
+    });
+
+    it("bad config: a ConfigError naming every problem, before any resource is registered or the stack read", async () => {
+        const nodes = NODES.map((n, i) => (i === 4 ? { ...n, ip: "10.240.255.300" } : n));
+        setStackConfig({ ...TESTBED_STACK, nodes, rollout: { maxUnavailable: 0 } }, []);
+        const run = await runProgram();
+        assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+        const problems = (run.error as ConfigError).problems.join("\n");
+        assert.match(problems, /nodes\[4\]\.ip/);
+        assert.match(problems, /rollout\.maxUnavailable/);
+        assert.match(problems, /sshPrivateKey: a private key must be stored as a secret/);
+        assert.deepEqual(run.registrations, []);
+        assert.deepEqual(run.stackReferences, []);
+    });
+
+    it("rollout.enabled false: the PKI and its outputs, no remote command, a warning", async () => {
+        const { sshPrivateKey: _unused, ...withoutKey } = TESTBED_STACK;
+        setStackConfig({ ...withoutKey, rollout: { enabled: false } }, []);
+        const run = await runProgram();
+        assert.equal(run.error, undefined, `program failed: ${run.error}`);
+        assert.equal(tlsOf(run).length, 40);
+        assert.deepEqual(commandsOf(run), []);
+        assert.equal(run.registrations.some((r) => r.type.startsWith("azs-cert-rotation:rollout:")), false);
+        assert.deepEqual(await value(run.outputs!.rolloutPlan), []);
+        assert.deepEqual(await value(run.outputs!.activity), {});
+        assert.deepEqual(await value(run.outputs!.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+        assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("rollout.enabled is false")));
+    });
+});
