@@ -2,6 +2,8 @@
 // included), resources and stack outputs out. The StackReference to the stack's own outputs (the
 // deployed CA generations) and the remote commands' stdout come from the mocks.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../components/config";
 import { program } from "../../components/program";
@@ -17,24 +19,13 @@ const NODES = [
     ...AGENTS.map((name, i) => ({ name, role: "agent", ip: `10.240.255.${40 + i}`, hostKey: HOST_KEY(3 + i) })),
 ];
 
-/** Pulumi.yaml's defaults of the optional keys, as the engine passes them when a stack leaves them unset. */
-const PROJECT_DEFAULTS: Record<string, unknown> = {
-    apiServerEndpoint: "",
-    loadBalancerIps: [],
-    adminUsername: "azureuser",
-    privateNetwork: false,
-    jumpbox: {},
-    sshPrivateKey: "",
-    serviceAccountPrivateKey: "",
-    rollout: {},
-    pki: {},
-    kubernetesCaCertificate: "",
-    kubernetesCaPrivateKey: "",
-    etcdCaCertificate: "",
-    etcdCaPrivateKey: "",
-    frontProxyCaCertificate: "",
-    frontProxyCaPrivateKey: "",
-};
+/** Pulumi.yaml's defaults: the engine passes them for the keys a stack leaves unset. */
+function projectDefaults(): Record<string, unknown> {
+    // js-yaml comes with @pulumi/pulumi (pinned in package-lock.json)
+    const yaml = require("js-yaml") as { load(text: string): unknown };
+    const project = yaml.load(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    return Object.fromEntries(Object.entries(project.config).filter(([, decl]) => "default" in decl).map(([key, decl]) => [key, decl.default]));
+}
 
 /** The testbed's stack: 3 masters + 3 agents behind the load balancer at 10.240.255.15. */
 const TESTBED_STACK: Record<string, unknown> = {
@@ -48,7 +39,7 @@ const TESTBED_STACK: Record<string, unknown> = {
 
 /** Sets the stack config (`azs-cert-rotation:<key>`, objects as JSON); `secrets` are the keys set with --secret. */
 function setStackConfig(stack: Record<string, unknown>, secrets: string[] = ["sshPrivateKey"]): void {
-    const values = { ...PROJECT_DEFAULTS, ...stack };
+    const values = { ...projectDefaults(), ...stack };
     pulumi.runtime.setAllConfig(
         Object.fromEntries(Object.entries(values).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
         secrets.map((k) => `${NS}:${k}`),
