@@ -2,10 +2,11 @@
 // reach them (top-level keys, see INVENTORY_KEYS).
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
+import { NODE_SERVICES, NodeRole, NodeService, Platform, PLATFORMS, resolveServiceManagers, SERVICE_MANAGERS, ServiceManager, ServiceManagers } from "../nodeModel";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
 import { checkDnsName, checkHost, checkIp, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
 
-export type NodeRole = "master" | "agent";
+export type { NodeRole };
 
 export interface InventoryNode {
     name: string;
@@ -17,6 +18,9 @@ export interface InventoryNode {
     pool: string;
     /** Pinned SSH host key, "<type> <base64>": the rollout refuses any other. */
     hostKey: string;
+    platform: Platform;
+    /** How each service runs on the node: AKS Engine's defaults for its role, with the declared ones over them. */
+    services: ServiceManagers;
 }
 
 export interface Jumpbox {
@@ -40,7 +44,7 @@ export interface InventorySettings {
 /** The top-level config keys the inventory is read from. */
 export const INVENTORY_KEYS = ["clusterName", "fqdn", "apiServerEndpoint", "loadBalancerIps", "nodes", "adminUsername", "privateNetwork", "jumpbox"] as const;
 /** The fields of a node and of the jumpbox: what parseInventoryConfig accepts. */
-export const NODE_FIELDS = ["name", "role", "ip", "index", "pool", "hostKey"] as const;
+export const NODE_FIELDS = ["name", "role", "ip", "index", "pool", "hostKey", "platform", "services"] as const;
 export const JUMPBOX_FIELDS = ["name", "host", "port", "user", "hostKey"] as const;
 
 /** The keys of this section (see keys.ts). */
@@ -52,7 +56,7 @@ export const INVENTORY_KEY_DOCS: ConfigKeyDoc[] = [
     { key: "fqdn", type: "DNS name", default: "required", description: "the apiserver's DNS name, <dnsPrefix>.<region>.cloudapp.<external domain>; an apiserver SAN" },
     { key: "apiServerEndpoint", type: "https URL", default: "https://<fqdn>:443", description: "server in kubeconfig outputs; when its host is an IP and loadBalancerIps is unset, that IP is the load balancer's" },
     { key: "loadBalancerIps", type: "IP list", default: "the endpoint's host if it is an IP", description: "addresses of the load balancer in front of the apiservers; apiserver SANs" },
-    { key: "nodes", type: "list", default: "required", description: "every VM: {name, role: master|agent, ip, index (masters: etcdpeer<index>), pool, hostKey}; names and IPs unique, an odd number of masters" },
+    { key: "nodes", type: "list", default: "required", description: "every VM: {name, role: master|agent, ip, index (masters: etcdpeer<index>), pool, hostKey, platform (linux), services}; names and IPs unique, an odd number of masters; services maps a service (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy) to how it runs there (systemd, staticPod, clusterWorkload, none) where the node differs from AKS Engine (masters: etcd and kubelet systemd, the control plane static pods; kube-proxy a cluster workload)" },
     { key: "adminUsername", type: "string", default: "azureuser", description: "Linux admin user on the VMs (apimodel linuxProfile.adminUsername)" },
     { key: "privateNetwork", type: "boolean", default: "false", description: "nodes are reachable only through the jumpbox (private VNet)" },
     { key: "jumpbox", type: "object", default: "unset", description: "SSH jump host: {name, host, port (22), user (adminUsername), hostKey}" },
@@ -112,7 +116,20 @@ function parseNode(n: Section): InventoryNode {
         ...(n.has("index") ? { index: n.int("index", 0, 0, 8) } : {}),
         pool: n.string("pool", role === "master" ? "master" : "agentpool1", (s) => (/^[a-z][a-z0-9]{0,11}$/.test(s) ? undefined : "must be an aks-engine pool name")),
         hostKey: n.string("hostKey", undefined, checkHostKey),
+        platform: n.oneOf<Platform>("platform", PLATFORMS, "linux"),
+        services: parseServices(n, role),
     };
+}
+
+/** A node's `services`: each a manager; AKS Engine's for the role where not declared. */
+function parseServices(n: Section, role: NodeRole): ServiceManagers {
+    const s = n.section("services");
+    s.rejectUnknown(NODE_SERVICES);
+    const declared: Partial<Record<NodeService, ServiceManager>> = {};
+    for (const svc of NODE_SERVICES) if (s.has(svc)) declared[svc] = s.oneOf(svc, SERVICE_MANAGERS, "none");
+    const { managers, problems } = resolveServiceManagers(role, declared);
+    for (const p of problems) n.report("services", p);
+    return managers;
 }
 
 /** What is wrong with the nodes together: duplicate names or IPs, the etcd members. Numbers the masters' default indexes. */

@@ -73,6 +73,11 @@ export class Section {
         return new Section(this.key(name), this.obj[name], this.problems);
     }
 
+    /** A problem found by a check of the caller's, under this object's key `name`. */
+    report(name: string, problem: string): void {
+        this.problems.push(`${this.key(name)}: ${problem}`);
+    }
+
     int(name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
         const v = this.obj[name];
         if (v === undefined) return def;

@@ -13,8 +13,6 @@ export interface RolloutSettings {
     healthTimeoutSeconds: number;
     /** How long a restarted apiserver must stay ready before the next is touched (the LB probe's interval × threshold). */
     loadBalancerSettleSeconds: number;
-    /** Masters run a kubelet (AKS Engine: yes). */
-    masterKubelet: boolean;
     /** Where the load balancer's health probes come from: refused on a master before its apiserver restarts, to drain it. */
     loadBalancerProbeSources: string[];
     /** The admin user's SSH private key (secret); undefined when the rollout is off. */
@@ -27,7 +25,7 @@ export const AZURE_PROBE_SOURCE = "168.63.129.16";
 /** Config key of the admin user's SSH private key. */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The fields of the `rollout` object: what parseRolloutConfig accepts. */
-export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "masterKubelet", "loadBalancerProbeSources"] as const;
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources"] as const;
 
 /** The keys of this section (see keys.ts). */
 export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
@@ -38,7 +36,6 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
     { key: "rollout.maxUnavailable", type: "integer ≥ 1", default: "1", description: "agents restarted at the same time" },
     { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
     { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long the balancer needs to notice a drain or a readmission: probe interval × probes to mark a server down, plus one interval (AKS Engine: 5 s × 2 + 5)" },
-    { key: "rollout.masterKubelet", type: "boolean", default: "true", description: "masters run a kubelet (AKS Engine does)" },
     {
         key: "rollout.loadBalancerProbeSources",
         type: "IP list",
@@ -59,7 +56,6 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
         maxUnavailable: r.int("maxUnavailable", 1, 1, 1000),
         healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
-        masterKubelet: r.bool("masterKubelet", true),
         loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkIp) : [AZURE_PROBE_SOURCE],
     };
     const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");

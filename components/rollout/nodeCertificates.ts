@@ -5,6 +5,7 @@
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "../nodeModel";
 import { commandLine, InputFile, scriptText, stepInput } from "./remoteScript";
 import { RolloutStep } from "./plan";
 
@@ -34,23 +35,20 @@ export interface NodeCertificatesArgs {
     node: string;
     /** Prefix of the command resources' names (default: the node name). */
     resourceName?: string;
+    platform: Platform;
     connection: NodeConnection;
     /** Every file the node receives. */
     files: SourcedFile[];
-    /** Units the preflight expects to find running here. */
-    services: string[];
-    /** Load balancer probe sources the apiserver step drains from (the preflight checks iptables is there). */
-    loadBalancerProbeSources: string[];
+    /** The preflight's parameters (registry PREFLIGHT_PARAMS). */
+    preflightParams: Record<string, string>;
     /** Bound on one remote command (gates included). */
     commandTimeoutSeconds: number;
 }
 
 export interface StepRun {
     step: RolloutStep;
-    /** Parameters of the step's gate (scripts/gates.sh). */
+    /** The step's parameters (registry paramsOf its kind). */
     params: Record<string, string>;
-    /** Units of this step (restarted when pending). */
-    services: string[];
     after: pulumi.Resource[];
 }
 
@@ -84,7 +82,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
             "preflight",
             ["preflight", args.node],
             digest,
-            pulumi.output(stepInput({ services: args.services.join(" "), lb_probe_sources: args.loadBalancerProbeSources.join(" ") }, [])),
+            pulumi.output(stepInput(args.preflightParams, [])),
             [],
         );
     }
@@ -98,7 +96,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
             return file.content.apply((content): InputFile => ({ path: planned.path, mode: planned.secret ? "0600" : "0644", restarts: planned.restarts, content }));
         });
         const watched = this.args.files.filter((f) => step.watches.includes(f.path)).map((f) => f.content);
-        const input = pulumi.all(installs).apply((files) => stepInput({ ...run.params, services: run.services.join(" ") }, files));
+        const input = pulumi.all(installs).apply((files) => stepInput(run.params, files));
         const cmd = this.remoteCommand(step.kind, ["rotate", step.kind, step.node], digestOf(watched), input, run.after);
         this.steps[step.id] = cmd;
         return cmd;
@@ -129,9 +127,9 @@ export class NodeCertificates extends pulumi.ComponentResource {
             `${this.args.resourceName ?? this.args.node}-${name}`,
             {
                 connection: this.connection,
-                create: digest.apply((d) => commandLine([...args, d])),
+                create: digest.apply((d) => commandLine(this.args.platform, [...args, d])),
                 // Keys travel inside: the whole stdin is secret in state.
-                stdin: pulumi.secret(input.apply((text) => `${scriptText(script)}\n${text}`)),
+                stdin: pulumi.secret(input.apply((text) => `${scriptText(this.args.platform, script)}\n${text}`)),
                 logging: "stdoutAndStderr",
                 // The previous run's output is not needed, and AKS Engine's sshd refuses the variables it travels in.
                 addPreviousOutputInEnv: false,

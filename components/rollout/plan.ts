@@ -2,43 +2,25 @@
 // to restart, and the order of the steps. A pure function of the catalog's instances, the
 // inventory and (for summaries and tests) the set of certificate instances that change.
 //
-// Order (DESIGN.md): etcd members one at a time → apiservers one at a time → controller-manager
+// Order: etcd members one at a time → apiservers one at a time → controller-manager
 // and scheduler per master → kubelets (masters one at a time, then agents in batches of
 // maxUnavailable). A file is installed by the first step on its node whose services read it, so
 // a shared file (client.crt on a master) is in place before every later reader restarts.
 // Restarts follow the catalog's reload column: a service restarts only when a file it reads at
 // start changed; files reloaded on the fly (etcd's serving/peer certs, the apiserver's serving
 // cert, client CA, front-proxy files) are checked by the step's gate instead.
+import { isNodeService, NodeRole, NodeService, restartedByNodeStep, ServiceManagers, servicesOn } from "../nodeModel";
 import { CertInstance, Service } from "../pki/catalog";
-
-export const STEP_KINDS = ["etcd", "apiserver", "controlPlane", "kubelet"] as const;
-export type StepKind = (typeof STEP_KINDS)[number];
-
-/** The services a step looks after, and so may restart and must find healthy afterwards. */
-export const STEP_SERVICES: Record<StepKind, Service[]> = {
-    etcd: ["etcd"],
-    apiserver: ["kube-apiserver"],
-    controlPlane: ["kube-controller-manager", "kube-scheduler", "kubectl"],
-    // kube-proxy (a DaemonSet in AKS Engine) reads the kubelet kubeconfig too; it is restarted by
-    // deleting its pods, a cluster-level step, not by a node step.
-    kubelet: ["kubelet"],
-};
-const NODE_STEP_SERVICES = new Set<Service>(Object.values(STEP_SERVICES).flat());
-
-/** What the gate after each step checks (the scripts in scripts/gates.sh implement them). */
-export const GATE_DESCRIPTIONS: Record<StepKind, string> = {
-    etcd: "this member serves the installed certificates and is healthy, and every member is healthy (quorum)",
-    apiserver: "/readyz ok on the node's address and it serves the installed certificate, held for the load balancer's probe",
-    controlPlane: "controller-manager and scheduler /healthz ok",
-    kubelet: "Node Ready and its lease renewed since the step began",
-};
+import { STEP_KINDS, STEP_REGISTRY, StepKind } from "./registry";
 
 export interface PlanNode {
     name: string;
-    role: "master" | "agent";
+    role: NodeRole;
     /** Masters: etcd member index. */
     index?: number;
     pool: string;
+    /** How each service runs on the node (the inventory's node model). */
+    services: ServiceManagers;
 }
 
 /** A file that is not a certificate instance's: the admin kubeconfig (embeds the kubectl client cert). */
@@ -58,8 +40,6 @@ export interface PlanInput {
     nodes: PlanNode[];
     /** Agents restarted at the same time. */
     maxUnavailable: number;
-    /** Masters run a kubelet (AKS Engine does). */
-    masterKubelet: boolean;
     /** Instances (or extra-file ids) whose content changes; undefined = all. */
     changed?: ReadonlySet<string>;
 }
@@ -95,19 +75,15 @@ export interface RolloutStep {
 
 const byIndex = (a: PlanNode, b: PlanNode) => (a.index ?? 0) - (b.index ?? 0);
 
-/** Services running on a node of this role. */
-export function servicesOn(role: PlanNode["role"], masterKubelet: boolean): Set<Service> {
-    return new Set<Service>(
-        role === "master"
-            ? ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", ...(masterKubelet ? (["kubelet", "kube-proxy"] as Service[]) : [])]
-            : ["kubelet", "kube-proxy"],
-    );
+/** The steps a node takes part in, in order. */
+function stepKindsOf(node: PlanNode): StepKind[] {
+    const running = servicesOn(node.role, node.services);
+    return STEP_KINDS.filter((k) => STEP_REGISTRY[k].services.some((s) => running.has(s)));
 }
 
-/** The steps a node takes part in, in order. */
-function stepKindsOf(node: PlanNode, masterKubelet: boolean): StepKind[] {
-    const running = servicesOn(node.role, masterKubelet);
-    return STEP_KINDS.filter((k) => STEP_SERVICES[k].some((s) => running.has(s)));
+/** The services of a node that a node step restarts (systemd units and static pods), of those given. */
+export function restartedOn(managers: ServiceManagers, services: readonly Service[]): NodeService[] {
+    return services.filter((s): s is NodeService => isNodeService(s) && restartedByNodeStep(managers[s]));
 }
 
 interface NodeFile {
@@ -138,16 +114,16 @@ export function planRollout(input: PlanInput): RolloutStep[] {
     // Per node: its steps with their files.
     const stepsOf = new Map<string, Map<StepKind, Omit<RolloutStep, "wave" | "after">>>();
     for (const node of input.nodes) {
-        const running = servicesOn(node.role, input.masterKubelet);
-        const kinds = stepKindsOf(node, input.masterKubelet);
+        const running = servicesOn(node.role, node.services);
+        const kinds = stepKindsOf(node);
         const steps = new Map(
             kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], watches: [] as string[], restarts: [] as Service[], restartTriggers: {} as Partial<Record<Service, string[]>>, runs: false }]),
         );
         const files = filesOf(node, input);
-        const readerKindsOf = (file: NodeFile) => kinds.filter((k) => file.readers.some((r) => running.has(r.service) && STEP_SERVICES[k].includes(r.service)));
+        const readerKindsOf = (file: NodeFile) => kinds.filter((k) => file.readers.some((r) => running.has(r.service) && STEP_REGISTRY[k].services.includes(r.service)));
         for (const file of files) {
             const readersHere = file.readers.filter((r) => running.has(r.service));
-            const restarts = [...new Set(readersHere.filter((r) => r.reload === "restart" && NODE_STEP_SERVICES.has(r.service)).map((r) => r.service))];
+            const restarts: Service[] = restartedOn(node.services, [...new Set(readersHere.filter((r) => r.reload === "restart").map((r) => r.service))]);
             const readerKinds = readerKindsOf(file);
             // A file no service here reads (a CA key kept for signing, apiserver.crt on agents)
             // travels with the rest of its certificate, else with the node's last step.
@@ -157,7 +133,7 @@ export function planRollout(input: PlanInput): RolloutStep[] {
             for (const k of readerKinds.length > 0 ? readerKinds : [home]) steps.get(k)!.watches.push(file.path);
             for (const k of kinds) {
                 const triggers = steps.get(k)!.restartTriggers;
-                for (const svc of restarts.filter((x) => STEP_SERVICES[k].includes(x))) (triggers[svc] ??= []).push(file.path);
+                for (const svc of restarts.filter((x) => STEP_REGISTRY[k].services.includes(x))) (triggers[svc] ??= []).push(file.path);
             }
         }
         const changedPath = (path: string) => changedSource(files.find((f) => f.path === path)!.source);
@@ -208,6 +184,6 @@ export function describeRollout(steps: RolloutStep[]): string[] {
                 .filter(([svc]) => s.restarts.includes(svc as Service))
                 .map(([svc, paths]) => `${svc} if ${paths!.map(baseName).join(", ")} changed`);
             const restart = conditional.length > 0 ? `restart ${conditional.join("; ")}` : "no restart (reloads on its own)";
-            return `${s.wave + 1}. ${s.node} ${s.kind}: ${files ? `install ${files}; ` : ""}${restart}; gate: ${GATE_DESCRIPTIONS[s.kind]}`;
+            return `${s.wave + 1}. ${s.node} ${s.kind}: ${files ? `install ${files}; ` : ""}${restart}; gate: ${STEP_REGISTRY[s.kind].gateText}`;
         });
 }

@@ -1,31 +1,34 @@
-// What a remote step sends to `sudo -n bash -s`: the step's shell scripts (files in scripts/),
+// What a remote step sends to its node: the step's shell scripts (files in scripts/),
 // then its input — parameters and files — in the line format scripts/lib.sh `read_input` reads.
 // File contents travel only here, on stdin: never in a command line, never in a log.
 import * as fs from "fs";
 import * as path from "path";
+import { Platform, PLATFORM_SPECS } from "../nodeModel";
 
 const SCRIPTS_DIR = path.join(__dirname, "scripts");
 
 export type StepScript = "preflight" | "rotate";
 
-const scriptTexts = new Map<StepScript, string>();
+const scriptTexts = new Map<string, string>();
 
-/** The scripts of a step, in the order bash must read them (its main call comes last); read once per program run. */
-export function scriptText(step: StepScript): string {
-    let text = scriptTexts.get(step);
+/** The scripts of a step, in the order the shell must read them (its main call comes last); read once per program run. */
+export function scriptText(platform: Platform, step: StepScript): string {
+    const key = `${platform}/${step}`;
+    let text = scriptTexts.get(key);
     if (text === undefined) {
-        text = ["lib.sh", "gates.sh", `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
-        scriptTexts.set(step, text);
+        const spec = PLATFORM_SPECS[platform];
+        text = [...spec.libraries, `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
+        scriptTexts.set(key, text);
     }
     return text;
 }
 
 /** The command line: only the step's name and arguments, which must be plain words. */
-export function commandLine(args: string[]): string {
+export function commandLine(platform: Platform, args: string[]): string {
     for (const a of args) {
         if (!/^[A-Za-z0-9._\/:=-]+$/.test(a)) throw new Error(`remote step argument ${JSON.stringify(a)} is not a plain word`);
     }
-    return ["sudo", "-n", "bash", "-s", "--", ...args].join(" ");
+    return PLATFORM_SPECS[platform].commandLine(args);
 }
 
 export interface InputFile {

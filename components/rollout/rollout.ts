@@ -4,9 +4,10 @@
 // (completed steps are in the state with unchanged inputs, so they do not run again).
 import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, RolloutSettings } from "../config";
-import { CERTS_DIR, ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles, Service } from "../pki";
+import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles } from "../pki";
 import { NodeCertificates, NodeConnection, SourcedFile } from "./nodeCertificates";
-import { describeRollout, ExtraFile, planRollout, RolloutStep, servicesOn, STEP_SERVICES } from "./plan";
+import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
+import { ParamContext, preflightParams, stepParams } from "./stepParams";
 
 export interface RolloutArgs {
     pki: ClusterPki;
@@ -18,9 +19,6 @@ export interface RolloutArgs {
      */
     stageNames?: string[];
 }
-
-/** Processes the scripts restart (systemd units or static pods); kubectl is a client, kube-proxy a DaemonSet. */
-const UNITS = new Set<Service>(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"]);
 
 export const ADMIN_KUBECONFIG_ID = "admin-kubeconfig";
 
@@ -55,16 +53,21 @@ export class Rollout extends pulumi.ComponentResource {
         const sshPrivateKey = settings.sshPrivateKey;
         if (!sshPrivateKey) throw new Error("Rollout needs settings.sshPrivateKey");
 
-        // What every stage shares: the nodes' connections and units, the etcd CA file, the bounds.
+        // What every stage shares: the nodes' connections, the scripts' parameters, the bounds.
         const masters = inventory.nodes.filter((n) => n.role === "master");
-        const etcdCaFile = pki.resolved.entries.find((e) => e.kind === "ca" && e.id === (pki.resolved.settings.catalog.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca"))!;
         const shared: StageContext = {
             pki,
             inventory,
             settings,
-            masters,
             adminKubeconfig: adminKubeconfigFile(inventory.adminUsername),
-            etcdCaPath: etcdCaFile.instance.files.find((f) => f.content === "cert")!.path,
+            params: {
+                instances: pki.resolved.entries.map((e) => e.instance),
+                masters,
+                etcdCaId: pki.resolved.settings.catalog.etcdCa === "separate" ? "etcd-ca" : "kubernetes-ca",
+                healthTimeoutSeconds: settings.healthTimeoutSeconds,
+                loadBalancerSettleSeconds: settings.loadBalancerSettleSeconds,
+                loadBalancerProbeSources: settings.loadBalancerProbeSources,
+            },
             // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
             commandTimeoutSeconds: 2 * (settings.healthTimeoutSeconds * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300,
             connections: Object.fromEntries(
@@ -107,7 +110,6 @@ export class Rollout extends pulumi.ComponentResource {
             extraFiles: leaves ? [adminKubeconfig] : [],
             nodes: inventory.nodes,
             maxUnavailable: settings.maxUnavailable,
-            masterKubelet: settings.masterKubelet,
         });
 
         const nodes: Record<string, NodeCertificates> = {};
@@ -116,11 +118,18 @@ export class Rollout extends pulumi.ComponentResource {
             if (node.role === "master" && leaves) {
                 files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: kubeconfig(pki, "admin", stageIndex) });
             }
-            const services = [...servicesOn(node.role, settings.masterKubelet)].filter((s) => UNITS.has(s));
             const resourceName = label ? `${node.name}-${label}` : node.name;
             nodes[node.name] = new NodeCertificates(
                 resourceName,
-                { node: node.name, resourceName, connection: ctx.connections[node.name]!, files, services, commandTimeoutSeconds: ctx.commandTimeoutSeconds, loadBalancerProbeSources: settings.loadBalancerProbeSources },
+                {
+                    node: node.name,
+                    resourceName,
+                    platform: node.platform,
+                    connection: ctx.connections[node.name]!,
+                    files,
+                    preflightParams: preflightParams(ctx.params, node),
+                    commandTimeoutSeconds: ctx.commandTimeoutSeconds,
+                },
                 { parent: this },
             );
         }
@@ -129,20 +138,9 @@ export class Rollout extends pulumi.ComponentResource {
         const byId = new Map<string, pulumi.Resource>();
         for (const step of steps) {
             const node = inventory.nodes.find((n) => n.name === step.node)!;
-            const params: Record<string, string> = {
-                node_name: node.name,
-                node_ip: node.ip,
-                health_timeout: String(settings.healthTimeoutSeconds),
-                lb_settle: String(settings.loadBalancerSettleSeconds),
-                lb_probe_sources: settings.loadBalancerProbeSources.join(" "),
-                etcd_members: ctx.masters.map((m) => m.ip).join(" "),
-                etcd_ca: ctx.etcdCaPath,
-                etcd_peer_cert: `${CERTS_DIR}/etcdpeer${node.index ?? 0}.crt`,
-            };
             const cmd = nodes[step.node]!.addStep({
                 step,
-                params,
-                services: STEP_SERVICES[step.kind].filter((s) => UNITS.has(s)),
+                params: stepParams(ctx.params, node, step.kind),
                 // The first wave waits for every preflight (and the stage before); each later wave for the one before it.
                 after: step.wave === 0 ? preflights : step.after.map((id) => byId.get(id)!),
             });
@@ -158,9 +156,8 @@ interface StageContext {
     pki: ClusterPki;
     inventory: InventorySettings;
     settings: RolloutSettings;
-    masters: InventorySettings["nodes"];
     adminKubeconfig: ExtraFile;
-    etcdCaPath: string;
+    params: ParamContext;
     commandTimeoutSeconds: number;
     connections: Record<string, NodeConnection>;
 }

@@ -19,13 +19,19 @@ pem() { jq -Rs . <"$PKI/$1"; }
 # ---- host keys, ssh config
 : >"$TB_STATE/ssh/known_hosts"
 nodes_json="[]"
+# How the testbed runs each service where it differs from AKS Engine (the inventory's node model):
+# its control plane runs as systemd units, not static pods, and no kube-proxy runs.
+master_services='{"kube-apiserver": "systemd", "kube-controller-manager": "systemd", "kube-scheduler": "systemd", "kube-proxy": "none"}'
+[[ $MASTER_KUBELET == 1 ]] || master_services=$(jq -c '. + {kubelet: "none"}' <<<"$master_services")
+agent_services='{"kube-proxy": "none"}'
 for vm in "${VMS[@]}"; do
   read -r name role ip idx <<<"$vm"
   [[ $role == lb ]] && continue
   hk=$(cut -d' ' -f1,2 "$(vm_dir "$name")/ssh/ssh_host_ed25519_key.pub")
   echo "$ip,$name $hk" >>"$TB_STATE/ssh/known_hosts"
-  nodes_json=$(jq -c --arg n "$name" --arg r "$role" --arg ip "$ip" --argjson i "$idx" --arg hk "$hk" \
-    '. + [{name:$n, role:$r, ip:$ip, index:$i, hostKey:$hk}]' <<<"$nodes_json")
+  case $role in master) services=$master_services ;; agent) services=$agent_services ;; *) services=null ;; esac
+  nodes_json=$(jq -c --arg n "$name" --arg r "$role" --arg ip "$ip" --argjson i "$idx" --arg hk "$hk" --argjson s "$services" \
+    '. + [{name:$n, role:$r, ip:$ip, index:$i, hostKey:$hk} + (if $s == null then {} else {services:$s} end)]' <<<"$nodes_json")
 done
 {
   echo "# ssh -F $TB_STATE/ssh/config <node name>"
@@ -150,7 +156,8 @@ if [[ $ETCD_CA == separate ]]; then pki_keys+=("etcdCa: separate"); fi
   echo "    hostKey: \"$jb_hk\""
   echo "  $P:nodes:"
   jq -r '.[] | select(.role == "master" or .role == "agent") |
-    "    - name: \(.name)\n      role: \(.role)\n      ip: \(.ip)\n      index: \(.index)\n      hostKey: \"\(.hostKey)\""' \
+    "    - name: \(.name)\n      role: \(.role)\n      ip: \(.ip)\n      index: \(.index)\n      hostKey: \"\(.hostKey)\"\n      services:",
+    (.services | to_entries[] | "        \(.key): \(.value)")' \
     <<<"$nodes_json"
   if [[ ${#pki_keys[@]} -gt 0 ]]; then
     echo "  $P:pki:"

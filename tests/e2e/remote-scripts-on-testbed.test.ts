@@ -5,16 +5,19 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { resolveServiceManagers } from "../../components/nodeModel";
+import { certificateCatalog, expandInstances, pkiInventoryFrom } from "../../components/pki/catalog";
 import { commandLine, InputFile, scriptText, StepScript, stepInput } from "../../components/rollout";
+import { ParamContext, preflightParams, stepParams } from "../../components/rollout/stepParams";
 import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
 const CERTS = "/etc/kubernetes/certs";
 const PKI = path.join(TESTBED_STATE, "pki");
 
 function runStep(node: string, script: StepScript, args: string[], params: Record<string, string>, files: InputFile[], cut = false): { status: number; stdout: string; stderr: string } {
-    let input = `${scriptText(script)}\n${stepInput(params, files)}`;
+    let input = `${scriptText("linux", script)}\n${stepInput(params, files)}`;
     if (cut) input = input.slice(0, input.lastIndexOf("done"));
-    const r = spawnSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, commandLine([script, ...args])], { input, encoding: "utf8", timeout: 300_000 });
+    const r = spawnSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, commandLine("linux", [script, ...args])], { input, encoding: "utf8", timeout: 300_000 });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,6 +39,7 @@ const file = (name: string, content: string, restarts: string[] = []): InputFile
 describe("remote step scripts on a testbed master", function () {
     let master: { name: string; ip: string };
     let params: Record<string, string>;
+    let preflight: Record<string, string>;
     let scratch: string;
     const installed = (name: string) => onNode(master.name, `sudo sha256sum ${CERTS}/${name}`).split(" ")[0];
 
@@ -44,28 +48,36 @@ describe("remote step scripts on a testbed master", function () {
         const m = testbedNodes().find((n) => n.role === "master" && n.index === 0)!;
         master = m;
         const masters = testbedNodes().filter((n) => n.role === "master");
-        params = {
-            node_name: m.name,
-            node_ip: m.ip,
-            health_timeout: "60",
-            lb_settle: "2",
-            etcd_members: masters.map((x) => x.ip).join(" "),
-            etcd_ca: `${CERTS}/ca.crt`,
-            etcd_peer_cert: `${CERTS}/etcdpeer0.crt`,
-            services: "etcd",
+        // the parameters the program sends, from the step registry and the catalog; no load balancer drain
+        const ctx: ParamContext = {
+            instances: expandInstances(certificateCatalog(), pkiInventoryFrom({ nodes: testbedNodes(), fqdn: "testbed.local" })),
+            masters,
+            etcdCaId: "kubernetes-ca",
+            healthTimeoutSeconds: 60,
+            loadBalancerSettleSeconds: 2,
+            loadBalancerProbeSources: [],
         };
+        const node = { ...m, services: resolveServiceManagers("master", m.services ?? {}).managers };
+        params = stepParams(ctx, node, "etcd");
+        preflight = preflightParams(ctx, node);
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "azs-scripts-"));
     });
 
     after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-    it("preflight: reachable, sudo, tools, room, services known", () => {
-        const r = runStep(master.name, "preflight", [master.name, "0"], { services: "etcd kube-apiserver kube-controller-manager kube-scheduler kubelet" }, []);
+    it("preflight: reachable, sudo, tools, room, every service run as the inventory declares", () => {
+        const r = runStep(master.name, "preflight", [master.name, "0"], preflight, []);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /"preflight":"ok"/);
-        const bad = runStep(master.name, "preflight", [master.name, "0"], { services: "no-such-service" }, []);
+        const bad = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: "no-such-service=systemd" }, []);
         assert.notEqual(bad.status, 0);
-        assert.match(bad.stderr, /no-such-service is neither a systemd unit nor a static pod/);
+        assert.match(bad.stderr, /no-such-service is declared a systemd unit, but the node has neither a systemd unit nor a static pod manifest/);
+        // AKS Engine's default (a static pod) on the testbed, whose apiserver is a systemd unit
+        const staticPod = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("kube-apiserver=systemd", "kube-apiserver=staticPod") }, []);
+        assert.notEqual(staticPod.status, 0);
+        assert.match(staticPod.stderr, new RegExp(`${master.name}: kube-apiserver is declared a static pod, but the node has a systemd unit kube-apiserver\\.service`));
+        const none = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("etcd=systemd", "etcd=none") }, []);
+        assert.match(none.stderr, /etcd is declared not to run here, but the node has a systemd unit etcd\.service/);
     });
 
     it("rotate with the files the node already has: changes nothing, restarts nothing", () => {

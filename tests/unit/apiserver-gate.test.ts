@@ -71,6 +71,7 @@ describe("apiserver readmission check (gates.sh) against a local apiserver stand
     function readmit(): Promise<string> {
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh
 PARAM[node_ip]=${IP} PARAM[health_timeout]=4 PARAM[lb_settle]=1
+PARAM[api_ca]=/etc/kubernetes/certs/ca.crt PARAM[api_client_cert]=/etc/kubernetes/certs/client.crt PARAM[api_client_key]=/etc/kubernetes/certs/client.key
 if apiserver_readmit; then echo PASS; else echo "FAIL: $GATE_FAILURE"; fi`;
         return new Promise((resolve, reject) =>
             execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))),

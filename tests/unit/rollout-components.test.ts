@@ -69,7 +69,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.match(stdin, /\nrotate_main "\$\{@:2\}".*\n/);
         assert.match(stdin, /\nfile 0600 \/etc\/kubernetes\/certs\/apiserver\.key kube-apiserver,kube-controller-manager\n/);
         assert.match(stdin, /\nfile 0644 \/etc\/kubernetes\/certs\/apiserver\.crt -\n/);
-        assert.match(stdin, /\nparam services kube-apiserver\n/);
+        assert.match(stdin, /\nparam services kube-apiserver=staticPod\n/);
         assert.match(stdin, /\nparam lb_settle 3\n/);
         assert.match(stdin, /\nparam lb_probe_sources 168\.63\.129\.16\n/);
         assert.match(stdin, /\ndone\n$/);
@@ -134,7 +134,7 @@ describe("config: the rollout section", () => {
         const s = parseRolloutConfig(undefined, key);
         assert.deepEqual(
             { ...s, sshPrivateKey: undefined },
-            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, masterKubelet: true, loadBalancerProbeSources: ["168.63.129.16"], sshPrivateKey: undefined },
+            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, loadBalancerProbeSources: ["168.63.129.16"], sshPrivateKey: undefined },
         );
         assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: [] }, key).loadBalancerProbeSources, []);
         assert.ok(pulumi.Output.isInstance(s.sshPrivateKey));

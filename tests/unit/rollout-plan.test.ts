@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { certificateCatalog, expandInstances, filesForNode, PkiInventory } from "../../components/pki/catalog";
 import { adminKubeconfigFile, describeRollout, PlanInput, planRollout, RolloutStep } from "../../components/rollout";
+import { AKS_ENGINE_SERVICES } from "../../components/nodeModel";
 import { inventory3x3 } from "./support/mocks";
 
 const M = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
@@ -10,9 +11,8 @@ function planInput(inventory: PkiInventory = inventory3x3(), extra: Partial<Plan
     return {
         instances: expandInstances(certificateCatalog(), inventory),
         extraFiles: [adminKubeconfigFile("azureuser")],
-        nodes: inventory.nodes.map((n) => ({ ...n, pool: n.role === "master" ? "master" : "agentpool1" })),
+        nodes: inventory.nodes.map((n) => ({ ...n, pool: n.role === "master" ? "master" : "agentpool1", services: AKS_ENGINE_SERVICES[n.role] })),
         maxUnavailable: 1,
-        masterKubelet: true,
         ...extra,
     };
 }
@@ -116,7 +116,9 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
     });
 
     it("masters without a kubelet have no kubelet step; their files still land", () => {
-        const steps = planRollout(planInput(undefined, { masterKubelet: false }));
+        const input = planInput();
+        const withoutKubelet = { ...AKS_ENGINE_SERVICES.master, kubelet: "none", "kube-proxy": "none" } as const;
+        const steps = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: withoutKubelet } : n)) });
         assert.equal(steps.filter((s) => s.kind === "kubelet" && M.includes(s.node)).length, 0);
         assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 19);
     });

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Health gates, one per step kind: each returns non-zero with GATE_FAILURE set to the failed
-# check. Every wait is bounded by PARAM[health_timeout] seconds; every request by curl/openssl
-# timeouts. Parameters come from the step's input (see components/rollout/nodeCertificates.ts).
+# Health gates, one per step kind, and the steps' other hooks: the step registry
+# (components/rollout/registry.ts) names the functions each kind runs and the parameters they
+# read; file paths come as parameters, from the certificate catalog. A gate returns non-zero with
+# GATE_FAILURE set to the failed check. Every wait is bounded by PARAM[health_timeout] seconds;
+# every request by curl/openssl timeouts.
 
 GATE_FAILURE=""
 
@@ -26,7 +28,7 @@ http_ok() {
 # before the step (expired certificates: members reject each other until every one has new
 # certificates, and etcd serves clients only with a leader), only this member's peer port and
 # process are checked; the apiserver gates then check etcd through it.
-etcd_auth() { echo --cacert "$ROOT${PARAM[etcd_ca]}" --cert "$CERTS_DIR/etcdclient.crt" --key "$CERTS_DIR/etcdclient.key"; }
+etcd_auth() { echo --cacert "$ROOT${PARAM[etcd_ca]}" --cert "$ROOT${PARAM[etcd_client_cert]}" --key "$ROOT${PARAM[etcd_client_key]}"; }
 
 etcd_quorum() { # every member healthy within SECONDS
   local t=$1 member
@@ -65,6 +67,15 @@ etcd_hand_over_leadership() {
   fi
 }
 
+# Before the etcd step changes a file: did etcd have quorum, and did this master's apiserver serve?
+# Expired certificates break both, and then the step is the repair (see gate_etcd).
+precheck_etcd() {
+  QUORUM_BEFORE=1
+  etcd_quorum 5 || { QUORUM_BEFORE=0; log "etcd has no quorum before the change: ${GATE_FAILURE}"; }
+  APISERVER_READY_BEFORE=1
+  apiserver_ready || { APISERVER_READY_BEFORE=0; log "kube-apiserver on this master is not ready before the change"; }
+}
+
 gate_etcd() {
   local t=${PARAM[health_timeout]} ip=${PARAM[node_ip]} peer=$ROOT${PARAM[etcd_peer_cert]}
   wait_for "$t" "etcd on $ip:2380 does not serve the installed $(basename "$peer")" served_cert_is "$ip:2380" "$peer" "$peer" "${peer%.crt}.key" || return 1
@@ -73,7 +84,8 @@ gate_etcd() {
     log "etcd had no quorum before this step: checked this member's peer certificate and process only"
     return 0
   fi
-  wait_for "$t" "etcd on $ip:2379 does not serve the installed etcdserver.crt" served_cert_is "$ip:2379" "$CERTS_DIR/etcdserver.crt" "$CERTS_DIR/etcdclient.crt" "$CERTS_DIR/etcdclient.key" || return 1
+  local server=$ROOT${PARAM[etcd_server_cert]}
+  wait_for "$t" "etcd on $ip:2379 does not serve the installed $(basename "$server")" served_cert_is "$ip:2379" "$server" "$ROOT${PARAM[etcd_client_cert]}" "$ROOT${PARAM[etcd_client_key]}" || return 1
   etcd_quorum "$t" || return 1
   # this master's apiserver uses only the local member: it must serve again (and, drained for the
   # restart, go back into the balancer) before the next member restarts; unless it did not serve
@@ -84,14 +96,15 @@ gate_etcd() {
 # apiserver: it serves with the installed certificate on the node's own address (what the load
 # balancer sends traffic to), then goes back into the balancer (apiserver_readmit).
 gate_apiserver() {
-  local ip=${PARAM[node_ip]}
+  local ip=${PARAM[node_ip]} cert=$ROOT${PARAM[apiserver_cert]}
   wait_for "${PARAM[health_timeout]}" "kube-apiserver /readyz on $ip:443 not ok" apiserver_ready || return 1
-  wait_for "${PARAM[health_timeout]}" "kube-apiserver on $ip:443 does not serve the installed apiserver.crt" served_cert_is "$ip:443" "$CERTS_DIR/apiserver.crt" || return 1
+  wait_for "${PARAM[health_timeout]}" "kube-apiserver on $ip:443 does not serve the installed $(basename "$cert")" served_cert_is "$ip:443" "$cert" || return 1
   apiserver_readmit
 }
 
-APISERVER_AUTH=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
-apiserver_ready() { http_ok ok "${APISERVER_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"; }
+# api_auth: sets API_AUTH, curl's arguments to query the apiserver with the cluster client certificate.
+api_auth() { API_AUTH=(--cacert "$ROOT${PARAM[api_ca]}" --cert "$ROOT${PARAM[api_client_cert]}" --key "$ROOT${PARAM[api_client_key]}"); }
+apiserver_ready() { api_auth && http_ok ok "${API_AUTH[@]}" "https://${PARAM[node_ip]}:443/readyz"; }
 
 # What an apiserver must answer before the balancer sends it traffic again. /readyz alone is not
 # enough: after its local etcd restarted, the apiserver's storage clients (several, each
@@ -104,13 +117,14 @@ READ_TIMEOUT=1
 READ_PATHS=()
 apiserver_read_paths() { # BASE: prints the paths, one per line
   local base=$1 aggregated gv prefix
-  aggregated=$(curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
+  api_auth
+  aggregated=$(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
     | jq -er '.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version') || aggregated=""
   printf '%s\n' /api/v1/namespaces/kube-system /api/v1/namespaces/default/services/kubernetes /api/v1/namespaces/default/endpoints/kubernetes
-  for gv in v1 $(curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
+  for gv in v1 $(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
     grep -qxF "$gv" <<<"$aggregated" && continue
     if [[ $gv == v1 ]]; then prefix=/api/v1; else prefix=/apis/$gv; fi
-    curl -sS --max-time 5 "${APISERVER_AUTH[@]}" "$base$prefix" \
+    curl -sS --max-time 5 "${API_AUTH[@]}" "$base$prefix" \
       | jq -r --arg p "$prefix" '.resources[] | select((.name | contains("/")) | not) | select(.verbs | index("list")) | select(.name != "componentstatuses") | "\($p)/\(.name)?limit=1"'
   done
 }
@@ -124,8 +138,9 @@ apiserver_serves() {
     mapfile -t READ_PATHS < <(apiserver_read_paths "$base")
     ((${#READ_PATHS[@]} > 3)) || { READ_PATHS=(); SERVE_FAILURE="API discovery failed"; return 1; }
   fi
+  api_auth
   for p in "${READ_PATHS[@]}"; do args+=(-o /dev/null "$base$p"); done
-  codes=$(curl -sS --max-time "$READ_TIMEOUT" -w '%{http_code}\n' "${APISERVER_AUTH[@]}" "${args[@]}" 2>/dev/null) || true
+  codes=$(curl -sS --max-time "$READ_TIMEOUT" -w '%{http_code}\n' "${API_AUTH[@]}" "${args[@]}" 2>/dev/null) || true
   failed=$(paste -d ' ' <(printf '%s\n' "${READ_PATHS[@]}") <(printf '%s\n' "$codes") | awk '$2 != 200 { print $1 " (HTTP " ($2 == "" || $2 == "000" ? "none" : $2) ")" }' | head -n 3)
   [[ -z $failed ]] || { SERVE_FAILURE="reads failed: ${failed//$'\n'/, }"; return 1; }
 }
@@ -173,17 +188,17 @@ gate_controlPlane() {
 # kubelet: its Node is Ready and its lease was renewed after the step began, which proves the
 # kubelet authenticates with the installed client certificate and trusts the installed CA.
 node_ready_since() { # server since-epoch
-  local server=$1 since=$2 node=${PARAM[node_name]} auth renew
-  auth=(--cacert "$CERTS_DIR/ca.crt" --cert "$CERTS_DIR/client.crt" --key "$CERTS_DIR/client.key")
-  curl -sS --max-time 5 "${auth[@]}" "$server/api/v1/nodes/$node" \
+  local server=$1 since=$2 node=${PARAM[node_name]} renew
+  api_auth
+  curl -sS --max-time 5 "${API_AUTH[@]}" "$server/api/v1/nodes/$node" \
     | jq -e '[.status.conditions[] | select(.type == "Ready" and .status == "True")] | length == 1' >/dev/null || return 1
-  renew=$(curl -sS --max-time 5 "${auth[@]}" "$server/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$node" | jq -r '.spec.renewTime // empty')
+  renew=$(curl -sS --max-time 5 "${API_AUTH[@]}" "$server/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$node" | jq -r '.spec.renewTime // empty')
   [[ -n $renew ]] && (($(date -d "$renew" +%s) >= since))
 }
 
 gate_kubelet() {
-  local t=${PARAM[health_timeout]} server
-  server=$(sed -n 's/^ *server: *//p' "$ROOT/var/lib/kubelet/kubeconfig" | head -n1)
-  [[ -n $server ]] || { GATE_FAILURE="no server in /var/lib/kubelet/kubeconfig"; return 1; }
+  local t=${PARAM[health_timeout]} kubeconfig=$ROOT${PARAM[kubelet_kubeconfig]} server
+  server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -n1)
+  [[ -n $server ]] || { GATE_FAILURE="no server in ${PARAM[kubelet_kubeconfig]}"; return 1; }
   wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since the step began (via $server)" node_ready_since "$server" "$STEP_STARTED" || return 1
 }

@@ -6,7 +6,6 @@ set -euo pipefail
 umask 077
 
 ROOT=${AZS_ROOT:-}                 # a prefix for every path: lets tests run a step in a scratch tree
-CERTS_DIR=$ROOT/etc/kubernetes/certs
 WORK_DIR=$ROOT/etc/kubernetes/rotate-certs
 LOG_FILE=$ROOT/var/log/azure/rotate-certs.log
 ACTIVITY_FILE=$ROOT/var/log/azure/rotate-certs-activity.json
@@ -114,26 +113,49 @@ replace_files() {
   for i in "${!tmps[@]}"; do mv -f "${tmps[$i]}" "${dests[$i]}"; done
 }
 
-# restart_service NAME: a systemd unit where there is one (etcd, kubelet; the testbed's control
-# plane), else a static pod (AKS Engine's control plane): its container is stopped and kubelet
-# starts it again from /etc/kubernetes/manifests.
+# manager_of SERVICE: what runs it here, from PARAM[services] ("name=manager" words, the
+# inventory's node model: systemd, staticPod, clusterWorkload or none).
+manager_of() {
+  local entry
+  for entry in ${PARAM[services]}; do
+    [[ ${entry%%=*} == "$1" ]] && { printf '%s' "${entry#*=}"; return 0; }
+  done
+  return 1
+}
+
+# restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
+# systemctl; a static pod by stopping its container, which the kubelet starts again from
+# /etc/kubernetes/manifests.
 restart_service() {
-  local svc=$1 ids
-  if systemctl cat "$svc.service" >/dev/null 2>&1 || systemctl is-enabled "$svc" >/dev/null 2>&1; then
-    log "restarting $svc (systemd)"
-    timeout 120 systemctl restart "$svc"
-  elif [[ -f $ROOT/etc/kubernetes/manifests/$svc.yaml ]]; then
-    log "restarting $svc (static pod)"
-    if command -v crictl >/dev/null; then
-      ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
-      [[ -n $ids ]] && timeout 60 crictl stop $ids >/dev/null
-    else
-      ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
-      [[ -n $ids ]] && timeout 60 docker restart $ids >/dev/null
-    fi
-  else
-    die "cannot restart $svc: no systemd unit and no static pod manifest"
-  fi
+  local svc=$1 manager ids
+  manager=$(manager_of "$svc") || die "cannot restart $svc: the step does not declare how it runs"
+  case $manager in
+    systemd)
+      log "restarting $svc (systemd)"
+      timeout 120 systemctl restart "$svc"
+      ;;
+    staticPod)
+      log "restarting $svc (static pod)"
+      if command -v crictl >/dev/null; then
+        ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
+        [[ -n $ids ]] && timeout 60 crictl stop $ids >/dev/null
+      else
+        ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
+        [[ -n $ids ]] && timeout 60 docker restart $ids >/dev/null
+      fi
+      ;;
+    *) die "cannot restart $svc: it runs as $manager, not as a process of this node" ;;
+  esac
+}
+
+# check_dispatch: the step's hooks (PARAM gate, precheck, before_restart) are functions of these
+# scripts: a mismatch between the program and the scripts stops the step before any change.
+check_dispatch() {
+  local hook
+  for hook in gate precheck before_restart; do
+    [[ -z ${PARAM[$hook]:-} ]] || declare -F "${PARAM[$hook]}" >/dev/null || die "the step's $hook ${PARAM[$hook]} is not a function of the remote scripts"
+  done
+  [[ -n ${PARAM[gate]:-} ]] || die "the step has no gate"
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND…: retries COMMAND every second until it succeeds.

@@ -1,30 +1,58 @@
 # Step "preflight" (every node, before any node changes): the node is reachable with sudo, has
-# the tools the other steps use, room for staging and backups, and knows the services the rollout
-# will restart. Changes nothing but the rotation log. Input: params node_name, services.
+# the tools the other steps use, room for staging and backups, and runs each service the way the
+# inventory declares it. Changes nothing but the rotation log.
+# Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources.
 preflight_main() {
   STEP_ID=preflight NODE=${1:?node name}
   read_input "$(mktemp -d)"
-  local missing=() tool svc free_kb
+  local missing=() tool entry free_kb
   local tools=(openssl curl jq base64 sha256sum flock timeout mktemp stat)
-  [[ -n ${PARAM[lb_probe_sources]:-} && ${PARAM[services]} == *kube-apiserver* ]] && tools+=(iptables)
+  [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && tools+=(iptables)
   for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]} (install them before the rotation)"
-  [[ -d $CERTS_DIR ]] || die "$NODE: $CERTS_DIR does not exist: not an AKS Engine node?"
+  [[ -d $ROOT${PARAM[certs_dir]} ]] || die "$NODE: ${PARAM[certs_dir]} does not exist: not an AKS Engine node?"
   mkdir -p "$WORK_DIR"
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
-  for svc in ${PARAM[services]}; do
-    if systemctl cat "$svc.service" >/dev/null 2>&1 || systemctl is-enabled "$svc" >/dev/null 2>&1; then
-      # Not fatal: with expired certificates components crash-loop, and the rotation is the repair.
-      systemctl is-active --quiet "$svc" || log "warning: $svc is not running now"
-    elif [[ ! -f $ROOT/etc/kubernetes/manifests/$svc.yaml ]]; then
-      die "$NODE: $svc is neither a systemd unit nor a static pod here"
-    fi
-  done
+  for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
   log "preflight ok (services: ${PARAM[services]})"
   printf '{"node":"%s","preflight":"ok"}\n' "$NODE"
   exit 0
+}
+
+runs_here() { [[ $(manager_of "$1") == systemd || $(manager_of "$1") == staticPod ]]; } # SERVICE
+
+has_unit() { systemctl cat "$1.service" >/dev/null 2>&1; }                 # SERVICE
+has_manifest() { [[ -f $ROOT/etc/kubernetes/manifests/$1.yaml ]]; }        # SERVICE
+found_here() { # SERVICE: how the node runs it, in words
+  if has_unit "$1"; then echo "a systemd unit $1.service"
+  elif has_manifest "$1"; then echo "a static pod manifest /etc/kubernetes/manifests/$1.yaml"
+  else echo "neither a systemd unit nor a static pod manifest"; fi
+}
+
+# check_manager SERVICE MANAGER: the node runs SERVICE as declared; stops with the node, the
+# service, the declaration and what is there when not (the inventory's services must say it).
+check_manager() {
+  local svc=$1 manager=$2
+  case $manager in
+    systemd)
+      has_unit "$svc" || die "$NODE: $svc is declared a systemd unit, but the node has $(found_here "$svc"): set nodes[].services.$svc in the inventory"
+      # Not fatal: with expired certificates components crash-loop, and the rotation is the repair.
+      systemctl is-active --quiet "$svc" || log "warning: $svc is not running now"
+      ;;
+    staticPod)
+      has_manifest "$svc" || die "$NODE: $svc is declared a static pod, but the node has $(found_here "$svc"): set nodes[].services.$svc in the inventory"
+      command -v crictl >/dev/null || command -v docker >/dev/null || die "$NODE: $svc is a static pod, but neither crictl nor docker is here to restart it"
+      ;;
+    none)
+      if has_unit "$svc" || has_manifest "$svc"; then
+        die "$NODE: $svc is declared not to run here, but the node has $(found_here "$svc"): set nodes[].services.$svc in the inventory"
+      fi
+      ;;
+    clusterWorkload) ;; # a pod of a DaemonSet: the cluster stage's business
+    *) die "$NODE: $svc: unknown manager $manager" ;;
+  esac
 }
 preflight_main "${@:2}" # $1 names the script, for a readable command line

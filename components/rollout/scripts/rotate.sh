@@ -13,6 +13,7 @@ rotate_main() {
 
   local stage="$WORK_DIR/staged/$kind"
   read_input "$stage"
+  check_dispatch
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
   # A drained master goes back into the load balancer only through apiserver_readmit (the gate, or
@@ -20,28 +21,23 @@ rotate_main() {
   trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
 
   verify_staged "$stage"
-  if [[ $kind == etcd ]]; then
-    QUORUM_BEFORE=1
-    etcd_quorum 5 || { QUORUM_BEFORE=0; log "etcd has no quorum before the change: ${GATE_FAILURE}"; }
-    APISERVER_READY_BEFORE=1
-    apiserver_ready || { APISERVER_READY_BEFORE=0; log "kube-apiserver on this master is not ready before the change"; }
-  fi
+  [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
   install_changed "$stage"
 
-  local svc restarted=() changed_at=${EPOCHREALTIME/./}
-  for svc in ${PARAM[services]}; do
-    if pending_has "$svc"; then
-      # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
-      # load balancer first; the gate puts the master back once its apiserver is ready again
-      [[ $svc == kube-apiserver || $svc == etcd ]] && lb_drain
-      [[ $svc == etcd ]] && etcd_hand_over_leadership
-      restart_service "$svc"
-      restarted+=("$svc")
-    fi
+  local entry svc restarted=() drained=0 changed_at=${EPOCHREALTIME/./}
+  for entry in ${PARAM[services]}; do
+    svc=${entry%%=*}
+    pending_has "$svc" || continue
+    # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
+    # load balancer first; the gate puts the master back once its apiserver serves again
+    if [[ ${PARAM[drain]} == 1 && $drained == 0 ]]; then lb_drain; drained=1; fi
+    [[ -z ${PARAM[before_restart]} ]] || "${PARAM[before_restart]}"
+    restart_service "$svc"
+    restarted+=("$svc")
   done
 
-  if "gate_$kind"; then
-    pending_remove "${restarted[@]}"
+  if "${PARAM[gate]}"; then
+    pending_remove ${restarted[@]+"${restarted[@]}"}
     FINISHED=1
     activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
     # the step's outcome for the stack output; secondsToHealthy = from the swap to the passed gate
@@ -50,7 +46,7 @@ rotate_main() {
     exit 0
   fi
   local failed=$GATE_FAILURE
-  roll_back "$kind" "${restarted[@]}"
+  roll_back ${restarted[@]+"${restarted[@]}"}
 }
 
 # verify_staged STAGE: every certificate parses and is within its validity, every key matches its
@@ -59,8 +55,11 @@ rotate_main() {
 verify_staged() {
   local stage=$1 dest staged key key_pub trust cert_pub
   trust=$(mktemp)
-  for dest in "$CERTS_DIR"/*ca.crt; do [[ -f $dest ]] && cat "$dest" >>"$trust"; done
-  for dest in "${STAGED_FILES[@]}"; do [[ $dest == *ca.crt ]] && cat "$(staged_path "$stage" "$dest")" >>"$trust"; done
+  for dest in ${PARAM[ca_certs]}; do
+    dest=$ROOT$dest
+    if [[ -n ${STAGED_RESTARTS[$dest]+x} ]]; then cat "$(staged_path "$stage" "$dest")" >>"$trust"
+    elif [[ -f $dest ]]; then cat "$dest" >>"$trust"; fi
+  done
   for dest in "${STAGED_FILES[@]}"; do
     staged=$(staged_path "$stage" "$dest")
     case $dest in
@@ -68,7 +67,7 @@ verify_staged() {
         # one openssl run parses it, checks it is still valid and prints its public key
         cert_pub=$(openssl x509 -noout -checkend 0 -pubkey -in "$staged" 2>/dev/null) \
           || die "$dest: not a PEM certificate, or it has expired; nothing was changed"
-        if [[ $dest != *ca.crt ]] && ! openssl verify -CAfile "$trust" "$staged" >/dev/null 2>&1; then
+        if ! is_ca_cert "$dest" && ! openssl verify -CAfile "$trust" "$staged" >/dev/null 2>&1; then
           die "$dest: not signed by any of the cluster's CAs; nothing was changed"
         fi
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
@@ -76,7 +75,7 @@ verify_staged() {
         if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
         # a CA bundle matches its key when any generation in it does (during a CA rotation the key
         # may be installed by a later step than the bundle)
-        if [[ $dest == *ca.crt ]]; then cert_pub=$(bundle_public_keys "$staged"); fi
+        if is_ca_cert "$dest"; then cert_pub=$(bundle_public_keys "$staged"); fi
         if [[ -f $key ]]; then
           key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
           if [[ -z $key_pub ]] || ! pem_lines <<<"$cert_pub" | grep -qxF "$key_pub"; then
@@ -89,6 +88,8 @@ verify_staged() {
   done
   rm -f "$trust"
 }
+
+is_ca_cert() { [[ " ${PARAM[ca_certs]} " == *" ${1#"$ROOT"} "* ]]; } # DEST
 
 # bundle_public_keys FILE: the public key of every certificate in a PEM bundle.
 bundle_public_keys() {
@@ -137,12 +138,11 @@ install_changed() {
   rm -rf "$stage"
 }
 
-# roll_back KIND RESTARTED…: puts the backed-up files back, restarts what this step restarted,
+# roll_back RESTARTED…: puts the backed-up files back, restarts what this step restarted,
 # forgets the restarts this step's files asked of later steps, checks again, and fails with the
 # gate's finding.
 roll_back() {
-  local kind=$1 rel svc outcome
-  shift
+  local rel svc outcome
   if [[ -n ${BACKUP_DIR:-} ]]; then
     local restores=()
     while IFS= read -r rel; do
@@ -154,7 +154,7 @@ roll_back() {
   fi
   for svc in "$@"; do restart_service "$svc"; done
   pending_remove "$@"
-  if "gate_$kind"; then outcome="healthy again on the previous files"; else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
+  if "${PARAM[gate]}"; then outcome="healthy again on the previous files"; else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
   [[ ${DRAINED:-0} == 1 ]] && lb_is_drained && outcome+="; the master stays out of the load balancer until a step on it succeeds"
   FAILURE="$STEP_ID: health check failed: $failed; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"
   FINISHED=1

@@ -4,6 +4,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ServiceManagers } from "../../../components/nodeModel";
 import { REPO_ROOT, TESTBED_STATE } from "../../../testbed/harness/workspace";
 
 export { TESTBED_STATE };
@@ -13,6 +14,8 @@ export interface TestbedNode {
     role: "master" | "agent";
     ip: string;
     index?: number;
+    /** How the testbed runs each service where it differs from AKS Engine. */
+    services?: Partial<ServiceManagers>;
 }
 
 export function testbedNodes(): TestbedNode[] {

@@ -1,0 +1,107 @@
+// The contract between the plan and the remote scripts: per step kind, the services it looks
+// after, the shell functions the step runs (scripts/gates.sh), the parameters those read and the
+// words the preview prints. The plan, the rollout, the scripts' dispatch and the preview derive
+// from it; tests/unit/rollout/registry.test.ts parses the scripts and holds them to it.
+import { Service } from "../pki/catalog";
+
+export const STEP_KINDS = ["etcd", "apiserver", "controlPlane", "kubelet"] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+/** Every parameter the remote scripts read (PARAM[name] in scripts/*.sh), and what it holds. */
+export const STEP_PARAMS = {
+    node_name: "the node's name, as its Node object is named",
+    node_ip: "the node's address: what the load balancer and the etcd peers reach",
+    services: "name=manager of each service the step may restart (preflight: of every service the node runs)",
+    health_timeout: "seconds a gate waits for a component to be healthy",
+    gate: "the shell function that checks the step's services after a change",
+    precheck: "the shell function run before any file changes (empty: none)",
+    before_restart: "the shell function run before the step's services restart (empty: none)",
+    drain: "1 when the master leaves the load balancer before the step's services restart",
+    lb_settle: "seconds the load balancer's probes take to notice a drain or an undrain",
+    lb_probe_sources: "addresses the load balancer probes from (refused while drained)",
+    certs_dir: "the directory of the cluster's certificates (the preflight checks it exists)",
+    ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
+    etcd_members: "addresses of every etcd member",
+    etcd_ca: "path of the CA certificate etcd's certificates chain to",
+    etcd_server_cert: "path of etcd's serving certificate",
+    etcd_client_cert: "path of the apiserver's client certificate towards etcd",
+    etcd_client_key: "path of its key",
+    etcd_peer_cert: "path of this member's peer certificate (its key beside it, .key)",
+    api_ca: "path of the cluster CA certificate the apiserver serves under",
+    api_client_cert: "path of the client certificate the gates query the apiserver with",
+    api_client_key: "path of its key",
+    apiserver_cert: "path of the apiserver's serving certificate",
+    kubelet_kubeconfig: "path of the kubelet's kubeconfig (names the server the kubelet talks to)",
+} as const;
+export type StepParam = keyof typeof STEP_PARAMS;
+
+/** Read by rotate.sh and lib.sh in every step. */
+export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs"];
+
+/** Read by preflight.sh. */
+export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources"];
+
+export interface StepKindSpec {
+    /** The services the step looks after: it may restart them and finds them healthy afterwards. */
+    services: readonly Service[];
+    /** Shell function names (scripts/gates.sh). */
+    gate: string;
+    precheck?: string;
+    beforeRestart?: string;
+    /** The master leaves the load balancer before these services restart. */
+    drain: boolean;
+    /** Parameters read by its functions, beyond COMMON_PARAMS. */
+    params: readonly StepParam[];
+    /** What the gate checks, in the preview's words. */
+    gateText: string;
+}
+
+const ETCD_ACCESS: StepParam[] = ["node_ip", "etcd_members", "etcd_ca", "etcd_client_cert", "etcd_client_key"];
+const API_ACCESS: StepParam[] = ["node_ip", "api_ca", "api_client_cert", "api_client_key"];
+
+export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
+    etcd: {
+        services: ["etcd"],
+        gate: "gate_etcd",
+        // records whether etcd had quorum and the apiserver served before the change (the repair case)
+        precheck: "precheck_etcd",
+        beforeRestart: "etcd_hand_over_leadership",
+        // this master's apiserver uses only its local member
+        drain: true,
+        params: [...ETCD_ACCESS, "etcd_server_cert", "etcd_peer_cert", "api_ca", "api_client_cert", "api_client_key"],
+        gateText: "this member serves the installed certificates and is healthy, and every member is healthy (quorum)",
+    },
+    apiserver: {
+        services: ["kube-apiserver"],
+        gate: "gate_apiserver",
+        drain: true,
+        params: [...API_ACCESS, "apiserver_cert"],
+        gateText: "/readyz ok on the node's address and it serves the installed certificate, held for the load balancer's probe",
+    },
+    controlPlane: {
+        services: ["kube-controller-manager", "kube-scheduler", "kubectl"],
+        gate: "gate_controlPlane",
+        drain: false,
+        params: [],
+        gateText: "controller-manager and scheduler /healthz ok",
+    },
+    // kube-proxy reads the kubelet kubeconfig too; it is a cluster workload, restarted by the cluster stage
+    kubelet: {
+        services: ["kubelet"],
+        gate: "gate_kubelet",
+        drain: false,
+        params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_kubeconfig"],
+        gateText: "Node Ready and its lease renewed since the step began",
+    },
+};
+
+/** The parameters a step of this kind is sent. */
+export function paramsOf(kind: StepKind): StepParam[] {
+    return [...new Set([...COMMON_PARAMS, ...STEP_REGISTRY[kind].params])];
+}
+
+/** The dispatch parameters of a kind: the shell functions rotate.sh calls and whether it drains. */
+export function dispatchParams(kind: StepKind): Pick<Record<StepParam, string>, "gate" | "precheck" | "before_restart" | "drain"> {
+    const spec = STEP_REGISTRY[kind];
+    return { gate: spec.gate, precheck: spec.precheck ?? "", before_restart: spec.beforeRestart ?? "", drain: spec.drain ? "1" : "0" };
+}

@@ -1,0 +1,71 @@
+// The values of the remote scripts' parameters (registry STEP_PARAMS) for one node: file paths
+// from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
+// settings. A step is sent the ones its kind reads (paramsOf).
+import { managerWords, NODE_SERVICES, ServiceManagers } from "../nodeModel";
+import { CertInstance, CERTS_DIR, KUBECONFIG_CATALOG } from "../pki/catalog";
+import { restartedOn } from "./plan";
+import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
+
+export interface ParamNode {
+    name: string;
+    role: "master" | "agent";
+    ip: string;
+    index?: number;
+    services: ServiceManagers;
+}
+
+export interface ParamContext {
+    /** Every certificate instance of the cluster (the paths do not depend on the CA stage). */
+    instances: CertInstance[];
+    masters: { ip: string }[];
+    etcdCaId: string;
+    healthTimeoutSeconds: number;
+    loadBalancerSettleSeconds: number;
+    loadBalancerProbeSources: string[];
+}
+
+/** The path of an instance's file of one content, e.g. the certificate of "etcd-client". */
+function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"): string {
+    const file = instances.find((i) => i.id === id)?.files.find((f) => f.content === content);
+    if (!file) throw new Error(`the catalog has no ${content} file of ${id}`);
+    return file.path;
+}
+
+/** Every parameter but the step-specific ones (services, dispatch), for one node. */
+function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain"> {
+    const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
+    return {
+        node_name: node.name,
+        node_ip: node.ip,
+        health_timeout: String(ctx.healthTimeoutSeconds),
+        lb_settle: String(ctx.loadBalancerSettleSeconds),
+        lb_probe_sources: ctx.loadBalancerProbeSources.join(" "),
+        certs_dir: CERTS_DIR,
+        ca_certs: ctx.instances.filter((i) => i.row.kind === "ca").map((i) => path(i.id)).join(" "),
+        etcd_members: ctx.masters.map((m) => m.ip).join(" "),
+        etcd_ca: path(ctx.etcdCaId),
+        etcd_server_cert: path("etcd-server"),
+        etcd_client_cert: path("etcd-client"),
+        etcd_client_key: path("etcd-client", "key"),
+        etcd_peer_cert: node.role === "master" ? path(`etcd-peer-${node.index ?? 0}`) : "",
+        api_ca: path("kubernetes-ca"),
+        api_client_cert: path("client"),
+        api_client_key: path("client", "key"),
+        apiserver_cert: path("apiserver"),
+        kubelet_kubeconfig: KUBECONFIG_CATALOG.find((k) => k.id === "kubelet")!.path,
+    };
+}
+
+const pick = (values: Partial<Record<StepParam, string>>, names: readonly StepParam[]): Record<string, string> =>
+    Object.fromEntries(names.map((n) => [n, values[n] ?? ""]));
+
+/** The parameters of a step of this kind on this node. */
+export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind): Record<string, string> {
+    const services = managerWords(restartedOn(node.services, STEP_REGISTRY[kind].services), node.services);
+    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services }, paramsOf(kind));
+}
+
+/** The preflight's parameters on this node: every service with its manager, to check against the node. */
+export function preflightParams(ctx: ParamContext, node: ParamNode): Record<string, string> {
+    return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services) }, PREFLIGHT_PARAMS);
+}

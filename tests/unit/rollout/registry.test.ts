@@ -1,0 +1,108 @@
+// The step registry against the shell scripts it dispatches to: every registered function exists,
+// every shell gate is registered, and every parameter a step's functions read is sent to it.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { PLATFORM_SPECS } from "../../../components/nodeModel";
+import { COMMON_PARAMS, paramsOf, PREFLIGHT_PARAMS, STEP_KINDS, STEP_PARAMS, STEP_REGISTRY, StepKind } from "../../../components/rollout/registry";
+
+const SCRIPTS = path.join(__dirname, "../../../components/rollout/scripts");
+
+interface ShellFunction {
+    body: string;
+    /** Literal PARAM[name] reads. */
+    params: Set<string>;
+}
+
+/** The functions of a script text: `name() {` … a line `}` (one-line functions end on their own line); comments dropped. */
+function shellFunctions(text: string): Map<string, ShellFunction> {
+    const out = new Map<string, ShellFunction>();
+    const lines = text.split("\n").map((l) => l.replace(/(^|\s)#.*$/, ""));
+    for (let i = 0; i < lines.length; i++) {
+        const head = /^([A-Za-z_][A-Za-z0-9_]*)\(\) \{(.*)$/.exec(lines[i]!);
+        if (!head) continue;
+        let body = head[2]!;
+        if (!/\}\s*$/.test(body)) {
+            for (i++; i < lines.length && lines[i] !== "}"; i++) body += `\n${lines[i]}`;
+        }
+        out.set(head[1]!, { body, params: new Set([...body.matchAll(/PARAM\[([a-z_]+)\]/g)].map((m) => m[1]!)) });
+    }
+    return out;
+}
+
+/** The parameters read by `roots` and every function they call, directly or not. */
+function paramsReadFrom(functions: Map<string, ShellFunction>, roots: string[]): Set<string> {
+    const seen = new Set<string>();
+    const queue = [...roots];
+    while (queue.length > 0) {
+        const name = queue.pop()!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const fn = functions.get(name);
+        if (!fn) continue;
+        for (const other of functions.keys()) if (new RegExp(`(^|[^A-Za-z0-9_])${other}([^A-Za-z0-9_]|$)`).test(fn.body)) queue.push(other);
+    }
+    return new Set([...seen].flatMap((n) => [...(functions.get(n)?.params ?? [])]));
+}
+
+const scriptOf = (step: "rotate" | "preflight") => [...PLATFORM_SPECS.linux.libraries, `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n");
+
+describe("step registry ↔ remote scripts", () => {
+    const rotate = shellFunctions(scriptOf("rotate"));
+    const preflight = shellFunctions(scriptOf("preflight"));
+
+    it("finds the scripts' functions (the parser works)", () => {
+        for (const fn of ["rotate_main", "read_input", "restart_service", "apiserver_readmit", "gate_etcd"]) assert.ok(rotate.has(fn), fn);
+        assert.ok(preflight.has("preflight_main") && preflight.has("check_manager"));
+        assert.ok(rotate.get("gate_kubelet")!.params.has("kubelet_kubeconfig"));
+        assert.ok(paramsReadFrom(rotate, ["gate_apiserver"]).has("api_client_key"), "reads through api_auth");
+    });
+
+    it("every function the registry names exists in the scripts", () => {
+        for (const kind of STEP_KINDS) {
+            const spec = STEP_REGISTRY[kind];
+            for (const fn of [spec.gate, spec.precheck, spec.beforeRestart].filter((f): f is string => f !== undefined)) {
+                assert.ok(rotate.has(fn), `step ${kind}: ${fn} is not a function of the remote scripts`);
+            }
+        }
+    });
+
+    it("every gate and precheck in the scripts is registered", () => {
+        const registered = new Set(STEP_KINDS.flatMap((k) => [STEP_REGISTRY[k].gate, STEP_REGISTRY[k].precheck]));
+        for (const fn of rotate.keys()) {
+            if (/^(gate|precheck)_/.test(fn)) assert.ok(registered.has(fn), `${fn} in the scripts is not in the step registry`);
+        }
+    });
+
+    it("every parameter a step's functions read is sent to that step", () => {
+        const stepKinds: StepKind[] = [...STEP_KINDS];
+        for (const kind of stepKinds) {
+            const spec = STEP_REGISTRY[kind];
+            const read = paramsReadFrom(rotate, ["rotate_main", spec.gate, ...[spec.precheck, spec.beforeRestart].filter((f): f is string => f !== undefined)]);
+            const sent = new Set<string>(paramsOf(kind));
+            const missing = [...read].filter((p) => !sent.has(p));
+            assert.deepEqual(missing, [], `step ${kind} reads parameters it is not sent: ${missing.join(", ")}`);
+        }
+        const readByPreflight = paramsReadFrom(preflight, ["preflight_main"]);
+        const missing = [...readByPreflight].filter((p) => !PREFLIGHT_PARAMS.includes(p as never));
+        assert.deepEqual(missing, [], `the preflight reads parameters it is not sent: ${missing.join(", ")}`);
+    });
+
+    it("every registered parameter is read by some script, and every kind's own ones by its functions", () => {
+        const all = new Set([...rotate.values(), ...preflight.values()].flatMap((f) => [...f.params]));
+        for (const p of Object.keys(STEP_PARAMS)) assert.ok(all.has(p), `${p} is registered but no script reads it`);
+        for (const kind of STEP_KINDS) {
+            const spec = STEP_REGISTRY[kind];
+            const read = paramsReadFrom(rotate, [spec.gate, ...[spec.precheck, spec.beforeRestart].filter((f): f is string => f !== undefined)]);
+            const unread = spec.params.filter((p) => !read.has(p) && !COMMON_PARAMS.includes(p));
+            assert.deepEqual(unread, [], `step ${kind} is sent parameters its functions do not read: ${unread.join(", ")}`);
+        }
+    });
+
+    it("no certificate file name is written out in the scripts: paths come as parameters", () => {
+        for (const f of fs.readdirSync(SCRIPTS)) {
+            const code = fs.readFileSync(path.join(SCRIPTS, f), "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+            assert.doesNotMatch(code, /[A-Za-z0-9_-]+\.(crt|key|pub)\b|kubelet\/kubeconfig/, f);
+        }
+    });
+});
