@@ -9,7 +9,11 @@
 //
 // Files:
 //   - server.go: the gRPC ResourceProviderServer (Check, Diff, Create, Read, Update, Delete, ...);
-//   - inputs.go: reading, defaulting and validating the resource's properties (pure);
+//   - props.go:  the property names, enum values and defaults of the resource and its connection;
+//   - values.go: reading property values through their secret and output wrappers (pure);
+//   - check.go:  Check: defaulting and validating the resource's inputs (pure);
+//   - spec.go:   decoding checked inputs or state into a command and connection spec (pure);
+//   - sshkeys.go: parsing the pinned host key and the private key of a connection;
 //   - diff.go:   the Diff decision (pure);
 //   - ssh.go:    dialing (retries, per-dial timeout, proxy/jump host, host key pinning);
 //   - run.go:    running one command in an SSH session, streaming and capturing its output;

@@ -64,6 +64,29 @@ func checkType(typ, urn string) error {
 	return nil
 }
 
+// labelled is a property struct of a request and the label its unmarshalling errors carry.
+type labelled struct {
+	props *structpb.Struct
+	label string
+}
+
+// requestProps checks that a request is for command:remote:Command, then unmarshals its
+// property structs in the order given.
+func requestProps(typ, urn string, structs ...labelled) ([]resource.PropertyMap, error) {
+	if err := checkType(typ, urn); err != nil {
+		return nil, err
+	}
+	maps := make([]resource.PropertyMap, len(structs))
+	for i, st := range structs {
+		m, err := unmarshal(st.props, st.label)
+		if err != nil {
+			return nil, err
+		}
+		maps[i] = m
+	}
+	return maps, nil
+}
+
 func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
 	if s == nil {
 		return resource.PropertyMap{}, nil
@@ -128,13 +151,11 @@ func (s *server) Construct(_ context.Context, req *pulumirpc.ConstructRequest) (
 // ---- command:remote:Command
 
 func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	if err := checkType(req.GetType(), req.GetUrn()); err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews(), "Check.news")
+	maps, err := requestProps(req.GetType(), req.GetUrn(), labelled{req.GetNews(), "Check.news"})
 	if err != nil {
 		return nil, err
 	}
+	news := maps[0]
 	checked, failures := checkInputs(news)
 	inputs, err := marshal(checked, "Check.inputs")
 	if err != nil {
@@ -148,32 +169,21 @@ func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumir
 }
 
 func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	if err := checkType(req.GetType(), req.GetUrn()); err != nil {
-		return nil, err
-	}
-	olds, err := unmarshal(req.GetOlds(), "Diff.olds")
+	maps, err := requestProps(req.GetType(), req.GetUrn(),
+		labelled{req.GetOlds(), "Diff.olds"}, labelled{req.GetOldInputs(), "Diff.oldInputs"}, labelled{req.GetNews(), "Diff.news"})
 	if err != nil {
 		return nil, err
 	}
-	oldInputs, err := unmarshal(req.GetOldInputs(), "Diff.oldInputs")
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews(), "Diff.news")
-	if err != nil {
-		return nil, err
-	}
+	olds, oldInputs, news := maps[0], maps[1], maps[2]
 	return diffInputs(oldInputsOf(oldInputs, olds), news, req.GetIgnoreChanges()).toResponse(), nil
 }
 
 func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	if err := checkType(req.GetType(), req.GetUrn()); err != nil {
-		return nil, err
-	}
-	props, err := unmarshal(req.GetProperties(), "Create.properties")
+	maps, err := requestProps(req.GetType(), req.GetUrn(), labelled{req.GetProperties(), "Create.properties"})
 	if err != nil {
 		return nil, err
 	}
+	props := maps[0]
 	name := req.GetName()
 	if name == "" {
 		name = resource.URN(req.GetUrn()).Name()
@@ -213,17 +223,12 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 }
 
 func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	if err := checkType(req.GetType(), req.GetUrn()); err != nil {
-		return nil, err
-	}
-	olds, err := unmarshal(req.GetOlds(), "Update.olds")
+	maps, err := requestProps(req.GetType(), req.GetUrn(),
+		labelled{req.GetOlds(), "Update.olds"}, labelled{req.GetNews(), "Update.news"})
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "Update.news")
-	if err != nil {
-		return nil, err
-	}
+	olds, news := maps[0], maps[1]
 	outs := news.Copy()
 	prevStdout, prevStderr := getOptString(olds, propStdout).val, getOptString(olds, propStderr).val
 	outs[propStdout], outs[propStderr] = resource.NewStringProperty(prevStdout), resource.NewStringProperty(prevStderr)
@@ -264,13 +269,11 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 }
 
 func (s *server) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	if err := checkType(req.GetType(), req.GetUrn()); err != nil {
-		return nil, err
-	}
-	props, err := unmarshal(req.GetProperties(), "Delete.properties")
+	maps, err := requestProps(req.GetType(), req.GetUrn(), labelled{req.GetProperties(), "Delete.properties"})
 	if err != nil {
 		return nil, err
 	}
+	props := maps[0]
 	if !getOptString(props, propDelete).set {
 		return &emptypb.Empty{}, nil
 	}
