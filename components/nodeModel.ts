@@ -57,7 +57,7 @@ export function resolveServiceManagers(role: NodeRole, declared: Partial<Service
     const problems: string[] = [];
     for (const svc of NODE_SERVICES) {
         const allowed = ALLOWED[role][svc];
-        if (!allowed.includes(managers[svc])) problems.push(`${svc}: a ${role} cannot run it as ${managers[svc]} (allowed: ${allowed.join(", ")})`);
+        if (!allowed.includes(managers[svc])) problems.push(`${svc}: ${role === "agent" ? "an agent" : "a master"} cannot run it as ${managers[svc]} (allowed: ${allowed.join(", ")})`);
         if (managers[svc] === "staticPod" && managers.kubelet !== "systemd") problems.push(`${svc}: a static pod needs the node's kubelet, but kubelet is ${managers.kubelet}`);
     }
     return { managers, problems };

@@ -2,7 +2,7 @@
 // reach them (top-level keys, see INVENTORY_KEYS).
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
-import { NODE_SERVICES, NodeRole, NodeService, Platform, PLATFORMS, resolveServiceManagers, SERVICE_MANAGERS, ServiceManager, ServiceManagers } from "../nodeModel";
+import { AKS_ENGINE_SERVICES, NODE_SERVICES, NodeRole, NodeService, Platform, PLATFORMS, resolveServiceManagers, SERVICE_MANAGERS, ServiceManager, ServiceManagers } from "../nodeModel";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
 import { checkDnsName, checkHost, checkIp, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
 
@@ -126,7 +126,8 @@ function parseServices(n: Section, role: NodeRole): ServiceManagers {
     const s = n.section("services");
     s.rejectUnknown(NODE_SERVICES);
     const declared: Partial<Record<NodeService, ServiceManager>> = {};
-    for (const svc of NODE_SERVICES) if (s.has(svc)) declared[svc] = s.oneOf(svc, SERVICE_MANAGERS, "none");
+    // an unknown manager is reported and the role's default kept, so it is reported once
+    for (const svc of NODE_SERVICES) if (s.has(svc)) declared[svc] = s.oneOf(svc, SERVICE_MANAGERS, AKS_ENGINE_SERVICES[role][svc]);
     const { managers, problems } = resolveServiceManagers(role, declared);
     for (const p of problems) n.report("services", p);
     return managers;

@@ -1,5 +1,8 @@
-// The rollout: plan (pure), remote scripts, per-node components and the ordered whole.
-export * from "./plan";
-export * from "./remoteScript";
-export * from "./nodeCertificates";
-export * from "./rollout";
+// The rollout: the step registry, the plan (pure), the remote scripts' input, the per-node
+// components and the ordered whole.
+export { adminKubeconfigFile, Rollout } from "./rollout";
+export type { RolloutArgs } from "./rollout";
+export { describeRollout, planRollout } from "./plan";
+export type { PlanInput, RolloutStep } from "./plan";
+export { commandLine, scriptText, stepInput } from "./remoteScript";
+export type { InputFile, StepScript } from "./remoteScript";
