@@ -4,7 +4,7 @@
 // with --secret.
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
-import { firstServiceIp } from "../pki/catalog";
+import { firstServiceIp } from "../pki/instances";
 
 // Not in the SDK's typings, but exported by it: whether a config key was set with --secret.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };

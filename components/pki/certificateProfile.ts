@@ -1,6 +1,6 @@
 // aks-engine's apimodel.json `properties.certificateProfile`, from a ClusterPki's resources.
 import * as pulumi from "@pulumi/pulumi";
-import { masters } from "./catalog";
+import { masters } from "./instances";
 import type { ClusterPki } from "./clusterPki";
 import { atMasterIndex, ETCD_PEER_ROW_ID } from "./names";
 

@@ -2,7 +2,7 @@
 // the apimodel's certificate profile in certificateProfile.ts, the outputs in stackOutputs.ts.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { PkiInventory } from "./catalog";
+import { PkiInventory } from "./instances";
 import { CertificateAuthority, PRIVATE_KEY_OUTPUTS, tlsKeyArgs } from "./certificateAuthority";
 import { LeafCertificate } from "./leafCertificate";
 import { resourceNames } from "./names";

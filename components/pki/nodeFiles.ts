@@ -1,7 +1,8 @@
 // What the nodes receive at each CA stage of a run, made of a ClusterPki's resources: the files
 // per node, the trust bundles, serving chains and kubeconfigs they are made of.
 import * as pulumi from "@pulumi/pulumi";
-import { CertInstance, KUBECONFIG_CATALOG, KubeconfigSpec } from "./catalog";
+import { CertInstance } from "./instances";
+import { KUBECONFIG_CATALOG, KubeconfigSpec } from "./kubeconfigs";
 import { activeOf, trustedOf } from "./caPhases";
 import type { ClusterPki } from "./clusterPki";
 import { renderKubeconfig } from "./report";

@@ -2,7 +2,8 @@
 // issuer, key spec, validity and usages. The components (ClusterPki) and the rotation planner
 // (rotation.ts) both work from this one result, so what the plan says is what the program does.
 import * as net from "net";
-import { certificateCatalog, CertInstance, expandInstances, ExtKeyUsage, KeyUsage, masters, PkiInventory, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
+import { certificateCatalog, ExtKeyUsage, KeyUsage, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
+import { CertInstance, expandInstances, masters, PkiInventory } from "./instances";
 import { caGenerationCommonName, resourceNames } from "./names";
 import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PkiSettings, Validity } from "./settings";
 

@@ -1,6 +1,7 @@
-// Settings of the PKI that come from stack config (parsed and validated in components/config.ts).
+// Settings of the PKI that come from stack config (parsed and validated in components/config/).
 import type * as pulumi from "@pulumi/pulumi";
-import { CatalogOptions, RotationType, SanSettings } from "./catalog";
+import { CatalogOptions, RotationType } from "./catalog";
+import { SanSettings } from "./instances";
 import type { CertificateFacts } from "./x509";
 
 export type KeyAlgorithm = "RSA" | "ECDSA";

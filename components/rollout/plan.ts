@@ -10,7 +10,8 @@
 // start changed; files reloaded on the fly (etcd's serving/peer certs, the apiserver's serving
 // cert, client CA, front-proxy files) are checked by the step's gate instead.
 import { isNodeService, NodeRole, NodeService, restartedByNodeStep, ServiceManagers, servicesOn } from "../nodeModel";
-import { CertInstance, Service } from "../pki/catalog";
+import { Service } from "../pki/catalog";
+import { CertInstance } from "../pki/instances";
 import { STEP_KINDS, STEP_REGISTRY, StepKind } from "./registry";
 
 export interface PlanNode {

@@ -2,7 +2,9 @@
 // from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
 // settings. A step is sent the ones its kind reads (paramsOf).
 import { managerWords, NODE_SERVICES, ServiceManagers } from "../nodeModel";
-import { CertInstance, CERTS_DIR, KUBECONFIG_CATALOG } from "../pki/catalog";
+import { CERTS_DIR } from "../pki/catalog";
+import { CertInstance } from "../pki/instances";
+import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
 import { restartedOn } from "./plan";
 import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
 

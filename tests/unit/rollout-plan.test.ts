@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { certificateCatalog, expandInstances, filesForNode, PkiInventory } from "../../components/pki/catalog";
+import { certificateCatalog } from "../../components/pki/catalog";
+import { expandInstances, filesForNode, PkiInventory } from "../../components/pki/instances";
 import { adminKubeconfigFile, describeRollout, PlanInput, planRollout, RolloutStep } from "../../components/rollout";
 import { AKS_ENGINE_SERVICES } from "../../components/nodeModel";
 import { inventory3x3 } from "./support/mocks";

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { AdoptionInput } from "../../components/config";
-import { PkiInventory, RotationType } from "../../components/pki/catalog";
+import { RotationType } from "../../components/pki/catalog";
+import { PkiInventory } from "../../components/pki/instances";
 import { resolvePki } from "../../components/pki/resolve";
 import { describePlan, planReplacements, ReplacementPlan } from "../../components/pki/rotation";
 import { inventory3x3, Registration, simulateReplacements } from "./support/mocks";

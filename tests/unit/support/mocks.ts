@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import { createHash, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { PkiInventory, PkiNode } from "../../../components/pki/catalog";
+import { PkiInventory, PkiNode } from "../../../components/pki/instances";
 
 export interface Registration {
     type: string;

@@ -1,7 +1,7 @@
 // Builds a ClusterPki under mocks from a pki config object.
 import * as pulumi from "@pulumi/pulumi";
 import { AdoptionInput, parsePkiConfig } from "../../../components/config";
-import { PkiInventory } from "../../../components/pki/catalog";
+import { PkiInventory } from "../../../components/pki/instances";
 import { ClusterPki } from "../../../components/pki/clusterPki";
 import { nodeFiles } from "../../../components/pki/nodeFiles";
 import { CaGenerations, PkiSettings } from "../../../components/pki/settings";
