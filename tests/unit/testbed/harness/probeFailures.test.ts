@@ -1,7 +1,7 @@
 // Explaining a failed prober request from the testbed's records: the haproxy connection with the
 // same client address (the backend it chose) and the rollout step each node was running then.
 import { strict as assert } from "assert";
-import { explainFailures, parseLbLog, parseStepLog, ProbeFailure } from "../../testbed/harness/probeFailures";
+import { explainFailures, parseLbLog, parseStepLog, ProbeFailure } from "../../../../testbed/harness/probeFailures";
 
 /** haproxy writes local time: format a Date as its tcplog %t. */
 function haproxyTime(d: Date): string {

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, parseInventoryConfig, readInventoryConfig } from "../../components/config";
-import { configProblems } from "./support/config";
+import { InventoryNode, parseInventoryConfig, readInventoryConfig } from "../../../components/config";
+import { configProblems } from "../support/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J71n";
 

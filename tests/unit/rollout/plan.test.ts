@@ -1,9 +1,9 @@
 import { strict as assert } from "assert";
-import { certificateCatalog } from "../../components/pki/catalog";
-import { expandInstances, filesForNode, PkiInventory } from "../../components/pki/instances";
-import { adminKubeconfigFile, describeRollout, PlanInput, planRollout, RolloutStep } from "../../components/rollout";
-import { AKS_ENGINE_SERVICES } from "../../components/nodeModel";
-import { inventory3x3 } from "./support/mocks";
+import { certificateCatalog } from "../../../components/pki/catalog";
+import { expandInstances, filesForNode, PkiInventory } from "../../../components/pki/instances";
+import { adminKubeconfigFile, describeRollout, PlanInput, planRollout, RolloutStep } from "../../../components/rollout";
+import { AKS_ENGINE_SERVICES } from "../../../components/nodeModel";
+import { inventory3x3 } from "../support/mocks";
 
 const M = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
 const A = [0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`);

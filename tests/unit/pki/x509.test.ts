@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
-import { certificateReport, keyPairReport, renderKubeconfig } from "../../components/pki/report";
-import { AdoptionPolicy, certificateFacts, validateAdoptedCa } from "../../components/pki/x509";
-import { caFixture, OpenSsl, Pem } from "./support/openssl";
+import { certificateReport, keyPairReport, renderKubeconfig } from "../../../components/pki/report";
+import { AdoptionPolicy, certificateFacts, validateAdoptedCa } from "../../../components/pki/x509";
+import { caFixture, OpenSsl, Pem } from "../support/openssl";
 
 const DAY = 86_400_000;
 const LABEL = "azs-cert-rotation:kubernetesCaCertificate / kubernetesCaPrivateKey";

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
-import { certificateCatalog, CertRow, checkCatalog, deriveCaTree } from "../../components/pki/catalog";
-import { apiServerSans, DEFAULT_SAN_SETTINGS, expandInstances, filesForNode, firstServiceIp, pkiInventoryFrom } from "../../components/pki/instances";
-import { inventory3x3 } from "./support/mocks";
+import { certificateCatalog, CertRow, checkCatalog, deriveCaTree } from "../../../components/pki/catalog";
+import { apiServerSans, DEFAULT_SAN_SETTINGS, expandInstances, filesForNode, firstServiceIp, pkiInventoryFrom } from "../../../components/pki/instances";
+import { inventory3x3 } from "../support/mocks";
 
 const MASTERS = ["k8s-master-31415926-0", "k8s-master-31415926-1", "k8s-master-31415926-2"];
 const AGENTS = ["k8s-agentpool1-31415926-0", "k8s-agentpool1-31415926-1", "k8s-agentpool1-31415926-2"];

@@ -1,12 +1,12 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { CertificateAuthority } from "../../components/pki/certificateAuthority";
-import { LeafCertificate } from "../../components/pki/leafCertificate";
-import { caBundle, nodeFiles } from "../../components/pki/nodeFiles";
-import { certificatesReport, stackOutputs } from "../../components/pki/stackOutputs";
-import { inventory3x3, promiseOf, Registration, runMocked } from "./support/mocks";
-import { caFixture, Pem } from "./support/openssl";
-import { runPki, settingsOf } from "./support/pki";
+import { CertificateAuthority } from "../../../components/pki/certificateAuthority";
+import { LeafCertificate } from "../../../components/pki/leafCertificate";
+import { caBundle, nodeFiles } from "../../../components/pki/nodeFiles";
+import { certificatesReport, stackOutputs } from "../../../components/pki/stackOutputs";
+import { inventory3x3, promiseOf, Registration, runMocked } from "../support/mocks";
+import { caFixture, Pem } from "../support/openssl";
+import { runPki, settingsOf } from "../support/pki";
 
 const TLS = {
     key: "tls:index/privateKey:PrivateKey",

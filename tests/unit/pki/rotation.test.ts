@@ -1,12 +1,12 @@
 import { strict as assert } from "assert";
-import { AdoptionInput } from "../../components/config";
-import { RotationType } from "../../components/pki/catalog";
-import { PkiInventory } from "../../components/pki/instances";
-import { resolvePki } from "../../components/pki/resolve";
-import { describePlan, planReplacements, ReplacementPlan } from "../../components/pki/rotation";
-import { inventory3x3, Registration, simulateReplacements } from "./support/mocks";
-import { caFixture, Pem } from "./support/openssl";
-import { runPki, settingsOf } from "./support/pki";
+import { AdoptionInput } from "../../../components/config";
+import { RotationType } from "../../../components/pki/catalog";
+import { PkiInventory } from "../../../components/pki/instances";
+import { resolvePki } from "../../../components/pki/resolve";
+import { describePlan, planReplacements, ReplacementPlan } from "../../../components/pki/rotation";
+import { inventory3x3, Registration, simulateReplacements } from "../support/mocks";
+import { caFixture, Pem } from "../support/openssl";
+import { runPki, settingsOf } from "../support/pki";
 
 type Raw = Record<string, unknown>;
 

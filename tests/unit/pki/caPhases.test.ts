@@ -1,12 +1,12 @@
 import { strict as assert } from "assert";
-import { ConfigError, parsePkiConfig } from "../../components/config";
-import { assumedDeployed, caRecordOf, checkCaTransition, planCaStages, trustBundleFiles, trustedOf } from "../../components/pki/caPhases";
-import { nodeFiles } from "../../components/pki/nodeFiles";
-import { CaGeneration, CaGenerations } from "../../components/pki/settings";
-import { resolvePki } from "../../components/pki/resolve";
-import { planReplacements } from "../../components/pki/rotation";
-import { inventory3x3, promiseOf } from "./support/mocks";
-import { runPki, settingsOf } from "./support/pki";
+import { ConfigError, parsePkiConfig } from "../../../components/config";
+import { assumedDeployed, caRecordOf, checkCaTransition, planCaStages, trustBundleFiles, trustedOf } from "../../../components/pki/caPhases";
+import { nodeFiles } from "../../../components/pki/nodeFiles";
+import { CaGeneration, CaGenerations } from "../../../components/pki/settings";
+import { resolvePki } from "../../../components/pki/resolve";
+import { planReplacements } from "../../../components/pki/rotation";
+import { inventory3x3, promiseOf } from "../support/mocks";
+import { runPki, settingsOf } from "../support/pki";
 
 type States = Record<number, CaGeneration["state"]>;
 const gens = (s: States): CaGeneration[] => Object.entries(s).map(([g, state]) => ({ generation: Number(g), state }));

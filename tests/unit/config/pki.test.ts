@@ -3,11 +3,11 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { CONFIG_KEYS, ConfigError, INVENTORY_KEYS, parsePkiConfig, readPkiConfig, ROLLOUT_KEYS } from "../../components/config";
-import { ZERO_GENERATIONS } from "../../components/pki/settings";
-import { caFixture, OpenSsl } from "./support/openssl";
-import { configProblems } from "./support/config";
-import { fakeKeyPem, promiseOf } from "./support/mocks";
+import { CONFIG_KEYS, ConfigError, INVENTORY_KEYS, parsePkiConfig, readPkiConfig, ROLLOUT_KEYS } from "../../../components/config";
+import { ZERO_GENERATIONS } from "../../../components/pki/settings";
+import { caFixture, OpenSsl } from "../support/openssl";
+import { configProblems } from "../support/config";
+import { fakeKeyPem, promiseOf } from "../support/mocks";
 
 const problems = (raw: unknown, adoption = {}): string[] => configProblems(() => parsePkiConfig(raw, adoption));
 
@@ -104,7 +104,7 @@ describe("config: the pki section", () => {
     it("Pulumi.yaml parses and declares every top-level key the program reads", () => {
         // js-yaml comes with @pulumi/pulumi (pinned in package-lock.json)
         const yaml = require("js-yaml") as { load(text: string): unknown };
-        const project = yaml.load(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, unknown> };
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "../../../Pulumi.yaml"), "utf8")) as { config: Record<string, unknown> };
         const topLevel = [...new Set([...CONFIG_KEYS, ...ROLLOUT_KEYS].map((k) => k.key.split(".")[0]!)), ...INVENTORY_KEYS];
         for (const key of topLevel) assert.ok(key in project.config, `Pulumi.yaml declares ${key}`);
     });

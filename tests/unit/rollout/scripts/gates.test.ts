@@ -9,9 +9,9 @@ import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import { AddressInfo } from "net";
-import { OpenSsl } from "./support/openssl";
+import { OpenSsl } from "../../support/openssl";
 
-const SCRIPTS = path.resolve(__dirname, "../../components/rollout/scripts");
+const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 const IP = "127.0.0.42";
 
 type Mode = "healthy" | "readyz-500" | "pods-hang";

@@ -1,0 +1,43 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { parseRolloutConfig } from "../../../components/config";
+import { fakeKeyPem } from "../support/mocks";
+
+const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
+
+describe("config: the rollout section", () => {
+    const key = { value: SSH_KEY, secret: true };
+    const problems = (raw: unknown, ssh: { value?: string; secret: boolean }) => {
+        try {
+            parseRolloutConfig(raw, ssh);
+            return [];
+        } catch (e) {
+            return (e as { problems: string[] }).problems;
+        }
+    };
+
+    it("defaults: enabled, one agent at a time, 300 s gates, 15 s load balancer settle, Azure's probe source", () => {
+        const s = parseRolloutConfig(undefined, key);
+        assert.deepEqual(
+            { ...s, sshPrivateKey: undefined },
+            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, loadBalancerProbeSources: ["168.63.129.16"], sshPrivateKey: undefined },
+        );
+        assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: [] }, key).loadBalancerProbeSources, []);
+        assert.ok(pulumi.Output.isInstance(s.sshPrivateKey));
+    });
+
+    it("needs the SSH key, as a secret, when enabled; not when disabled", () => {
+        assert.match(problems({}, { secret: false }).join("\n"), /sshPrivateKey: required to install certificates/);
+        assert.match(problems({}, { value: SSH_KEY, secret: false }).join("\n"), /must be stored as a secret/);
+        assert.match(problems({}, { value: "ssh-ed25519 AAAA", secret: true }).join("\n"), /not a PEM\/OpenSSH private key/);
+        assert.deepEqual(problems({ enabled: false }, { secret: false }), []);
+    });
+
+    it("names every bad key", () => {
+        const found = problems({ maxUnavailable: 0, healthTimeoutSeconds: "soon", maxUnavailible: 2 }, key);
+        assert.equal(found.length, 3, found.join("\n"));
+        assert.match(found.join("\n"), /rollout\.maxUnavailable: must be an integer from 1/);
+        assert.match(found.join("\n"), /rollout\.healthTimeoutSeconds: must be an integer/);
+        assert.match(found.join("\n"), /rollout\.maxUnavailible: unknown key \(did you mean rollout\.maxUnavailable\?\)/);
+    });
+});
