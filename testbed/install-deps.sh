@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian packages the testbed needs. Idempotent: installs only what is missing,
+# Install the Debian packages the testbed needs, and shellcheck, which the unit tests run over the
+# remote scripts. Idempotent: installs only what is missing,
 # and never starts the packages' own services (the testbed runs sshd/haproxy itself, per VM).
 set -euo pipefail
 
-PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils)
+PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils shellcheck)
 
 missing=()
 for p in "${PKGS[@]}"; do

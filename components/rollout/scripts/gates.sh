@@ -139,9 +139,9 @@ apiserver_serves() {
     ((${#READ_PATHS[@]} > 3)) || { READ_PATHS=(); SERVE_FAILURE="API discovery failed"; return 1; }
   fi
   api_auth
-  for p in "${READ_PATHS[@]}"; do args+=(-o /dev/null "$base$p"); done
-  codes=$(curl -sS --max-time "$READ_TIMEOUT" -w '%{http_code}\n' "${API_AUTH[@]}" "${args[@]}" 2>/dev/null) || true
-  failed=$(paste -d ' ' <(printf '%s\n' "${READ_PATHS[@]}") <(printf '%s\n' "$codes") | awk '$2 != 200 { print $1 " (HTTP " ($2 == "" || $2 == "000" ? "none" : $2) ")" }' | head -n 3)
+  for p in ${READ_PATHS[@]+"${READ_PATHS[@]}"}; do args+=(-o /dev/null "$base$p"); done
+  codes=$(curl -sS --max-time "$READ_TIMEOUT" -w '%{http_code}\n' "${API_AUTH[@]}" ${args[@]+"${args[@]}"} 2>/dev/null) || true
+  failed=$(paste -d ' ' <(printf '%s\n' ${READ_PATHS[@]+"${READ_PATHS[@]}"}) <(printf '%s\n' "$codes") | awk '$2 != 200 { print $1 " (HTTP " ($2 == "" || $2 == "000" ? "none" : $2) ")" }' | head -n 3)
   [[ -z $failed ]] || { SERVE_FAILURE="reads failed: ${failed//$'\n'/, }"; return 1; }
 }
 

@@ -16,6 +16,16 @@ STAGED_FILES=()                    # destination paths, in input order
 declare -A STAGED_RESTARTS=()      # destination → services to restart when it changes (space separated)
 
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
+now_us() { date +%s%6N; } # microseconds since the epoch (bash 4.3 has no $EPOCHREALTIME)
+
+# bash_supported MAJOR MINOR PATCH: the version is 4.3 or later, the oldest bash the node images
+# run (Ubuntu 16.04); prints why not.
+bash_supported() {
+  local major=$1 minor=$2 patch=$3
+  ((major > 4 || (major == 4 && minor >= 3))) && return 0
+  echo "bash $major.$minor.$patch: the remote steps need bash 4.3 or later"
+  return 1
+}
 
 log() { # message...: to the node's rotation log and to stderr (the operator's console)
   mkdir -p "$(dirname "$LOG_FILE")"
@@ -174,7 +184,7 @@ served_cert_is() {
   local target=$1 want=$2 got
   local client=()
   [[ $# -ge 4 ]] && client=(-cert "$3" -key "$4")
-  got=$(timeout 10 openssl s_client -connect "$target" "${client[@]}" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
+  got=$(timeout 10 openssl s_client -connect "$target" ${client[@]+"${client[@]}"} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
   [[ -n $got && $got == "$(openssl x509 -noout -fingerprint -sha256 -in "$want")" ]]
 }
 
@@ -187,6 +197,7 @@ lb_drain() {
   local src
   [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
   for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
+  # shellcheck disable=SC2034 # read by rotate.sh's roll_back
   DRAINED=1
   log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
   sleep "${PARAM[lb_settle]}"

@@ -4,14 +4,15 @@
 # Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources.
 preflight_main() {
   STEP_ID=preflight NODE=${1:?node name}
+  local missing=() tool entry free_kb too_old
+  too_old=$(bash_supported "${BASH_VERSINFO[@]:0:3}") || die "$NODE: $too_old"
   read_input "$(mktemp -d)"
-  local missing=() tool entry free_kb
   local tools=(openssl curl jq base64 sha256sum flock timeout mktemp stat)
   [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && tools+=(iptables)
   for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
-  ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]} (install them before the rotation)"
+  ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]:-} (install them before the rotation)"
   [[ -d $ROOT${PARAM[certs_dir]} ]] || die "$NODE: ${PARAM[certs_dir]} does not exist: not an AKS Engine node?"
   mkdir -p "$WORK_DIR"
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')

@@ -18,13 +18,14 @@ rotate_main() {
   activity Initiated "watch digest ${digest:0:12}"
   # A drained master goes back into the load balancer only through apiserver_readmit (the gate, or
   # the gate after a rollback): a step that fails or dies before that leaves it drained.
-  trap 'rc=$?; ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"' EXIT
+  trap record_exit EXIT
 
   verify_staged "$stage"
   [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
   install_changed "$stage"
 
-  local entry svc restarted=() drained=0 changed_at=${EPOCHREALTIME/./}
+  local entry svc restarted=() drained=0 changed_at
+  changed_at=$(now_us)
   for entry in ${PARAM[services]}; do
     svc=${entry%%=*}
     pending_has "$svc" || continue
@@ -41,12 +42,18 @@ rotate_main() {
     FINISHED=1
     activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
     # the step's outcome for the stack output; secondsToHealthy = from the swap to the passed gate
-    jq -c --arg id "$STEP_ID" --arg changed "${CHANGED[*]}" --arg restarted "${restarted[*]}" --arg backup "${BACKUP_DIR:-}" --argjson healthy_us $((${EPOCHREALTIME/./} - changed_at)) \
+    jq -c --arg id "$STEP_ID" --arg changed "${CHANGED[*]:-}" --arg restarted "${restarted[*]:-}" --arg backup "${BACKUP_DIR:-}" --argjson healthy_us $(($(now_us) - changed_at)) \
       '.[$id] + {changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup, secondsToHealthy: ($healthy_us / 1000 | round / 1000)}' "$ACTIVITY_FILE"
     exit 0
   fi
   local failed=$GATE_FAILURE
   roll_back ${restarted[@]+"${restarted[@]}"}
+}
+
+# record_exit: a step that ends early (die, a failed command under set -e) is recorded as Failed.
+record_exit() {
+  local rc=$?
+  ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"
 }
 
 # verify_staged STAGE: every certificate parses and is within its validity, every key matches its
@@ -60,7 +67,7 @@ verify_staged() {
     if [[ -n ${STAGED_RESTARTS[$dest]+x} ]]; then cat "$(staged_path "$stage" "$dest")" >>"$trust"
     elif [[ -f $dest ]]; then cat "$dest" >>"$trust"; fi
   done
-  for dest in "${STAGED_FILES[@]}"; do
+  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
     staged=$(staged_path "$stage" "$dest")
     case $dest in
       *.crt)
@@ -115,7 +122,7 @@ ADDED_PENDING=()
 install_changed() {
   local stage=$1 dest staged rel svc swaps=()
   BACKUP_DIR="$WORK_DIR/backup/$(date -u +%Y%m%dT%H%M%SZ)-${STEP_ID//\//-}"
-  for dest in "${STAGED_FILES[@]}"; do
+  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
     staged=$(staged_path "$stage" "$dest")
     if [[ -f $dest ]] && cmp -s "$staged" "$dest"; then
       [[ $(stat -c %a "$dest") == "$(stat -c %a "$staged")" ]] || chmod "$(stat -c %a "$staged")" "$dest"
@@ -132,7 +139,7 @@ install_changed() {
       pending_add "$svc"
     done
   done
-  ((${#swaps[@]} == 0)) || replace_files "${swaps[@]}"
+  replace_files ${swaps[@]+"${swaps[@]}"}
   ((${#CHANGED[@]} == 0)) && BACKUP_DIR=""
   log "installed ${#CHANGED[@]} changed file(s)${BACKUP_DIR:+, backup in $BACKUP_DIR}: ${CHANGED[*]:-none}"
   rm -rf "$stage"
@@ -149,8 +156,8 @@ roll_back() {
       if grep -qx "$rel" "$BACKUP_DIR/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
       else restores+=("$BACKUP_DIR$rel" "$ROOT$rel" "$(stat -c %a "$BACKUP_DIR$rel")"); fi
     done <"$BACKUP_DIR/.changed"
-    ((${#restores[@]} == 0)) || replace_files "${restores[@]}"
-    pending_remove "${ADDED_PENDING[@]}"
+    replace_files ${restores[@]+"${restores[@]}"}
+    pending_remove ${ADDED_PENDING[@]+"${ADDED_PENDING[@]}"}
   fi
   for svc in "$@"; do restart_service "$svc"; done
   pending_remove "$@"
