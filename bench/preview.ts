@@ -2,6 +2,7 @@
 // agents, growth no worse than linear). Fresh stacks with generated inventories; nothing is
 // contacted (a preview runs no remote command). Prints seconds per size and the ratios.
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,12 +10,18 @@ import { openGeneratedStack } from "../testbed/harness/workspace";
 
 const RUNS = 3;
 
+/** A well-formed ed25519 host key of the node's own (a preview never connects; the stack config refuses a key two nodes share). */
+function hostKey(name: string): string {
+    const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+    const type = Buffer.from("ssh-ed25519");
+    return `ssh-ed25519 ${Buffer.concat([u32(type.length), type, u32(32), createHash("sha256").update(name).digest()]).toString("base64")}`;
+}
+
 function inventoryYaml(masters: number, agents: number): string {
-    // Any well-formed key: a preview never connects.
-    const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBJxJx4QRf7T2j6um24wgzMyI7EZP6UH7vBGD9CZHLfW";
+    const node = (name: string, role: string, ip: string, extra: Record<string, unknown> = {}) => ({ name, role, ip, ...extra, hostKey: hostKey(name) });
     const nodes = [
-        ...Array.from({ length: masters }, (_, i) => ({ name: `k8s-master-1234-${i}`, role: "master", ip: `10.100.0.${5 + i}`, index: i, hostKey })),
-        ...Array.from({ length: agents }, (_, i) => ({ name: `k8s-agentpool1-1234-${i}`, role: "agent", ip: `10.100.${1 + Math.floor(i / 250)}.${(i % 250) + 4}`, hostKey })),
+        ...Array.from({ length: masters }, (_, i) => node(`k8s-master-1234-${i}`, "master", `10.100.0.${5 + i}`, { index: i })),
+        ...Array.from({ length: agents }, (_, i) => node(`k8s-agentpool1-1234-${i}`, "agent", `10.100.${1 + Math.floor(i / 250)}.${(i % 250) + 4}`)),
     ];
     const config = {
         "azs-cert-rotation:clusterName": "bench",

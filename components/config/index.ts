@@ -4,12 +4,15 @@
 // accepts and the documentation rows of its keys (gathered in keys.ts). reader.ts is the checked
 // reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
 // field in StackConfig, and its keys in README.md and Pulumi.yaml (tests/unit/config/keys.test.ts).
+// stack.ts checks the sections against each other (probe sources and maxUnavailable against the
+// inventory) and the host keys, once each section parsed.
 import * as pulumi from "@pulumi/pulumi";
 import { PkiSettings } from "../pki/settings";
 import { InventorySettings, readInventoryConfig } from "./inventory";
 import { ParseOptions, readPkiConfig } from "./pki";
 import { CONFIG_NAMESPACE, ConfigError } from "./reader";
 import { readRolloutConfig, RolloutSettings } from "./rollout";
+import { stackProblems } from "./stack";
 
 export { ConfigError, CONFIG_NAMESPACE } from "./reader";
 export { CONFIG_KEYS } from "./keys";
@@ -19,6 +22,7 @@ export { parsePkiConfig, readPkiConfig } from "./pki";
 export type { AdoptionInput, ParseOptions } from "./pki";
 export { parseRolloutConfig, ROLLOUT_KEYS } from "./rollout";
 export type { RolloutSettings } from "./rollout";
+export { stackProblems } from "./stack";
 
 export interface StackConfig {
     inventory: InventorySettings;
@@ -26,7 +30,7 @@ export interface StackConfig {
     rollout: RolloutSettings;
 }
 
-/** Every section, validated. Call first in index.ts: a ConfigError stops the program before any resource. */
+/** Every section, validated, and checked against each other (stack.ts). Call first in index.ts: a ConfigError stops the program before any resource. */
 export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): StackConfig {
     const problems: string[] = [];
     const collect = <T>(read: () => T): T | undefined => {
@@ -41,6 +45,7 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
     const inventory = collect(() => readInventoryConfig(config));
     const pki = collect(() => readPkiConfig(config, opts));
     const rollout = collect(() => readRolloutConfig(config));
+    if (inventory && rollout) problems.push(...stackProblems(inventory, rollout));
     if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
     return { inventory, pki, rollout };
 }

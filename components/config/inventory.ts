@@ -4,7 +4,7 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { AKS_ENGINE_SERVICES, NODE_SERVICES, NodeRole, NodeService, Platform, PLATFORMS, resolveServiceManagers, SERVICE_MANAGERS, ServiceManager, ServiceManagers } from "../nodeModel";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
-import { checkDnsName, checkHost, checkIp, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
+import { checkDnsName, checkHost, checkIp, checkIpv4, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
 
 export type { NodeRole };
 
@@ -56,7 +56,7 @@ export const INVENTORY_KEY_DOCS: ConfigKeyDoc[] = [
     { key: "fqdn", type: "DNS name", default: "required", description: "the apiserver's DNS name, <dnsPrefix>.<region>.cloudapp.<external domain>; an apiserver SAN" },
     { key: "apiServerEndpoint", type: "https URL", default: "https://<fqdn>:443", description: "server in kubeconfig outputs; when its host is an IP and loadBalancerIps is unset, that IP is the load balancer's" },
     { key: "loadBalancerIps", type: "IP list", default: "the endpoint's host if it is an IP", description: "addresses of the load balancer in front of the apiservers; apiserver SANs" },
-    { key: "nodes", type: "list", default: "required", description: "every VM: {name, role: master|agent, ip, index (masters: etcdpeer<index>), pool, hostKey, platform (linux), services}; names and IPs unique, an odd number of masters; services maps a service (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy) to how it runs there (systemd, staticPod, clusterWorkload, none) where the node differs from AKS Engine (masters: etcd and kubelet systemd, the control plane static pods; kube-proxy a cluster workload)" },
+    { key: "nodes", type: "list", default: "required", description: "every VM: {name, role: master|agent, ip, index (masters: etcdpeer<index>), pool, hostKey, platform (linux), services}; names, IPs and host keys unique (the jumpbox's too), IPs IPv4 (the scripts use them unbracketed in URLs), an odd number of masters; services maps a service (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy) to how it runs there (systemd, staticPod, clusterWorkload, none) where the node differs from AKS Engine (masters: etcd and kubelet systemd, the control plane static pods; kube-proxy a cluster workload)" },
     { key: "adminUsername", type: "string", default: "azureuser", description: "Linux admin user on the VMs (apimodel linuxProfile.adminUsername)" },
     { key: "privateNetwork", type: "boolean", default: "false", description: "nodes are reachable only through the jumpbox (private VNet)" },
     { key: "jumpbox", type: "object", default: "unset", description: "SSH jump host: {name, host, port (22), user (adminUsername), hostKey}" },
@@ -64,6 +64,8 @@ export const INVENTORY_KEY_DOCS: ConfigKeyDoc[] = [
 
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
 const checkHostKey = (s: string): string | undefined => (HOST_KEY.test(s) ? undefined : 'must be an SSH public host key "<type> <base64>" (ssh-keyscan prints it)');
+/** A node's address: the scripts put it in URLs (https://<ip>:2379, etcd's member list) and iptables rules, unbracketed. */
+const checkNodeIp = checkIpv4("IPv6 node addresses are not supported: the rotation scripts use a node's address in URLs (https://<ip>:2379) and iptables rules without brackets; give its IPv4 address");
 const checkLinuxUser = (s: string): string | undefined => (/^[a-z_][a-z0-9_-]{0,31}$/.test(s) ? undefined : "must be a Linux user name");
 const checkHttpsUrl = (s: string): string | undefined => {
     try {
@@ -112,7 +114,7 @@ function parseNode(n: Section): InventoryNode {
     return {
         name: n.string("name", undefined, (s) => (/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/i.test(s) ? undefined : "must be a host name")),
         role,
-        ip: n.string("ip", undefined, checkIp),
+        ip: n.string("ip", undefined, checkNodeIp),
         ...(n.has("index") ? { index: n.int("index", 0, 0, 8) } : {}),
         pool: n.string("pool", role === "master" ? "master" : "agentpool1", (s) => (/^[a-z][a-z0-9]{0,11}$/.test(s) ? undefined : "must be an aks-engine pool name")),
         hostKey: n.string("hostKey", undefined, checkHostKey),
@@ -152,6 +154,25 @@ function nodeProblems(nodes: InventoryNode[]): string[] {
     const indexes = masterNodes.map((m) => m.index).sort();
     if (masterNodes.length > 0 && indexes.some((idx, i) => idx !== i)) {
         problems.push(`nodes: master indexes must be 0..${masterNodes.length - 1}, each once (etcdpeer<index>), got ${indexes.join(", ")}`);
+    }
+    return problems;
+}
+
+/**
+ * Host keys that two machines (nodes, the jumpbox) share: a pinned key would then no longer tie an
+ * address to one VM (a cloned image keeps its host keys). Checked with the whole stack
+ * (readStackConfig) rather than by parseInventoryConfig, which also reads inventories whose host
+ * keys are one placeholder (the parser's and the node model's tests).
+ */
+export function hostKeyProblems(inventory: InventorySettings): string[] {
+    const machines = inventory.nodes.map((n, i) => ({ path: `nodes[${i}]`, name: n.name, hostKey: n.hostKey }));
+    if (inventory.jumpbox) machines.push({ path: "jumpbox", name: inventory.jumpbox.host, hostKey: inventory.jumpbox.hostKey });
+    const problems: string[] = [];
+    const seen = new Map<string, (typeof machines)[number]>();
+    for (const m of machines) {
+        const first = seen.get(m.hostKey);
+        if (first) problems.push(`${m.path}.hostKey: ${m.name} has the same host key as ${first.path} (${first.name}): pinning would no longer tie an address to one VM; give each VM its own host keys`);
+        else seen.set(m.hostKey, m);
     }
     return problems;
 }

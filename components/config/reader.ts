@@ -163,6 +163,11 @@ export const checkDnsName = (s: string): string | undefined => (DNS_NAME.test(s)
 /** An IP address or a DNS name: an apiserver SAN, a jumpbox host. */
 export const checkHost = (s: string): string | undefined => (net.isIP(s) || !checkDnsName(s) ? undefined : "must be an IP address or a DNS name");
 export const checkIp = (s: string): string | undefined => (net.isIP(s) ? undefined : "must be an IP address");
+/** An IPv4 address; an IPv6 one gets `ipv6Refusal` (why the key cannot take one), anything else checkIp's reason. */
+export const checkIpv4 =
+    (ipv6Refusal: string) =>
+    (s: string): string | undefined =>
+        net.isIPv4(s) ? undefined : net.isIPv6(s) ? ipv6Refusal : checkIp(s);
 export const checkCidr = (s: string): string | undefined => {
     try {
         firstServiceIp(s);

@@ -2,7 +2,7 @@
 // and components restarted) and the SSH key that reaches the nodes.
 import * as pulumi from "@pulumi/pulumi";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
-import { checkIp, CONFIG_NAMESPACE, ConfigError, readSecret, SecretInput, secretProblem, Section } from "./reader";
+import { checkIpv4, CONFIG_NAMESPACE, ConfigError, readSecret, SecretInput, secretProblem, Section } from "./reader";
 
 export interface RolloutSettings {
     /** false: manage the PKI only (preview and outputs), install nothing. */
@@ -33,17 +33,26 @@ export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY],
 /** The documentation of the keys this section reads (see keys.ts). */
 export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
     { key: "rollout.enabled", type: "boolean", default: "true", description: "install the certificates over SSH and restart what needs it; false manages the PKI only" },
-    { key: "rollout.maxUnavailable", type: "integer ≥ 1", default: "1", description: "agents restarted at the same time" },
+    {
+        key: "rollout.maxUnavailable",
+        type: "integer ≥ 1",
+        default: "1",
+        description: "agents restarted at the same time; less than the agents of every pool that has more than one, so that no batch takes a whole pool down (a pool of one agent is down while it restarts whatever the value)",
+    },
     { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
     { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long the balancer needs to notice a drain or a readmission: probe interval × probes to mark a server down, plus one interval (AKS Engine: 5 s × 2 + 5)" },
     {
         key: "rollout.loadBalancerProbeSources",
         type: "IP list",
         default: '["168.63.129.16"]',
-        description: "source of the load balancer's health probes (Azure: 168.63.129.16); a master refuses new connections from it before its apiserver restarts, so the balancer stops sending it traffic first; [] turns draining off",
+        description:
+            "source of the load balancer's health probes (Azure: 168.63.129.16); a master refuses new connections from it before its apiserver restarts, so the balancer stops sending it traffic first; [] turns draining off; IPv4 only (iptables), and never a node's address or the jumpbox's host",
     },
     { key: SSH_PRIVATE_KEY, type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
 ];
+
+/** A probe source: the drain refuses it with iptables, which filters IPv4 only. */
+const checkProbeSource = checkIpv4("IPv6 probe sources are not supported: draining refuses them with iptables, which filters IPv4 only");
 
 /** Validates the `rollout` object and the SSH key. Throws a ConfigError naming every bad key. */
 export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSettings {
@@ -56,7 +65,7 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
         maxUnavailable: r.int("maxUnavailable", 1, 1, 1000),
         healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
-        loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkIp) : [AZURE_PROBE_SOURCE],
+        loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkProbeSource) : [AZURE_PROBE_SOURCE],
     };
     const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");
     if (notSecret) {

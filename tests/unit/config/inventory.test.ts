@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { InventoryNode, parseInventoryConfig, readInventoryConfig } from "../../../components/config";
+import { hostKeyProblems } from "../../../components/config/inventory";
 import { configProblems } from "../support/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J71n";
@@ -84,6 +85,34 @@ describe("config: the inventory", () => {
             'nodes[1].hostKey: must be an SSH public host key "<type> <base64>" (ssh-keyscan prints it), got "AAAA"',
             "privateNetwork is true but no jumpbox is set: the nodes cannot be reached",
         ]);
+    });
+
+    it("refuses IPv6 node addresses (the scripts put them in URLs unbracketed); IPv6 stays allowed for the jumpbox and the load balancer (SSH through the plugin, SANs)", () => {
+        const v6 = [node("m0", "master", "10.0.0.5"), node("a0", "agent", "fd00:10:240::4")];
+        assert.deepEqual(problems(cluster(v6)), [
+            'nodes[1].ip: IPv6 node addresses are not supported: the rotation scripts use a node\'s address in URLs (https://<ip>:2379) and iptables rules without brackets; give its IPv4 address, got "fd00:10:240::4"',
+        ]);
+        const inv = parseInventoryConfig(cluster([node("m0", "master", "10.0.0.5"), node("a0", "agent", "10.0.0.6")], { loadBalancerIps: ["10.0.0.15", "fd00::15"], jumpbox: { host: "2001:db8::1", hostKey: HOST_KEY } }));
+        assert.deepEqual(inv.nodes.map((n) => n.ip), ["10.0.0.5", "10.0.0.6"]);
+        assert.deepEqual(inv.loadBalancerIps, ["10.0.0.15", "fd00::15"]);
+        assert.equal(inv.jumpbox?.host, "2001:db8::1");
+    });
+
+    it("refuses a host key two machines share (nodes, the jumpbox), naming both; one key each is accepted", () => {
+        const key = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
+        const inv = (keys: number[], jumpboxKey?: number) =>
+            parseInventoryConfig(
+                cluster(
+                    keys.map((k, i) => node(i === 0 ? "m0" : `a${i}`, i === 0 ? "master" : "agent", `10.0.0.${5 + i}`, { hostKey: key(k) })),
+                    jumpboxKey === undefined ? {} : { jumpbox: { host: "jump.contoso.com", hostKey: key(jumpboxKey) } },
+                ),
+            );
+        assert.deepEqual(hostKeyProblems(inv([0, 1, 0, 2, 1], 2)), [
+            "nodes[2].hostKey: a2 has the same host key as nodes[0] (m0): pinning would no longer tie an address to one VM; give each VM its own host keys",
+            "nodes[4].hostKey: a4 has the same host key as nodes[1] (a1): pinning would no longer tie an address to one VM; give each VM its own host keys",
+            "jumpbox.hostKey: jump.contoso.com has the same host key as nodes[3] (a3): pinning would no longer tie an address to one VM; give each VM its own host keys",
+        ]);
+        assert.deepEqual(hostKeyProblems(inv([0, 1, 2, 3], 4)), []);
     });
 
     it("requires a non-empty node list and rejects unknown node keys", () => {

@@ -33,6 +33,13 @@ describe("config: the rollout section", () => {
         assert.deepEqual(problems({ enabled: false }, { secret: false }), []);
     });
 
+    it("refuses IPv6 probe sources (iptables filters IPv4 only); IPv4 ones are kept", () => {
+        assert.deepEqual(problems({ loadBalancerProbeSources: ["168.63.129.16", "fe80::1234:1"] }, key), [
+            'rollout.loadBalancerProbeSources[1]: IPv6 probe sources are not supported: draining refuses them with iptables, which filters IPv4 only, got "fe80::1234:1"',
+        ]);
+        assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: ["168.63.129.16", "10.240.255.20"] }, key).loadBalancerProbeSources, ["168.63.129.16", "10.240.255.20"]);
+    });
+
     it("names every bad key", () => {
         const found = problems({ maxUnavailable: 0, healthTimeoutSeconds: "soon", maxUnavailible: 2 }, key);
         assert.equal(found.length, 3, found.join("\n"));
