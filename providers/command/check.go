@@ -120,7 +120,7 @@ func (c *checker) checkConnection(path string, in resource.PropertyMap, allowPro
 	} else if s, ok := c.optionalString(in, connHost, path+"."+connHost); ok && strings.TrimSpace(s) == "" {
 		c.fail(path+"."+connHost, "host must not be empty")
 	}
-	for _, key := range []string{connUser, connPassword, connPrivateKey, connPrivateKeyPassword, connAgentSocketPath, connHostKey} {
+	for _, key := range []string{connUser, connPassword, connPrivateKey, connPrivateKeyPassword} {
 		c.optionalString(in, key, path+"."+key)
 	}
 	if !present(in, connUser) {
@@ -130,10 +130,19 @@ func (c *checker) checkConnection(path string, in resource.PropertyMap, allowPro
 	c.intWithDefault(in, out, connDialErrorLimit, path, defaultDialErrorLimit, -1, math.MaxInt32)
 	c.intWithDefault(in, out, connPerDialTimeout, path, defaultPerDialTimeout, 0, math.MaxInt32)
 
-	if s, ok := c.optionalString(in, connHostKey, path+"."+connHostKey); ok && s != "" {
+	// The host key is required: a connection to a host that is not pinned is refused (unknown: checked again when known).
+	if s, ok := c.optionalString(in, connHostKey, path+"."+connHostKey); ok && strings.TrimSpace(s) != "" {
 		if _, err := parseHostKey(s); err != nil {
 			c.fail(path+"."+connHostKey, "%v", err)
 		}
+	} else if !present(in, connHostKey) || ok {
+		c.fail(path+"."+connHostKey, "%s.%s is required: pin the server's host key (\"ssh-ed25519 AAAA...\", as ssh-keyscan prints it); "+
+			"this provider refuses to connect to an unverified host", path, connHostKey)
+	}
+	// Only the configured private key (or password) authenticates: never an ssh-agent.
+	if present(in, connAgentSocketPath) {
+		c.fail(path+"."+connAgentSocketPath, "%s.%s is not supported: this provider authenticates with privateKey (or password) only, never an ssh-agent",
+			path, connAgentSocketPath)
 	}
 	if key, ok := c.optionalString(in, connPrivateKey, path+"."+connPrivateKey); ok && key != "" {
 		pass, _ := c.optionalString(in, connPrivateKeyPassword, path+"."+connPrivateKeyPassword)

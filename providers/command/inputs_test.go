@@ -15,6 +15,10 @@ func str(s string) resource.PropertyValue                    { return resource.N
 func num(n float64) resource.PropertyValue                   { return resource.NewNumberProperty(n) }
 func obj(m resource.PropertyMap) resource.PropertyValue      { return resource.NewObjectProperty(m) }
 func secret(v resource.PropertyValue) resource.PropertyValue { return resource.MakeSecret(v) }
+
+// hostKey is a well-formed pinned host key (Check requires one on every connection).
+var hostKey = str("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J71n")
+
 func unknown() resource.PropertyValue {
 	return resource.MakeComputed(resource.NewStringProperty(""))
 }
@@ -41,8 +45,9 @@ func TestCheckAppliesDefaults(t *testing.T) {
 	news := resource.PropertyMap{
 		propCreate: str("hostname"),
 		propConnection: obj(resource.PropertyMap{
-			connHost:  str("10.0.0.5"),
-			connProxy: obj(resource.PropertyMap{connHost: str("jump")}),
+			connHost:    str("10.0.0.5"),
+			connHostKey: hostKey,
+			connProxy:   obj(resource.PropertyMap{connHost: str("jump"), connHostKey: hostKey}),
 		}),
 	}
 	out, failures := checkInputs(news)
@@ -87,6 +92,7 @@ func TestCheckKeepsGivenValuesAndSecrets(t *testing.T) {
 			connPort:       num(2222),
 			connUser:       str("azureuser"),
 			connPrivateKey: secret(str(key)),
+			connHostKey:    hostKey,
 		})),
 	}
 	out, failures := checkInputs(news)
@@ -129,6 +135,13 @@ func TestCheckValidation(t *testing.T) {
 		{"fractional timeout", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connPerDialTimeout: num(1.5)})}, "connection.perDialTimeout", "integer"},
 		{"dialErrorLimit below -1", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connDialErrorLimit: num(-2)})}, "connection.dialErrorLimit", "between -1"},
 		{"bad hostKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connHostKey: str("not a key")})}, "connection.hostKey", "authorized_keys format"},
+		{"no hostKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h")})}, "connection.hostKey",
+			`connection.hostKey is required: pin the server's host key ("ssh-ed25519 AAAA...", as ssh-keyscan prints it); this provider refuses to connect to an unverified host`},
+		{"empty hostKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connHostKey: str(" ")})}, "connection.hostKey", "connection.hostKey is required"},
+		{"proxy without hostKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connHostKey: hostKey,
+			connProxy: obj(resource.PropertyMap{connHost: str("j")})})}, "connection.proxy.hostKey", "connection.proxy.hostKey is required: pin the server's host key"},
+		{"agentSocketPath", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connHostKey: hostKey, connAgentSocketPath: str("/run/agent.sock")})},
+			"connection.agentSocketPath", "connection.agentSocketPath is not supported: this provider authenticates with privateKey (or password) only, never an ssh-agent"},
 		{"bad privateKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connPrivateKey: secret(str("garbage"))})}, "connection.privateKey", "cannot be parsed"},
 		{"public key as privateKey", resource.PropertyMap{propConnection: obj(resource.PropertyMap{connHost: str("h"), connPrivateKey: str(pubOnly)})}, "connection.privateKey", "cannot be parsed"},
 		{"unknown property", resource.PropertyMap{"comand": str("x"), propConnection: obj(resource.PropertyMap{connHost: str("h")})}, "comand", "unknown property"},
@@ -156,7 +169,7 @@ func TestCheckEncryptedKeyNeedsPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := string(pem.EncodeToMemory(block))
-	conn := resource.PropertyMap{connHost: str("h"), connPrivateKey: str(key)}
+	conn := resource.PropertyMap{connHost: str("h"), connPrivateKey: str(key), connHostKey: hostKey}
 	_, failures := checkInputs(resource.PropertyMap{propConnection: obj(conn)})
 	if len(failures) != 1 || failures[0].Property != "connection.privateKey" || !strings.Contains(failures[0].Reason, "privateKeyPassword") {
 		t.Errorf("failures:\n%s", failuresOf(failures))
@@ -177,8 +190,9 @@ func TestCheckSkipsUnknowns(t *testing.T) {
 	news := resource.PropertyMap{
 		propCreate: unknown(),
 		propConnection: obj(resource.PropertyMap{
-			connHost: unknown(),
-			connPort: unknown(),
+			connHost:    unknown(),
+			connPort:    unknown(),
+			connHostKey: unknown(),
 		}),
 	}
 	out, failures := checkInputs(news)
@@ -202,8 +216,8 @@ func TestParseSpec(t *testing.T) {
 		propStdin:       secret(str("in")),
 		propEnvironment: obj(resource.PropertyMap{"B": str("2"), "A": secret(str("1"))}),
 		propConnection: secret(obj(resource.PropertyMap{
-			connHost: str("10.0.0.5"), connPassword: secret(str("pw")),
-			connProxy: obj(resource.PropertyMap{connHost: str("jump"), connUser: str("j"), connPort: num(2200)}),
+			connHost: str("10.0.0.5"), connPassword: secret(str("pw")), connHostKey: hostKey,
+			connProxy: obj(resource.PropertyMap{connHost: str("jump"), connUser: str("j"), connPort: num(2200), connHostKey: hostKey}),
 		})),
 	})
 	if len(failures) != 0 {

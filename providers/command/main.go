@@ -15,7 +15,9 @@
 //   - spec.go:   decoding checked inputs or state into a command and connection spec (pure);
 //   - sshkeys.go: parsing the pinned host key and the private key of a connection;
 //   - diff.go:   the Diff decision (pure);
-//   - ssh.go:    dialing (retries, per-dial timeout, proxy/jump host, host key pinning);
+//   - ssh.go:    dialing (retries, per-dial timeout, proxy/jump host, host key pinning, which is
+//     required; the configured private key or password only, never an ssh-agent);
+//   - keepalive.go: keepalive@openssh.com every 15 s; a connection without a reply for 45 s is closed;
 //   - run.go:    running one command in an SSH session, streaming and capturing its output;
 //   - schema.go: the package schema GetSchema returns.
 package main

@@ -170,15 +170,22 @@ func run(ctx context.Context, r runRequest) (runResult, error) {
 		return runResult{}, ctxErr(err)
 	}
 	defer client.Close()
+	// connErr explains an error on the connection: lost (the keepalive closed it), timed out or cancelled.
+	connErr := func(err error) error {
+		if lost := client.lost(); lost != nil {
+			return fmt.Errorf("%w while running %s", lost, label)
+		}
+		return ctxErr(err)
+	}
 	session, err := client.NewSession()
 	if err != nil {
-		return runResult{}, ctxErr(fmt.Errorf("ssh: cannot open a session: %w", err))
+		return runResult{}, connErr(fmt.Errorf("ssh: cannot open a session: %w", err))
 	}
 	defer session.Close()
 
 	for _, e := range r.env {
 		if err := session.Setenv(e.name, e.value); err != nil {
-			return runResult{}, ctxErr(fmt.Errorf("the SSH server refused environment variable %q (%v): it accepts only the "+
+			return runResult{}, connErr(fmt.Errorf("the SSH server refused environment variable %q (%v): it accepts only the "+
 				"names its sshd_config AcceptEnv lists; or prefix the command with %s=... instead", e.name, err, e.name))
 		}
 	}
@@ -202,7 +209,7 @@ func run(ctx context.Context, r runRequest) (runResult, error) {
 	}
 
 	if err := session.Start(r.command.val); err != nil {
-		return runResult{}, ctxErr(fmt.Errorf("ssh: cannot start %s: %w", label, err))
+		return runResult{}, connErr(fmt.Errorf("ssh: cannot start %s: %w", label, err))
 	}
 	done := make(chan error, 1)
 	go func() { done <- session.Wait() }()
@@ -230,6 +237,9 @@ func run(ctx context.Context, r runRequest) (runResult, error) {
 		var exit *ssh.ExitError
 		var missing *ssh.ExitMissingError
 		var what string
+		if lost := client.lost(); lost != nil && !errors.As(err, &exit) {
+			return res, fmt.Errorf("%w while running %s%s", lost, label, outputTail(r.logging, res.stdout, res.stderr))
+		}
 		switch {
 		case errors.As(err, &exit) && exit.Signal() != "":
 			what = fmt.Sprintf("killed by signal %s", exit.Signal())

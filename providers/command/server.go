@@ -351,10 +351,7 @@ func (s *server) runCommand(ctx context.Context, urn string, spec *commandSpec, 
 	}
 	opCtx, timeout, done := s.operationContext(ctx, timeoutSeconds)
 	defer done()
-	d := &dialer{
-		warn:   func(msg string) { s.log(urn, diag.Warning, msg) },
-		status: func(msg string) { s.logStatus(urn, msg) },
-	}
+	d := &dialer{status: func(msg string) { s.logStatus(urn, msg) }}
 	return run(opCtx, runRequest{
 		command:     cmd,
 		stdin:       spec.stdin,
@@ -363,7 +360,7 @@ func (s *server) runCommand(ctx context.Context, urn string, spec *commandSpec, 
 		logging:     spec.logging,
 		timeout:     timeout,
 		logLine:     func(line string) { s.log(urn, diag.Info, line) },
-		warn:        d.warn,
+		warn:        func(msg string) { s.log(urn, diag.Warning, msg) },
 		connect:     func(ctx context.Context) (*sshClient, error) { return d.connect(ctx, &spec.conn) },
 	})
 }

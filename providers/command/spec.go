@@ -20,7 +20,6 @@ type connSpec struct {
 	port                           int
 	password, privateKey           string
 	privateKeyPassword             string
-	agentSocketPath                string
 	hostKey                        string
 	dialErrorLimit, perDialTimeout int
 	proxy                          *connSpec
@@ -98,7 +97,6 @@ func parseConn(m resource.PropertyMap, allowProxy bool) (*connSpec, error) {
 		password:           getOptString(m, connPassword).val,
 		privateKey:         getOptString(m, connPrivateKey).val,
 		privateKeyPassword: getOptString(m, connPrivateKeyPassword).val,
-		agentSocketPath:    getOptString(m, connAgentSocketPath).val,
 		hostKey:            getOptString(m, connHostKey).val,
 		port:               getInt(m, connPort, defaultPort),
 		dialErrorLimit:     getInt(m, connDialErrorLimit, defaultDialErrorLimit),

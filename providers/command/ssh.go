@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 )
 
 func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
@@ -28,9 +26,9 @@ func (e *hostKeyMismatchError) Error() string {
 		e.expected.Type(), ssh.FingerprintSHA256(e.expected), e.got.Type(), ssh.FingerprintSHA256(e.got))
 }
 
-// checkHostKey compares the key a server presented with the pinned one (nil: not pinned).
+// checkHostKey compares the key a server presented with the pinned one.
 func checkHostKey(addr string, pinned, got ssh.PublicKey) error {
-	if pinned == nil || bytes.Equal(pinned.Marshal(), got.Marshal()) {
+	if bytes.Equal(pinned.Marshal(), got.Marshal()) {
 		return nil
 	}
 	return &hostKeyMismatchError{addr: addr, expected: pinned, got: got}
@@ -45,70 +43,64 @@ func hostKeyAlgorithms(pinned ssh.PublicKey) []string {
 	return []string{pinned.Type()}
 }
 
-// dialer opens SSH connections for one operation; warn and status report to the engine.
+// dialer opens SSH connections for one operation; status reports retries to the engine.
 type dialer struct {
-	warn   func(msg string)
 	status func(msg string)
 }
 
-// sshClient is a connection to the target, and to the proxy it goes through, if any.
+// sshClient is a connection to the target, and to the proxy it goes through, if any, with the
+// keepalive that closes both when the target stops answering.
 type sshClient struct {
 	*ssh.Client
-	proxy *ssh.Client
+	proxy     *ssh.Client
+	keepalive *keepalive
 }
 
 func (c *sshClient) Close() error {
-	err := c.Client.Close()
+	if c.keepalive != nil {
+		c.keepalive.stop()
+	}
+	return c.closeConns()
+}
+
+// closeConns closes the proxy first: closing the target's connection writes to the proxy's,
+// which must not block on a dead network.
+func (c *sshClient) closeConns() error {
 	if c.proxy != nil {
 		c.proxy.Close()
 	}
-	return err
+	return c.Client.Close()
 }
 
-// clientConfig builds the SSH client configuration of c: its auth methods (private key first,
-// then the agent, then password and keyboard-interactive with the password) and host key check.
-func (d *dialer) clientConfig(c *connSpec) (*ssh.ClientConfig, func(), error) {
+// lost is the error of a connection the keepalive closed, or nil.
+func (c *sshClient) lost() error {
+	if c.keepalive == nil {
+		return nil
+	}
+	return c.keepalive.lost()
+}
+
+// clientConfig builds the SSH client configuration of c: its auth methods (the private key,
+// then password and keyboard-interactive with the password; never an ssh-agent) and the check of
+// the pinned host key, which it requires.
+func clientConfig(c *connSpec) (*ssh.ClientConfig, error) {
 	cfg := &ssh.ClientConfig{User: c.user}
-	cleanup := func() {}
-	var pinned ssh.PublicKey
-	if c.hostKey != "" {
-		k, err := parseHostKey(c.hostKey)
-		if err != nil {
-			return nil, cleanup, err
-		}
-		pinned = k
-		cfg.HostKeyAlgorithms = hostKeyAlgorithms(k)
+	if c.hostKey == "" {
+		return nil, errors.New("no hostKey: the server's host key must be pinned, an unverified host is refused")
 	}
+	pinned, err := parseHostKey(c.hostKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg.HostKeyAlgorithms = hostKeyAlgorithms(pinned)
 	addr := c.addr()
-	cfg.HostKeyCallback = func(_ string, _ net.Addr, key ssh.PublicKey) error {
-		if pinned == nil {
-			d.warn(fmt.Sprintf("host key of %s not verified (%s %s): set connection hostKey to pin it",
-				c.host, key.Type(), ssh.FingerprintSHA256(key)))
-			return nil
-		}
-		return checkHostKey(addr, pinned, key)
-	}
+	cfg.HostKeyCallback = func(_ string, _ net.Addr, key ssh.PublicKey) error { return checkHostKey(addr, pinned, key) }
 	if c.privateKey != "" {
 		signer, err := parsePrivateKey(c.privateKey, c.privateKeyPassword)
 		if err != nil {
-			return nil, cleanup, err
+			return nil, err
 		}
 		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
-	}
-	sock := c.agentSocketPath
-	if sock == "" {
-		sock = os.Getenv("SSH_AUTH_SOCK") // as upstream: the agent of the environment, if any
-	}
-	if sock != "" {
-		conn, err := net.Dial("unix", sock)
-		if err != nil {
-			if c.agentSocketPath != "" {
-				return nil, cleanup, fmt.Errorf("ssh-agent at %s: %v", c.agentSocketPath, err)
-			}
-		} else {
-			cleanup = func() { conn.Close() }
-			cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
-		}
 	}
 	if c.password != "" {
 		pw := c.password
@@ -122,10 +114,9 @@ func (d *dialer) clientConfig(c *connSpec) (*ssh.ClientConfig, func(), error) {
 			}))
 	}
 	if len(cfg.Auth) == 0 {
-		cleanup()
-		return nil, func() {}, errors.New("no SSH authentication method: set privateKey, password or agentSocketPath")
+		return nil, errors.New("no SSH authentication method: set privateKey (or password)")
 	}
-	return cfg, cleanup, nil
+	return cfg, nil
 }
 
 // permanent reports dial errors that retrying cannot fix: a host key mismatch or refused
@@ -283,26 +274,24 @@ func (d *dialer) dialDirect(ctx context.Context, c *connSpec, cfg *ssh.ClientCon
 // connect opens an SSH connection to c, through its proxy when it has one, retrying dial
 // errors up to each connection's dialErrorLimit.
 func (d *dialer) connect(ctx context.Context, c *connSpec) (*sshClient, error) {
-	cfg, cleanup, err := d.clientConfig(c)
+	cfg, err := clientConfig(c)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %s@%s: %w", c.user, c.addr(), err)
 	}
-	defer cleanup()
 
 	if c.proxy == nil {
 		client, err := d.dialDirect(ctx, c, cfg, "")
 		if err != nil {
 			return nil, err
 		}
-		return &sshClient{Client: client}, nil
+		return withKeepalive(&sshClient{Client: client}, c.addr()), nil
 	}
 
 	p := c.proxy
-	pcfg, pcleanup, err := d.clientConfig(p)
+	pcfg, err := clientConfig(p)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: proxy %s@%s: %w", p.user, p.addr(), err)
 	}
-	defer pcleanup()
 	proxy, err := d.dialDirect(ctx, p, pcfg, "proxy ")
 	if err != nil {
 		return nil, err
@@ -319,5 +308,5 @@ func (d *dialer) connect(ctx context.Context, c *connSpec) (*sshClient, error) {
 		return nil, fmt.Errorf("ssh: cannot connect to %s@%s via proxy %s@%s: %v (%s)",
 			c.user, c.addr(), p.user, p.addr(), explainDialError(c, err), attempts(n))
 	}
-	return &sshClient{Client: client, proxy: proxy}, nil
+	return withKeepalive(&sshClient{Client: client, proxy: proxy}, c.addr()+" via proxy "+p.addr()), nil
 }

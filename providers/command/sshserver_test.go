@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 type fakeSSH struct {
@@ -215,11 +217,8 @@ func (r *recorder) Log(_ context.Context, sev diag.Severity, _ resource.URN, msg
 func (r *recorder) LogStatus(context.Context, diag.Severity, resource.URN, string) error { return nil }
 
 func runOn(ctx context.Context, c connSpec, rec *recorder, rr runRequest) (runResult, error) {
-	d := &dialer{
-		warn:   func(m string) { rec.Log(ctx, diag.Warning, "", m) },
-		status: func(string) {},
-	}
-	rr.warn = d.warn
+	d := &dialer{status: func(string) {}}
+	rr.warn = func(m string) { rec.Log(ctx, diag.Warning, "", m) }
 	rr.logLine = func(l string) { rec.Log(ctx, diag.Info, "", l) }
 	rr.connect = func(ctx context.Context) (*sshClient, error) { return d.connect(ctx, &c) }
 	if rr.logging == "" {
@@ -342,14 +341,12 @@ func TestConnectHostKeyAndRetries(t *testing.T) {
 		t.Errorf("mismatch:\n got %v\nwant ...%s", err, want)
 	}
 
+	// No pinned key: refused before connecting (Check refuses it first; this holds for state read back).
 	c = tc.conn
 	c.hostKey = ""
-	rec = &recorder{}
-	if _, err := runOn(context.Background(), c, rec, runRequest{command: cmdOf("true")}); err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.warnings) != 1 || !strings.Contains(rec.warnings[0], "host key of 127.0.0.1 not verified") {
-		t.Errorf("warnings %q", rec.warnings)
+	if _, err := runOn(context.Background(), c, &recorder{}, runRequest{command: cmdOf("true")}); err == nil ||
+		err.Error() != fmt.Sprintf("ssh: tester@%s: no hostKey: the server's host key must be pinned, an unverified host is refused", srv.addr) {
+		t.Errorf("unpinned: %v", err)
 	}
 
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -395,6 +392,46 @@ func TestConnectThroughProxy(t *testing.T) {
 	_, err = runOn(context.Background(), c, &recorder{}, runRequest{command: cmdOf("true")})
 	if err == nil || !strings.HasPrefix(err.Error(), "ssh: cannot connect to proxy jumper@") || !strings.Contains(err.Error(), "host key mismatch") {
 		t.Errorf("proxy mismatch: %v", err)
+	}
+}
+
+// TestNoSSHAgent: an ssh-agent in the environment holding the authorized key is never asked; only
+// the configured private key authenticates.
+func TestNoSSHAgent(t *testing.T) {
+	_, tc := newTestSetup(t)
+	raw, err := ssh.ParseRawPrivateKey([]byte(tc.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
+		t.Fatal(err)
+	}
+	sock := t.TempDir() + "/agent.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var asked atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			asked.Add(1)
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	c := tc.conn
+	c.privateKey, _ = newEd25519Key(t) // not authorized
+	if _, err := runOn(context.Background(), c, &recorder{}, runRequest{command: cmdOf("true")}); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("authenticated without the configured key: %v", err)
+	}
+	if asked.Load() != 0 {
+		t.Errorf("the ssh-agent was asked %d times", asked.Load())
 	}
 }
 
