@@ -81,9 +81,9 @@ export function managerWords(services: readonly NodeService[], managers: Service
 
 /** How the rollout runs its remote steps on a platform. */
 export interface PlatformSpec {
-    /** The step scripts' interpreter and the files sent with every step, in order. */
     shell: "bash";
-    libraries: string[];
+    /** Per step script, the files sent as its script, in the order the shell reads them (its main call last). */
+    scripts: { preflight: string[]; rotate: string[] };
     /** The command line that runs a step whose script and input come on stdin. */
     commandLine(args: string[]): string;
 }
@@ -91,7 +91,7 @@ export interface PlatformSpec {
 function platformSpec(platform: Platform): PlatformSpec {
     switch (platform) {
         case "linux":
-            return { shell: "bash", libraries: ["lib.sh", "gates.sh"], commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
+            return { shell: "bash", scripts: { preflight: ["lib.sh", "preflight.sh"], rotate: ["lib.sh", "gates.sh", "rotate.sh"] }, commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
         default: {
             const unknown: never = platform;
             throw new Error(`no platform ${String(unknown)}`);

@@ -15,6 +15,8 @@ export interface RolloutSettings {
     loadBalancerSettleSeconds: number;
     /** Where the load balancer's health probes come from: refused on a master before its apiserver restarts, to drain it. */
     loadBalancerProbeSources: string[];
+    /** How many backups of replaced files each node keeps (the newest). */
+    backupsKept: number;
     /** The admin user's SSH private key (secret); undefined when the rollout is off. */
     sshPrivateKey?: pulumi.Output<string>;
 }
@@ -25,7 +27,7 @@ export const AZURE_PROBE_SOURCE = "168.63.129.16";
 /** Config key of the admin user's SSH private key. */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The fields of the `rollout` object: what parseRolloutConfig accepts. */
-export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources"] as const;
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept"] as const;
 
 /** The keys of this section (see keys.ts). */
 export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
@@ -48,6 +50,12 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
         description:
             "source of the load balancer's health probes (Azure: 168.63.129.16); a master refuses new connections from it before its apiserver restarts, so the balancer stops sending it traffic first; [] turns draining off; IPv4 only (iptables), and never a node's address or the jumpbox's host",
     },
+    {
+        key: "rollout.backupsKept",
+        type: "integer ≥ 1",
+        default: "5",
+        description: "backups of replaced files each node keeps under /etc/kubernetes/rotate-certs/backup (the newest; older ones, and any holding the key of a CA no bundle trusts any more, are deleted after a successful step)",
+    },
     { key: SSH_PRIVATE_KEY, type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
 ];
 
@@ -66,6 +74,7 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
         healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
         loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkProbeSource) : [AZURE_PROBE_SOURCE],
+        backupsKept: r.int("backupsKept", 5, 1, 100),
     };
     const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");
     if (notSecret) {

@@ -21,6 +21,7 @@ export const STEP_PARAMS = {
     lb_probe_sources: "addresses the load balancer probes from (refused while drained)",
     certs_dir: "the directory of the cluster's certificates (the preflight checks it exists)",
     ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
+    backups_kept: "how many backups a node keeps (the newest)",
     etcd_members: "addresses of every etcd member",
     etcd_ca: "path of the CA certificate etcd's certificates chain to",
     etcd_server_cert: "path of etcd's serving certificate",
@@ -36,7 +37,7 @@ export const STEP_PARAMS = {
 export type StepParam = keyof typeof STEP_PARAMS;
 
 /** Read by rotate.sh and lib.sh in every step. */
-export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs"];
+export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "backups_kept"];
 
 /** Read by preflight.sh. */
 export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources"];
@@ -54,6 +55,8 @@ export interface StepKindSpec {
     params: readonly StepParam[];
     /** What the gate checks, in the preview's words. */
     gateText: string;
+    /** The gate's worst case, in health timeouts and settle times, for a cluster of `members` etcd members. */
+    gateBound(members: number): { timeouts: number; settles: number };
 }
 
 const ETCD_ACCESS: StepParam[] = ["node_ip", "etcd_members", "etcd_ca", "etcd_client_cert", "etcd_client_key"];
@@ -70,6 +73,8 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         drain: true,
         params: [...ETCD_ACCESS, "etcd_server_cert", "etcd_peer_cert", "api_ca", "api_client_cert", "api_client_key"],
         gateText: "this member serves the installed certificates and is healthy, and every member is healthy (quorum)",
+        // peer cert, serving cert, each member's /health, then the apiserver's readmission (a settle, and a re-drain)
+        gateBound: (members) => ({ timeouts: 3 + members, settles: 2 }),
     },
     apiserver: {
         services: ["kube-apiserver"],
@@ -77,13 +82,15 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         drain: true,
         params: [...API_ACCESS, "apiserver_cert"],
         gateText: "/readyz ok on the node's address and it serves the installed certificate, held for the load balancer's probe",
+        gateBound: () => ({ timeouts: 3, settles: 2 }),
     },
     controlPlane: {
         services: ["kube-controller-manager", "kube-scheduler", "kubectl"],
         gate: "gate_controlPlane",
         drain: false,
-        params: [],
-        gateText: "controller-manager and scheduler /healthz ok",
+        params: ["api_ca", "api_client_cert", "api_client_key"],
+        gateText: "controller-manager and scheduler /healthz ok, and the apiserver answers their requests (none refused)",
+        gateBound: () => ({ timeouts: 4, settles: 0 }),
     },
     // kube-proxy reads the kubelet kubeconfig too; it is a cluster workload, restarted by the cluster stage
     kubelet: {
@@ -91,9 +98,28 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         gate: "gate_kubelet",
         drain: false,
         params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_kubeconfig"],
-        gateText: "Node Ready and its lease renewed since the step began",
+        gateText: "Node Ready, its lease renewed by the restarted kubelet, which is still the one running",
+        gateBound: () => ({ timeouts: 1, settles: 0 }),
     },
 };
+
+/** Bounds of the scripts' own waits (seconds): rotate.sh's node lock, a restart (systemctl's timeout), an etcd member's /health before the change. */
+export const SCRIPT_WAITS = { lock: 60, restart: 120, precheckPerMember: 5, rest: 60 } as const;
+
+/**
+ * The longest a step of this kind can run: the lock, the precheck, the drain, its restarts and its
+ * gate, then the rollback's restarts and gate again. The remote command's timeout must not be
+ * shorter, or the provider would cancel the step in the middle of its rollback.
+ */
+export function stepWorstCaseSeconds(kind: StepKind, t: { healthTimeoutSeconds: number; loadBalancerSettleSeconds: number; members: number }): number {
+    const spec = STEP_REGISTRY[kind];
+    const gate = spec.gateBound(t.members);
+    const gateSeconds = gate.timeouts * t.healthTimeoutSeconds + gate.settles * t.loadBalancerSettleSeconds;
+    const restarts = spec.services.length * SCRIPT_WAITS.restart;
+    const precheck = spec.precheck ? SCRIPT_WAITS.precheckPerMember * t.members : 0;
+    const drain = spec.drain ? t.loadBalancerSettleSeconds : 0;
+    return SCRIPT_WAITS.lock + precheck + drain + 2 * (restarts + gateSeconds) + SCRIPT_WAITS.rest;
+}
 
 /** The parameters a step of this kind is sent. */
 export function paramsOf(kind: StepKind): StepParam[] {

@@ -3,11 +3,11 @@
 // File contents travel only here, on stdin: never in a command line, never in a log.
 import * as fs from "fs";
 import * as path from "path";
-import { Platform, PLATFORM_SPECS } from "../nodeModel";
+import { Platform, PLATFORM_SPECS, PlatformSpec } from "../nodeModel";
 
 const SCRIPTS_DIR = path.join(__dirname, "scripts");
 
-export type StepScript = "preflight" | "rotate";
+export type StepScript = keyof PlatformSpec["scripts"];
 
 const scriptTexts = new Map<string, string>();
 
@@ -16,8 +16,7 @@ export function scriptText(platform: Platform, step: StepScript): string {
     const key = `${platform}/${step}`;
     let text = scriptTexts.get(key);
     if (text === undefined) {
-        const spec = PLATFORM_SPECS[platform];
-        text = [...spec.libraries, `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
+        text = PLATFORM_SPECS[platform].scripts[step].map((f) => fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")).join("\n");
         scriptTexts.set(key, text);
     }
     return text;

@@ -7,6 +7,7 @@ import { InventorySettings, RolloutSettings } from "../config";
 import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles } from "../pki";
 import { NodeCertificates, NodeConnection, SourcedFile } from "./nodeCertificates";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
+import { STEP_KINDS, stepWorstCaseSeconds } from "./registry";
 import { ParamContext, preflightParams, stepParams } from "./stepParams";
 
 export interface RolloutArgs {
@@ -67,9 +68,12 @@ export class Rollout extends pulumi.ComponentResource {
                 healthTimeoutSeconds: settings.healthTimeoutSeconds,
                 loadBalancerSettleSeconds: settings.loadBalancerSettleSeconds,
                 loadBalancerProbeSources: settings.loadBalancerProbeSources,
+                backupsKept: settings.backupsKept,
             },
-            // Worst case of one step: every wait of its gate, twice (after the change and after a rollback), plus restarts.
-            commandTimeoutSeconds: 2 * (settings.healthTimeoutSeconds * (masters.length + 2) + 2 * settings.loadBalancerSettleSeconds) + 300,
+            // the longest step's worst case: no command is cancelled in the middle of its rollback
+            commandTimeoutSeconds: Math.max(
+                ...STEP_KINDS.map((kind) => stepWorstCaseSeconds(kind, { healthTimeoutSeconds: settings.healthTimeoutSeconds, loadBalancerSettleSeconds: settings.loadBalancerSettleSeconds, members: masters.length })),
+            ),
             connections: Object.fromEntries(
                 inventory.nodes.map((node): [string, NodeConnection] => [
                     node.name,

@@ -24,6 +24,7 @@ export interface ParamContext {
     healthTimeoutSeconds: number;
     loadBalancerSettleSeconds: number;
     loadBalancerProbeSources: string[];
+    backupsKept: number;
 }
 
 /** The path of an instance's file of one content, e.g. the certificate of "etcd-client". */
@@ -43,6 +44,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         lb_settle: String(ctx.loadBalancerSettleSeconds),
         lb_probe_sources: ctx.loadBalancerProbeSources.join(" "),
         certs_dir: CERTS_DIR,
+        backups_kept: String(ctx.backupsKept),
         ca_certs: ctx.instances.filter((i) => i.row.kind === "ca").map((i) => path(i.id)).join(" "),
         etcd_members: ctx.masters.map((m) => m.ip).join(" "),
         etcd_ca: path(ctx.etcdCaId),

@@ -1,26 +1,15 @@
 // The remote step scripts (components/rollout/scripts) run directly over SSH on a testbed master,
 // without the engine: what each does with good, unchanged and bad input.
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { resolveServiceManagers } from "../../components/nodeModel";
-import { certificateCatalog } from "../../components/pki/catalog";
-import { expandInstances, pkiInventoryFrom } from "../../components/pki/instances";
-import { commandLine, InputFile, scriptText, StepScript, stepInput } from "../../components/rollout";
-import { ParamContext, preflightParams, stepParams } from "../../components/rollout/stepParams";
+import { preflightParams, stepParams } from "../../components/rollout/stepParams";
+import { certFile as file, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
 import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
-const CERTS = "/etc/kubernetes/certs";
 const PKI = path.join(TESTBED_STATE, "pki");
-
-function runStep(node: string, script: StepScript, args: string[], params: Record<string, string>, files: InputFile[], cut = false): { status: number; stdout: string; stderr: string } {
-    let input = `${scriptText("linux", script)}\n${stepInput(params, files)}`;
-    if (cut) input = input.slice(0, input.lastIndexOf("done"));
-    const r = spawnSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, commandLine("linux", [script, ...args])], { input, encoding: "utf8", timeout: 300_000 });
-    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A new etcd serving certificate with the testbed's SANs, signed by the testbed CA (or by `caDir`'s CA). */
 function newEtcdServerCert(dir: string, caDir = PKI): { cert: string; key: string } {
@@ -35,8 +24,6 @@ function newEtcdServerCert(dir: string, caDir = PKI): { cert: string; key: strin
     return { cert: fs.readFileSync(path.join(dir, "es.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "es.key"), "utf8") };
 }
 
-const file = (name: string, content: string, restarts: string[] = []): InputFile => ({ path: `${CERTS}/${name}`, mode: name.endsWith(".key") ? "0600" : "0644", restarts, content });
-
 describe("remote step scripts on a testbed master", function () {
     let master: { name: string; ip: string };
     let params: Record<string, string>;
@@ -48,17 +35,8 @@ describe("remote step scripts on a testbed master", function () {
         testbed("up");
         const m = testbedNodes().find((n) => n.role === "master" && n.index === 0)!;
         master = m;
-        const masters = testbedNodes().filter((n) => n.role === "master");
-        // the parameters the program sends, from the step registry and the catalog; no load balancer drain
-        const ctx: ParamContext = {
-            instances: expandInstances(certificateCatalog(), pkiInventoryFrom({ nodes: testbedNodes(), fqdn: "testbed.local" })),
-            masters,
-            etcdCaId: "kubernetes-ca",
-            healthTimeoutSeconds: 60,
-            loadBalancerSettleSeconds: 2,
-            loadBalancerProbeSources: [],
-        };
-        const node = { ...m, services: resolveServiceManagers("master", m.services ?? {}).managers };
+        const ctx = testbedParamContext(60);
+        const node = testbedParamNode(m.name);
         params = stepParams(ctx, node, "etcd");
         preflight = preflightParams(ctx, node);
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "azs-scripts-"));
@@ -66,34 +44,34 @@ describe("remote step scripts on a testbed master", function () {
 
     after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-    it("preflight: reachable, sudo, tools, room, every service run as the inventory declares", () => {
-        const r = runStep(master.name, "preflight", [master.name, "0"], preflight, []);
+    it("preflight: reachable, sudo, tools, room, every service run as the inventory declares", async () => {
+        const r = await runStep(master.name, "preflight", [master.name, "0"], preflight, []);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /"preflight":"ok"/);
-        const bad = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: "no-such-service=systemd" }, []);
+        const bad = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: "no-such-service=systemd" }, []);
         assert.notEqual(bad.status, 0);
         assert.match(bad.stderr, /no-such-service is declared a systemd unit, but the node has neither a systemd unit nor a static pod manifest/);
         // AKS Engine's default (a static pod) on the testbed, whose apiserver is a systemd unit
-        const staticPod = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("kube-apiserver=systemd", "kube-apiserver=staticPod") }, []);
+        const staticPod = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("kube-apiserver=systemd", "kube-apiserver=staticPod") }, []);
         assert.notEqual(staticPod.status, 0);
         assert.match(staticPod.stderr, new RegExp(`${master.name}: kube-apiserver is declared a static pod, but the node has a systemd unit kube-apiserver\\.service`));
-        const none = runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("etcd=systemd", "etcd=none") }, []);
+        const none = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("etcd=systemd", "etcd=none") }, []);
         assert.match(none.stderr, /etcd is declared not to run here, but the node has a systemd unit etcd\.service/);
     });
 
-    it("rotate with the files the node already has: changes nothing, restarts nothing", () => {
+    it("rotate with the files the node already has: changes nothing, restarts nothing", async () => {
         const same = ["etcdserver.crt", "etcdserver.key", "etcdpeer0.crt", "etcdpeer0.key"].map((f) => file(f, onNode(master.name, `sudo cat ${CERTS}/${f}`)));
-        const r = runStep(master.name, "rotate", ["etcd", master.name, "0"], params, same);
+        const r = await runStep(master.name, "rotate", ["etcd", master.name, "0"], params, same);
         assert.equal(r.status, 0, r.stderr);
         const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { status: string; changed: string[]; restarted: string[] };
         assert.deepEqual([out.status, out.changed, out.restarted], ["Success", [], []]);
     });
 
-    it("rotate etcd's serving certificate: swapped atomically with a backup, 0600 key, reloaded by etcd without a restart", () => {
+    it("rotate etcd's serving certificate: swapped atomically with a backup, 0600 key, reloaded by etcd without a restart", async () => {
         const pidBefore = onNode(master.name, "pgrep -f '^/usr/local/bin/etcd ' | head -n1").trim();
         const previous = onNode(master.name, `cat ${CERTS}/etcdserver.crt`);
         const { cert, key } = newEtcdServerCert(scratch);
-        const r = runStep(master.name, "rotate", ["etcd", master.name, "1"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)]);
+        const r = await runStep(master.name, "rotate", ["etcd", master.name, "1"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)]);
         assert.equal(r.status, 0, r.stderr);
         const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { changed: string[]; restarted: string[]; backup: string };
         assert.deepEqual(out.changed, [`${CERTS}/etcdserver.crt`, `${CERTS}/etcdserver.key`]);
@@ -105,22 +83,22 @@ describe("remote step scripts on a testbed master", function () {
         assert.match(onNode(master.name, "cat /var/log/azure/rotate-certs.log"), /etcd\/k8s-master-31415926-0 k8s-master-31415926-0: Success/);
     });
 
-    it("bad input is refused before anything changes: a key that does not match, a foreign CA, a cut-off input", () => {
+    it("bad input is refused before anything changes: a key that does not match, a foreign CA, a cut-off input", async () => {
         const before = installed("etcdserver.crt");
         const { cert, key } = newEtcdServerCert(scratch);
         const other = newEtcdServerCert(fs.mkdtempSync(path.join(scratch, "o-")));
-        const mismatched = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", other.key)]);
+        const mismatched = await runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", other.key)]);
         assert.notEqual(mismatched.status, 0);
         assert.match(mismatched.stderr, /etcdserver\.crt does not match the private key .*nothing was changed/);
 
         const foreignCa = fs.mkdtempSync(path.join(scratch, "ca-"));
         execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(foreignCa, "ca.key"), "-subj", "/CN=foreign", "-days", "30", "-out", path.join(foreignCa, "ca.crt")], { stdio: "ignore" });
         const foreign = newEtcdServerCert(foreignCa, foreignCa);
-        const unsigned = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", foreign.cert), file("etcdserver.key", foreign.key)]);
+        const unsigned = await runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", foreign.cert), file("etcdserver.key", foreign.key)]);
         assert.notEqual(unsigned.status, 0);
         assert.match(unsigned.stderr, /not signed by any of the cluster's CAs; nothing was changed/);
 
-        const cut = runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)], true);
+        const cut = await runStep(master.name, "rotate", ["etcd", master.name, "2"], params, [file("etcdserver.crt", cert), file("etcdserver.key", key)], { cut: true });
         assert.notEqual(cut.status, 0);
         assert.match(cut.stderr, /the input was cut off/);
 

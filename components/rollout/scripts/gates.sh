@@ -7,6 +7,76 @@
 
 GATE_FAILURE=""
 
+# wait_for SECONDS DESCRIPTION COMMAND…: retries COMMAND every second until it succeeds. A check
+# may say what it saw last in CHECK_DETAIL; it goes into GATE_FAILURE.
+wait_for() {
+  local limit=$1 what=$2 deadline
+  shift 2
+  deadline=$((SECONDS + limit))
+  CHECK_DETAIL=""
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { GATE_FAILURE="$what${CHECK_DETAIL:+: $CHECK_DETAIL} (not within ${limit} s)"; return 1; }
+    sleep 1
+  done
+}
+
+# served_cert_is HOST:PORT FILE [CLIENT_CERT CLIENT_KEY]: the endpoint presents FILE's certificate.
+served_cert_is() {
+  local target=$1 want=$2 got
+  local client=()
+  [[ $# -ge 4 ]] && client=(-cert "$3" -key "$4")
+  got=$(timeout 10 openssl s_client -connect "$target" ${client[@]+"${client[@]}"} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
+  [[ -n $got && $got == "$(openssl x509 -noout -fingerprint -sha256 -in "$want")" ]]
+}
+
+# Draining a master from the load balancer before its apiserver restarts: new connections from
+# the balancer's probe sources (PARAM[lb_probe_sources]) are refused, so after the settle time the
+# balancer has marked it down and sends no new traffic; established connections finish. Refused
+# only on the apiserver port and only for SYNs; lb_undrain removes every rule this added.
+DRAIN_RULE=(-p tcp --dport 443 --syn -m comment --comment azs-rotate-certs-drain -j REJECT --reject-with tcp-reset)
+lb_drain() {
+  local src
+  [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
+  for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
+  DRAINED=1
+  log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
+  sleep "${PARAM[lb_settle]}"
+}
+lb_undrain() {
+  local src
+  for src in ${PARAM[lb_probe_sources]:-}; do
+    while iptables -w 5 -D INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null; do :; done
+  done
+}
+lb_is_drained() {
+  local src
+  for src in ${PARAM[lb_probe_sources]:-}; do
+    iptables -w 5 -C INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# service_instance SERVICE: what runs the service now: a systemd unit's MainPID, a static pod's
+# container id; empty when nothing does.
+service_instance() {
+  case $(manager_of "$1") in
+    systemd) systemctl show -p MainPID "$1" 2>/dev/null | sed -n 's/^MainPID=\([1-9][0-9]*\)$/\1/p' ;;
+    staticPod)
+      if command -v crictl >/dev/null; then crictl ps -q --name "^$1\$" 2>/dev/null | head -n1
+      else docker ps -q --filter "name=k8s_${1}_" 2>/dev/null | head -n1; fi
+      ;;
+  esac
+}
+
+# restarted_instance_is SERVICE INSTANCE: a new instance (not the one the restart replaced) runs the
+# service, and it is INSTANCE (the one seen right after the restart: a crash loop shows as another).
+restarted_instance_is() {
+  local now
+  now=$(service_instance "$1")
+  [[ -n $now && $now != "${INSTANCE_BEFORE[$1]:-}" && $now == "$2" ]]
+}
+
+
 # http_200 CURL-ARGS…: prints the body of the response when it is HTTP 200, fails otherwise.
 # The status decides: a failing /readyz answers 500 with a body that contains "[+]ping ok".
 http_200() {
@@ -67,13 +137,33 @@ etcd_hand_over_leadership() {
   fi
 }
 
-# Before the etcd step changes a file: did etcd have quorum, and did this master's apiserver serve?
-# Expired certificates break both, and then the step is the repair (see gate_etcd).
+# Before the etcd step changes a file: every other member must be healthy, else restarting this one
+# could lose quorum and the step stops here, nothing changed. The exception is the repair of
+# expired certificates (members then reject each other): the step goes on and its gate checks this
+# member only (see gate_etcd). Also notes whether this master's apiserver served before.
 precheck_etcd() {
+  local member
   QUORUM_BEFORE=1
-  etcd_quorum 5 || { QUORUM_BEFORE=0; log "etcd has no quorum before the change: ${GATE_FAILURE}"; }
+  for member in ${PARAM[etcd_members]}; do
+    [[ $member == "${PARAM[node_ip]}" ]] && continue
+    wait_for 5 "etcd member $member: /health not true" etcd_member_healthy "$member" && continue
+    if etcd_certs_expired; then
+      QUORUM_BEFORE=0
+      log "etcd member $member is not healthy and this member's certificates have expired: repairing"
+      break
+    fi
+    die "$STEP_ID: etcd member $member is not healthy: restarting this member as well could lose quorum; nothing was changed (bring $member back first)"
+  done
   APISERVER_READY_BEFORE=1
   apiserver_ready || { APISERVER_READY_BEFORE=0; log "kube-apiserver on this master is not ready before the change"; }
+}
+
+etcd_certs_expired() { # any of this member's installed etcd certificates is past its notAfter
+  local cert
+  for cert in "${PARAM[etcd_peer_cert]}" "${PARAM[etcd_server_cert]}" "${PARAM[etcd_client_cert]}"; do
+    openssl x509 -noout -checkend 0 -in "$ROOT$cert" >/dev/null 2>&1 || return 0
+  done
+  return 1
 }
 
 gate_etcd() {
@@ -179,26 +269,61 @@ apiserver_readmit() {
 }
 
 # controller-manager and scheduler: their /healthz (always allowed, self-signed serving certs).
+# A non-leader's /healthz stays ok while the apiserver refuses its client certificate: each must
+# also get answers from the apiserver (its own request counters, on its /metrics).
 gate_controlPlane() {
   local t=${PARAM[health_timeout]}
   wait_for "$t" "kube-controller-manager /healthz on 127.0.0.1:10257 not ok" http_ok ok -k https://127.0.0.1:10257/healthz || return 1
   wait_for "$t" "kube-scheduler /healthz on 127.0.0.1:10259 not ok" http_ok ok -k https://127.0.0.1:10259/healthz || return 1
+  wait_for "$t" "kube-controller-manager on 127.0.0.1:10257 is not answered by the apiserver" apiserver_answers 10257 || return 1
+  wait_for "$t" "kube-scheduler on 127.0.0.1:10259 is not answered by the apiserver" apiserver_answers 10259 || return 1
+}
+
+# api_request_counts PORT: "<answered> <refused>": the component's requests to the apiserver that
+# got 200 and that got 401/403, since it started (rest_client_requests_total on its /metrics).
+api_request_counts() {
+  local body
+  api_auth
+  body=$(http_200 -k "${API_AUTH[@]:2}" "https://127.0.0.1:$1/metrics") || return 1
+  awk '/^rest_client_requests_total\{/ { if ($0 ~ /code="200"/) ok += $NF; if ($0 ~ /code="40[13]"/) refused += $NF } END { printf "%d %d\n", ok, refused }' <<<"$body"
+}
+
+# apiserver_answers PORT: over 3 s (longer than a leader election's retry period, 2 s) the
+# component got more answers and no refusal.
+apiserver_answers() {
+  local before after ok0 refused0 ok1 refused1
+  before=$(api_request_counts "$1") || { CHECK_DETAIL="its /metrics is not readable"; return 1; }
+  sleep 3
+  after=$(api_request_counts "$1") || { CHECK_DETAIL="its /metrics is not readable"; return 1; }
+  read -r ok0 refused0 <<<"$before"
+  read -r ok1 refused1 <<<"$after"
+  ((refused1 == refused0)) || { CHECK_DETAIL="the apiserver refused $((refused1 - refused0)) of its requests (401/403) in 3 s: its client certificate is not accepted"; return 1; }
+  ((ok1 > ok0)) || { CHECK_DETAIL="none of its requests was answered in 3 s"; return 1; }
 }
 
 # kubelet: its Node is Ready and its lease was renewed after the step began, which proves the
 # kubelet authenticates with the installed client certificate and trusts the installed CA.
-node_ready_since() { # server since-epoch
+node_ready_since() { # SERVER SINCE_US: Ready, and the lease renewed at or after SINCE_US (µs since the epoch)
   local server=$1 since=$2 node=${PARAM[node_name]} renew
   api_auth
   curl -sS --max-time 5 "${API_AUTH[@]}" "$server/api/v1/nodes/$node" \
     | jq -e '[.status.conditions[] | select(.type == "Ready" and .status == "True")] | length == 1' >/dev/null || return 1
   renew=$(curl -sS --max-time 5 "${API_AUTH[@]}" "$server/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$node" | jq -r '.spec.renewTime // empty')
-  [[ -n $renew ]] && (($(date -d "$renew" +%s) >= since))
+  [[ -n $renew ]] && (($(date -d "$renew" +%s%6N) >= since))
 }
 
 gate_kubelet() {
-  local t=${PARAM[health_timeout]} kubeconfig=$ROOT${PARAM[kubelet_kubeconfig]} server
+  local t=${PARAM[health_timeout]} kubeconfig=$ROOT${PARAM[kubelet_kubeconfig]} server since=$((STEP_STARTED * 1000000)) what="the step began" instance
   server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -n1)
   [[ -n $server ]] || { GATE_FAILURE="no server in ${PARAM[kubelet_kubeconfig]}"; return 1; }
-  wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since the step began (via $server)" node_ready_since "$server" "$STEP_STARTED" || return 1
+  # restarted: the lease must be renewed by the new kubelet (the old one renewed it every 10 s and
+  # the Node stays Ready for 40 s after it stops), and that kubelet must still be the one running
+  if [[ -n ${RESTARTED_AT[kubelet]:-} ]]; then
+    since=${RESTARTED_AT[kubelet]} what="the kubelet restarted"
+    instance=$(service_instance kubelet)
+  fi
+  wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since $what (via $server)" node_ready_since "$server" "$since" || return 1
+  [[ -z ${RESTARTED_AT[kubelet]:-} ]] || restarted_instance_is kubelet "$instance" && return 0
+  GATE_FAILURE="the kubelet on ${PARAM[node_name]} did not stay up after its restart (process ${instance:-none}, now $(service_instance kubelet)): crash-looping?"
+  return 1
 }

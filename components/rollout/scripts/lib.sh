@@ -1,6 +1,6 @@
-# Shared functions of the remote steps. The program sends this file, gates.sh and one step script
-# (preflight.sh or rotate.sh) to `sudo -n bash -s -- <args>` as stdin, followed by the step's
-# input: parameter lines and files (see read_input). bash reads a script from a pipe one byte at
+# Shared functions of the remote steps. The program sends this file, then the step's own scripts
+# (gates.sh and rotate.sh, or preflight.sh) to `sudo -n bash -s -- <args>` as stdin, followed by
+# the step's input: parameter lines and files (see read_input). bash reads a script from a pipe one byte at
 # a time, so the step's main function reads the input that follows it.
 set -euo pipefail
 umask 077
@@ -31,18 +31,19 @@ log() { # message...: to the node's rotation log and to stderr (the operator's c
   mkdir -p "$(dirname "$LOG_FILE")"
   printf '%s %s %s: %s\n' "$(now)" "${STEP_ID:-?}" "${NODE:-?}" "$*" >>"$LOG_FILE"
   chmod 0644 "$LOG_FILE" 2>/dev/null || true  # no secret is ever logged; operators read it without sudo
-  printf '%s\n' "$*" >&2
+  printf '%s\n' "$*" >&2 || true # the operator's connection may be gone (SIGPIPE is ignored then)
 }
 
 die() { FAILURE=${FAILURE:-$*}; log "ERROR: $*"; exit 1; }
 
-# activity STATUS [MESSAGE]: records the step's Initiated / Success / Failed in the activity file.
+# activity STATUS [MESSAGE [STEP]]: records the step's (default: this one's) Initiated / Success /
+# Failed in the activity file.
 activity() {
-  local status=$1 message=${2:-} tmp
+  local status=$1 message=${2:-} step=${3:-$STEP_ID} tmp
   mkdir -p "$(dirname "$ACTIVITY_FILE")"
   [[ -s $ACTIVITY_FILE ]] && jq -e 'type == "object"' "$ACTIVITY_FILE" >/dev/null 2>&1 || echo '{}' >"$ACTIVITY_FILE"
   tmp=$(mktemp "$ACTIVITY_FILE.XXXXXX")
-  jq --arg id "$STEP_ID" --arg node "$NODE" --arg status "$status" --arg at "$(now)" --arg message "$message" '
+  jq --arg id "$step" --arg node "$NODE" --arg status "$status" --arg at "$(now)" --arg message "$message" '
     .[$id] = ((.[$id] // {}) + {node: $node, step: $id, status: $status, message: $message}
       + (if $status == "Initiated" then {initiated: $at, finished: null} else {finished: $at} end))
   ' "$ACTIVITY_FILE" >"$tmp"
@@ -133,85 +134,41 @@ manager_of() {
   return 1
 }
 
-# restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
-# systemctl; a static pod by stopping its container, which the kubelet starts again from
-# /etc/kubernetes/manifests.
-restart_service() {
-  local svc=$1 manager ids
-  manager=$(manager_of "$svc") || die "cannot restart $svc: the step does not declare how it runs"
-  case $manager in
-    systemd)
-      log "restarting $svc (systemd)"
-      timeout 120 systemctl restart "$svc"
-      ;;
-    staticPod)
-      log "restarting $svc (static pod)"
-      if command -v crictl >/dev/null; then
-        ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
-        [[ -n $ids ]] && timeout 60 crictl stop $ids >/dev/null
-      else
-        ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
-        [[ -n $ids ]] && timeout 60 docker restart $ids >/dev/null
-      fi
-      ;;
-    *) die "cannot restart $svc: it runs as $manager, not as a process of this node" ;;
-  esac
+# lock_work_dir: one step at a time on a node (held until the script exits).
+lock_work_dir() {
+  mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"
+  exec 8>"$WORK_DIR/.lock"
+  flock -w 60 8 || die "another rotation step holds $WORK_DIR/.lock"
 }
 
-# check_dispatch: the step's hooks (PARAM gate, precheck, before_restart) are functions of these
-# scripts: a mismatch between the program and the scripts stops the step before any change.
-check_dispatch() {
-  local hook
-  for hook in gate precheck before_restart; do
-    [[ -z ${PARAM[$hook]:-} ]] || declare -F "${PARAM[$hook]}" >/dev/null || die "the step's $hook ${PARAM[$hook]} is not a function of the remote scripts"
-  done
-  [[ -n ${PARAM[gate]:-} ]] || die "the step has no gate"
+# The journal: written once a step's backup is complete and before its first file is swapped,
+# removed when the step succeeded or rolled back. Found by a later step or preflight, it means the
+# step was interrupted (SIGKILL, power loss): its backup is restored before anything else runs.
+JOURNAL=$WORK_DIR/journal
+begin_journal() {
+  printf '%s\n%s\n' "$STEP_ID" "$BACKUP_DIR" >"$JOURNAL.tmp" && mv -f "$JOURNAL.tmp" "$JOURNAL"
+}
+end_journal() { rm -f "$JOURNAL"; }
+recover_interrupted() {
+  local step backup rel
+  [[ -f $JOURNAL ]] || return 0
+  { IFS= read -r step; IFS= read -r backup; } <"$JOURNAL"
+  if [[ -f $backup/.changed ]]; then
+    restore_backup "$backup"
+    # the swap's temporary files, when it died while preparing them
+    while IFS= read -r rel; do rm -f "$ROOT$rel".rotate.??????; done <"$backup/.changed"
+    log "step $step was interrupted after its files moved: restored its previous files from $backup; its services restart when it runs again"
+  fi
+  activity Failed "interrupted; its previous files were restored by $STEP_ID" "$step"
+  end_journal
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND…: retries COMMAND every second until it succeeds.
-wait_for() {
-  local limit=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { GATE_FAILURE="$what (not within ${limit} s)"; return 1; }
-    sleep 1
-  done
-}
-
-# served_cert_is HOST:PORT FILE [CLIENT_CERT CLIENT_KEY]: the endpoint presents FILE's certificate.
-served_cert_is() {
-  local target=$1 want=$2 got
-  local client=()
-  [[ $# -ge 4 ]] && client=(-cert "$3" -key "$4")
-  got=$(timeout 10 openssl s_client -connect "$target" ${client[@]+"${client[@]}"} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null) || return 1
-  [[ -n $got && $got == "$(openssl x509 -noout -fingerprint -sha256 -in "$want")" ]]
-}
-
-# Draining a master from the load balancer before its apiserver restarts: new connections from
-# the balancer's probe sources (PARAM[lb_probe_sources]) are refused, so after the settle time the
-# balancer has marked it down and sends no new traffic; established connections finish. Refused
-# only on the apiserver port and only for SYNs; lb_undrain removes every rule this added.
-DRAIN_RULE=(-p tcp --dport 443 --syn -m comment --comment azs-rotate-certs-drain -j REJECT --reject-with tcp-reset)
-lb_drain() {
-  local src
-  [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
-  for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
-  # shellcheck disable=SC2034 # read by rotate.sh's roll_back
-  DRAINED=1
-  log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
-  sleep "${PARAM[lb_settle]}"
-}
-lb_undrain() {
-  local src
-  for src in ${PARAM[lb_probe_sources]:-}; do
-    while iptables -w 5 -D INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null; do :; done
-  done
-}
-lb_is_drained() {
-  local src
-  for src in ${PARAM[lb_probe_sources]:-}; do
-    iptables -w 5 -C INPUT -s "$src" "${DRAIN_RULE[@]}" 2>/dev/null && return 0
-  done
-  return 1
+# restore_backup DIR: puts every file a step changed back as DIR holds it (removes the ones it added).
+restore_backup() {
+  local dir=$1 rel restores=()
+  while IFS= read -r rel; do
+    if grep -qx "$rel" "$dir/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
+    else restores+=("$dir$rel" "$ROOT$rel" "$(stat -c %a "$dir$rel")"); fi
+  done <"$dir/.changed"
+  replace_files ${restores[@]+"${restores[@]}"}
 }

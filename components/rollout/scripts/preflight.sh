@@ -1,12 +1,16 @@
 # Step "preflight" (every node, before any node changes): the node is reachable with sudo, has
 # the tools the other steps use, room for staging and backups, and runs each service the way the
-# inventory declares it. Changes nothing but the rotation log.
+# inventory declares it. Changes nothing but the rotation log, except that it restores the previous
+# files of a step that was interrupted after its files moved (see recover_interrupted).
 # Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources.
 preflight_main() {
   STEP_ID=preflight NODE=${1:?node name}
+  trap '' HUP PIPE # a dropped connection must not stop a restore halfway
   local missing=() tool entry free_kb too_old
   too_old=$(bash_supported "${BASH_VERSINFO[@]:0:3}") || die "$NODE: $too_old"
-  read_input "$(mktemp -d)"
+  STAGE=$(mktemp -d)
+  trap 'rm -rf "$STAGE"' EXIT
+  read_input "$STAGE"
   local tools=(openssl curl jq base64 sha256sum flock timeout mktemp stat)
   [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && tools+=(iptables)
   for tool in "${tools[@]}"; do
@@ -14,7 +18,8 @@ preflight_main() {
   done
   ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]:-} (install them before the rotation)"
   [[ -d $ROOT${PARAM[certs_dir]} ]] || die "$NODE: ${PARAM[certs_dir]} does not exist: not an AKS Engine node?"
-  mkdir -p "$WORK_DIR"
+  lock_work_dir
+  recover_interrupted
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
   for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
@@ -25,7 +30,7 @@ preflight_main() {
 
 runs_here() { [[ $(manager_of "$1") == systemd || $(manager_of "$1") == staticPod ]]; } # SERVICE
 
-has_unit() { systemctl cat "$1.service" >/dev/null 2>&1; }                 # SERVICE
+has_unit() { systemctl cat "$1.service" >/dev/null 2>&1 || systemctl is-enabled "$1" >/dev/null 2>&1; } # SERVICE
 has_manifest() { [[ -f $ROOT/etc/kubernetes/manifests/$1.yaml ]]; }        # SERVICE
 found_here() { # SERVICE: how the node runs it, in words
   if has_unit "$1"; then echo "a systemd unit $1.service"

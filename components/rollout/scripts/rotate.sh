@@ -7,38 +7,43 @@ rotate_main() {
   local kind=${1:?kind} digest=${3:-}
   NODE=${2:?node name}
   STEP_ID="$kind/$NODE"
-  mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"
-  exec 8>"$WORK_DIR/.lock"
-  flock -w 60 8 || die "another rotation step holds $WORK_DIR/.lock"
-
-  local stage="$WORK_DIR/staged/$kind"
-  read_input "$stage"
-  check_dispatch
-  STEP_STARTED=$(date +%s)
-  activity Initiated "watch digest ${digest:0:12}"
+  # A dropped SSH connection must not kill the step between a swap and its rollback: it finishes
+  # on its own (its output is lost; the node's log and activity file keep it).
+  trap '' HUP PIPE
+  lock_work_dir
+  STAGE="$WORK_DIR/staged/$kind"
   # A drained master goes back into the load balancer only through apiserver_readmit (the gate, or
   # the gate after a rollback): a step that fails or dies before that leaves it drained.
   trap record_exit EXIT
+  recover_interrupted
 
-  verify_staged "$stage"
+  read_input "$STAGE"
+  check_dispatch
+  STEP_STARTED=$(date +%s)
+  activity Initiated "watch digest ${digest:0:12}"
+
+  verify_staged "$STAGE"
   [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
-  install_changed "$stage"
+  install_changed "$STAGE"
 
-  local entry svc restarted=() drained=0 changed_at
+  # from here on every failure ends in roll_back: the previous files, restarted and checked
+  local entry svc restarted=() drained=0 changed_at failed=""
   changed_at=$(now_us)
   for entry in ${PARAM[services]}; do
     svc=${entry%%=*}
     pending_has "$svc" || continue
     # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
     # load balancer first; the gate puts the master back once its apiserver serves again
-    if [[ ${PARAM[drain]} == 1 && $drained == 0 ]]; then lb_drain; drained=1; fi
-    [[ -z ${PARAM[before_restart]} ]] || "${PARAM[before_restart]}"
-    restart_service "$svc"
+    if [[ ${PARAM[drain]} == 1 && $drained == 0 ]]; then lb_drain || true; drained=1; fi
+    [[ -z ${PARAM[before_restart]} ]] || "${PARAM[before_restart]}" || true
     restarted+=("$svc")
+    restart_service "$svc" || { failed=$RESTART_FAILURE; break; }
   done
 
-  if "${PARAM[gate]}"; then
+  if [[ -z $failed ]] && "${PARAM[gate]}"; then
     pending_remove ${restarted[@]+"${restarted[@]}"}
+    end_journal
+    prune_backups
     FINISHED=1
     activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
     # the step's outcome for the stack output; secondsToHealthy = from the swap to the passed gate
@@ -46,13 +51,55 @@ rotate_main() {
       '.[$id] + {changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup, secondsToHealthy: ($healthy_us / 1000 | round / 1000)}' "$ACTIVITY_FILE"
     exit 0
   fi
-  local failed=$GATE_FAILURE
-  roll_back ${restarted[@]+"${restarted[@]}"}
+  roll_back "${failed:-health check failed: $GATE_FAILURE}" ${restarted[@]+"${restarted[@]}"}
 }
 
-# record_exit: a step that ends early (die, a failed command under set -e) is recorded as Failed.
+# restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
+# systemctl; a static pod by stopping its container, which the kubelet starts again from
+# /etc/kubernetes/manifests. Records the instance it replaced and when (INSTANCE_BEFORE,
+# RESTARTED_AT) for the gates; returns non-zero with RESTART_FAILURE set when the restart failed.
+declare -A INSTANCE_BEFORE=() RESTARTED_AT=()
+restart_service() {
+  local svc=$1 manager ids rc=0
+  RESTART_FAILURE=""
+  manager=$(manager_of "$svc") || { RESTART_FAILURE="$svc: the step does not declare how it runs"; return 1; }
+  INSTANCE_BEFORE[$svc]=$(service_instance "$svc")
+  log "restarting $svc ($manager)"
+  case $manager in
+    systemd) timeout 120 systemctl restart "$svc" || rc=$? ;;
+    staticPod)
+      if command -v crictl >/dev/null; then
+        ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
+        if [[ -n $ids ]]; then timeout 60 crictl stop $ids >/dev/null || rc=$?; fi
+      else
+        ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
+        if [[ -n $ids ]]; then timeout 60 docker restart $ids >/dev/null || rc=$?; fi
+      fi
+      ;;
+    *) RESTART_FAILURE="$svc runs as $manager, not as a process of this node"; return 1 ;;
+  esac
+  RESTARTED_AT[$svc]=$(now_us)
+  ((rc == 0)) && return 0
+  RESTART_FAILURE="restarting $svc ($manager) failed (exit status $rc)"
+  ((rc != 124)) || RESTART_FAILURE="restarting $svc ($manager) timed out"
+  return 1
+}
+
+# check_dispatch: the step's hooks (PARAM gate, precheck, before_restart) are functions of these
+# scripts: a mismatch between the program and the scripts stops the step before any change.
+check_dispatch() {
+  local hook
+  for hook in gate precheck before_restart; do
+    [[ -z ${PARAM[$hook]:-} ]] || declare -F "${PARAM[$hook]}" >/dev/null || die "the step's $hook ${PARAM[$hook]} is not a function of the remote scripts"
+  done
+  [[ -n ${PARAM[gate]:-} ]] || die "the step has no gate"
+}
+
+# record_exit: a step that ends early (die, a failed command under set -e) is recorded as Failed;
+# the staged files go either way.
 record_exit() {
   local rc=$?
+  rm -rf "${STAGE:-}"
   ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"
 }
 
@@ -139,35 +186,62 @@ install_changed() {
       pending_add "$svc"
     done
   done
+  # the backup is complete: a step interrupted after this point is rolled back by the next one
+  ((${#CHANGED[@]} == 0)) || begin_journal
   replace_files ${swaps[@]+"${swaps[@]}"}
   ((${#CHANGED[@]} == 0)) && BACKUP_DIR=""
   log "installed ${#CHANGED[@]} changed file(s)${BACKUP_DIR:+, backup in $BACKUP_DIR}: ${CHANGED[*]:-none}"
   rm -rf "$stage"
 }
 
-# roll_back RESTARTED…: puts the backed-up files back, restarts what this step restarted,
-# forgets the restarts this step's files asked of later steps, checks again, and fails with the
-# gate's finding.
+# roll_back WHY RESTARTED…: puts the backed-up files back, restarts what this step restarted,
+# forgets the restarts this step's files asked of later steps, checks again, and fails naming WHY
+# and whether the node is healthy again.
 roll_back() {
-  local rel svc outcome
+  local why=$1 svc outcome="" restart_failures=""
+  shift
   if [[ -n ${BACKUP_DIR:-} ]]; then
-    local restores=()
-    while IFS= read -r rel; do
-      if grep -qx "$rel" "$BACKUP_DIR/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
-      else restores+=("$BACKUP_DIR$rel" "$ROOT$rel" "$(stat -c %a "$BACKUP_DIR$rel")"); fi
-    done <"$BACKUP_DIR/.changed"
-    replace_files ${restores[@]+"${restores[@]}"}
+    restore_backup "$BACKUP_DIR"
     pending_remove ${ADDED_PENDING[@]+"${ADDED_PENDING[@]}"}
   fi
-  for svc in "$@"; do restart_service "$svc"; done
+  end_journal
+  for svc in "$@"; do restart_service "$svc" || restart_failures+="; $RESTART_FAILURE"; done
   pending_remove "$@"
-  if "${PARAM[gate]}"; then outcome="healthy again on the previous files"; else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
+  if [[ -n $restart_failures ]]; then outcome="STILL UNHEALTHY after the rollback: ${restart_failures#; }"
+  elif "${PARAM[gate]}"; then outcome="healthy again on the previous files"
+  else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
   [[ ${DRAINED:-0} == 1 ]] && lb_is_drained && outcome+="; the master stays out of the load balancer until a step on it succeeds"
-  FAILURE="$STEP_ID: health check failed: $failed; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"
+  FAILURE="$STEP_ID: $why; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"
   FINISHED=1
   activity Failed "$FAILURE"
   printf '%s\n' "$FAILURE" >&2
   exit 1
+}
+
+# prune_backups: keeps the newest PARAM[backups_kept] backups, and none that holds the private key of
+# a CA no installed bundle trusts any more (a retired, possibly leaked CA: restoring it is never
+# wanted).
+prune_backups() {
+  local dir ca key pub trusted=""
+  [[ -d $WORK_DIR/backup ]] || return 0
+  for ca in ${PARAM[ca_certs]}; do [[ -f $ROOT$ca ]] && trusted+=$(bundle_public_keys "$ROOT$ca" | pem_lines)$'\n'; done
+  for dir in "$WORK_DIR"/backup/*/; do
+    [[ -d $dir ]] || continue
+    for ca in ${PARAM[ca_certs]}; do
+      key=${dir%/}${ca%.crt}.key
+      [[ -f $key ]] || continue
+      pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
+      if ! grep -qxF "$pub" <<<"$trusted"; then
+        log "deleting backup $dir: it holds the key of a CA no bundle trusts any more ($ca)"
+        rm -rf "$dir"
+        break
+      fi
+    done
+  done
+  find "$WORK_DIR/backup" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -r | tail -n +"$((PARAM[backups_kept] + 1))" | while IFS= read -r dir; do
+    log "deleting backup $dir (keeping the newest ${PARAM[backups_kept]})"
+    rm -rf "$dir"
+  done
 }
 
 rotate_main "${@:2}" # $1 names the script, for a readable command line

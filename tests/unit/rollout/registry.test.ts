@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { PLATFORM_SPECS } from "../../../components/nodeModel";
-import { COMMON_PARAMS, paramsOf, PREFLIGHT_PARAMS, STEP_KINDS, STEP_PARAMS, STEP_REGISTRY, StepKind } from "../../../components/rollout/registry";
+import { COMMON_PARAMS, paramsOf, PREFLIGHT_PARAMS, STEP_KINDS, STEP_PARAMS, STEP_REGISTRY, StepKind, stepWorstCaseSeconds } from "../../../components/rollout/registry";
 
 const SCRIPTS = path.join(__dirname, "../../../components/rollout/scripts");
 
@@ -45,7 +45,7 @@ function paramsReadFrom(functions: Map<string, ShellFunction>, roots: string[]):
     return new Set([...seen].flatMap((n) => [...(functions.get(n)?.params ?? [])]));
 }
 
-const scriptOf = (step: "rotate" | "preflight") => [...PLATFORM_SPECS.linux.libraries, `${step}.sh`].map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n");
+const scriptOf = (step: "rotate" | "preflight") => PLATFORM_SPECS.linux.scripts[step].map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n");
 
 describe("step registry ↔ remote scripts", () => {
     const rotate = shellFunctions(scriptOf("rotate"));
@@ -104,5 +104,22 @@ describe("step registry ↔ remote scripts", () => {
             const code = fs.readFileSync(path.join(SCRIPTS, f), "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
             assert.doesNotMatch(code, /[A-Za-z0-9_-]+\.(crt|key|pub)\b|kubelet\/kubeconfig/, f);
         }
+    });
+
+    it("bounds each step by its own waits, twice (the gate after the change and after the rollback)", () => {
+        const t = { healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, members: 3 };
+        // lock 60 + precheck 3×5 + drain 15 + 2 × (restart 120 + (3+3)×300 + 2×15) + 60
+        assert.equal(stepWorstCaseSeconds("etcd", t), 4050);
+        // lock 60 + drain 15 + 2 × (120 + 3×300 + 2×15) + 60
+        assert.equal(stepWorstCaseSeconds("apiserver", t), 2235);
+        // lock 60 + 2 × (3 services × 120 + 4×300) + 60
+        assert.equal(stepWorstCaseSeconds("controlPlane", t), 3240);
+        assert.equal(stepWorstCaseSeconds("kubelet", t), 960);
+        // every health-timeout wait in a gate's own body is counted in its bound (loops over members count once per member)
+        for (const kind of STEP_KINDS) {
+            const waits = (rotate.get(STEP_REGISTRY[kind].gate)!.body.match(/\bwait_for\b/g) ?? []).length;
+            assert.ok(STEP_REGISTRY[kind].gateBound(1).timeouts >= waits, `${kind}: ${waits} waits in its gate`);
+        }
+        assert.ok(stepWorstCaseSeconds("etcd", { ...t, members: 5 }) > stepWorstCaseSeconds("etcd", t));
     });
 });

@@ -66,8 +66,8 @@ describe("remote scripts: bash 4.3 and shellcheck", () => {
 
     it("pass shellcheck as the node reads them (warnings and errors)", function () {
         this.timeout(60_000);
-        for (const step of ["preflight", "rotate"]) {
-            const text = [...PLATFORM_SPECS.linux.libraries, `${step}.sh`].map(read).join("\n");
+        for (const step of ["preflight", "rotate"] as const) {
+            const text = PLATFORM_SPECS.linux.scripts[step].map(read).join("\n");
             const r = spawnSync("shellcheck", ["--shell=bash", "--severity=warning", "-"], { input: text, encoding: "utf8" });
             assert.ok(r.error === undefined, `shellcheck is not installed (testbed/install-deps.sh installs it): ${r.error?.message}`);
             assert.equal(r.status, 0, `${step}: ${r.stdout}`);
