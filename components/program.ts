@@ -31,7 +31,7 @@ export async function program(): Promise<Record<string, unknown>> {
         caStages: caPlan.stages,
     });
     const outputs = stackOutputs(pki);
-    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames }) : undefined;
+    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames, lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` }) : undefined;
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);
     } else {

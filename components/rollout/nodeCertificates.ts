@@ -2,26 +2,12 @@
 // command that sends scripts/ and the step's files over stdin. A step's command line carries a
 // digest of every file its services read on this node, so the step runs again exactly when one
 // of them changed, and not otherwise.
-import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../nodeModel";
-import { commandLine, InputFile, scriptText, stepInput } from "./remoteScript";
 import { RolloutStep } from "./plan";
-
-export interface SshEndpoint {
-    host: string;
-    port: number;
-    user: string;
-    /** Pinned host key, "<type> <base64>". */
-    hostKey: string;
-}
-
-export interface NodeConnection extends SshEndpoint {
-    privateKey: pulumi.Output<string>;
-    /** A jump host the node is reached through (private VNet). */
-    proxy?: SshEndpoint;
-}
+import { digestOf, NodeConnection, remoteStep } from "./remoteCommand";
+import { InputFile, StepScript, stepInput } from "./remoteScript";
 
 /** A file with its content (keys secret). */
 export interface SourcedFile {
@@ -41,6 +27,8 @@ export interface NodeCertificatesArgs {
     files: SourcedFile[];
     /** The preflight's parameters (registry PREFLIGHT_PARAMS). */
     preflightParams: Record<string, string>;
+    /** What the preflight waits for (the cluster lock). */
+    preflightAfter: pulumi.Resource[];
     /** Bound on one remote command (gates included). */
     commandTimeoutSeconds: number;
 }
@@ -52,39 +40,18 @@ export interface StepRun {
     after: pulumi.Resource[];
 }
 
-const DIAL = { dialErrorLimit: 3, perDialTimeout: 10 };
-
-const digestOf = (parts: pulumi.Output<string>[]): pulumi.Output<string> =>
-    // Hashes of the contents only (no key material): shown in the plan, so not secret.
-    pulumi.unsecret(pulumi.all(parts).apply((texts) => createHash("sha256").update(texts.join("\0")).digest("hex").slice(0, 16)));
-
 export class NodeCertificates extends pulumi.ComponentResource {
     readonly preflight: command.remote.Command;
     readonly steps: Record<string, command.remote.Command> = {};
+    /** A digest of every file the node receives: the preflight runs again when it changes. */
+    readonly watchDigest: pulumi.Output<string>;
     private readonly args: NodeCertificatesArgs;
-    private readonly connection: command.types.input.remote.ConnectionArgs;
 
     constructor(name: string, args: NodeCertificatesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:NodeCertificates", name, {}, opts);
         this.args = args;
-        const c = args.connection;
-        this.connection = {
-            host: c.host,
-            port: c.port,
-            user: c.user,
-            hostKey: c.hostKey,
-            privateKey: c.privateKey,
-            ...DIAL,
-            ...(c.proxy ? { proxy: { ...c.proxy, privateKey: c.privateKey, ...DIAL } } : {}),
-        };
-        const digest = digestOf(args.files.map((f) => f.content));
-        this.preflight = this.remoteCommand(
-            "preflight",
-            ["preflight", args.node],
-            digest,
-            pulumi.output(stepInput(args.preflightParams, [])),
-            [],
-        );
+        this.watchDigest = digestOf(args.files.map((f) => f.content));
+        this.preflight = this.remoteCommand("preflight", "preflight", [args.node], this.watchDigest, pulumi.output(stepInput(args.preflightParams, [])), args.preflightAfter);
     }
 
     /** Adds a step; it runs after `after` and after every node's preflight (passed in `after`). */
@@ -97,7 +64,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
         });
         const watched = this.args.files.filter((f) => step.watches.includes(f.path)).map((f) => f.content);
         const input = pulumi.all(installs).apply((files) => stepInput(run.params, files));
-        const cmd = this.remoteCommand(step.kind, ["rotate", step.kind, step.node], digestOf(watched), input, run.after);
+        const cmd = this.remoteCommand(step.kind, "rotate", [step.kind, step.node], digestOf(watched), input, run.after);
         this.steps[step.id] = cmd;
         return cmd;
     }
@@ -120,21 +87,8 @@ export class NodeCertificates extends pulumi.ComponentResource {
         this.registerOutputs({ preflight: this.preflight.stdout, activity: this.activity });
     }
 
-    private remoteCommand(name: string, args: string[], digest: pulumi.Output<string>, input: pulumi.Output<string>, after: pulumi.Resource[]): command.remote.Command {
-        const script = args[0] === "preflight" ? "preflight" : "rotate";
-        const timeout = `${this.args.commandTimeoutSeconds}s`;
-        return new command.remote.Command(
-            `${this.args.resourceName ?? this.args.node}-${name}`,
-            {
-                connection: this.connection,
-                create: digest.apply((d) => commandLine(this.args.platform, [...args, d])),
-                // Keys travel inside: the whole stdin is secret in state.
-                stdin: pulumi.secret(input.apply((text) => `${scriptText(this.args.platform, script)}\n${text}`)),
-                logging: "stdoutAndStderr",
-                // The previous run's output is not needed, and AKS Engine's sshd refuses the variables it travels in.
-                addPreviousOutputInEnv: false,
-            },
-            { parent: this, dependsOn: after, customTimeouts: { create: timeout, update: timeout } },
-        );
+    private remoteCommand(name: string, script: StepScript, args: string[], digest: pulumi.Output<string>, input: pulumi.Output<string>, after: pulumi.Resource[]): command.remote.Command {
+        const { platform, connection, commandTimeoutSeconds } = this.args;
+        return remoteStep(`${this.args.resourceName ?? this.args.node}-${name}`, { platform, connection, script, args, digest, input, after, timeoutSeconds: commandTimeoutSeconds }, this);
     }
 }

@@ -33,14 +33,18 @@ export const STEP_PARAMS = {
     api_client_key: "path of its key",
     apiserver_cert: "path of the apiserver's serving certificate",
     kubelet_kubeconfig: "path of the kubelet's kubeconfig (names the server the kubelet talks to)",
+    lock_holder: "who takes the cluster's rotation lock: the stack (organization/project/stack)",
 } as const;
 export type StepParam = keyof typeof STEP_PARAMS;
 
 /** Read by rotate.sh and lib.sh in every step. */
 export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "backups_kept"];
 
+/** Read by lock.sh. */
+export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
+
 /** Read by preflight.sh. */
-export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources"];
+export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle"];
 
 export interface StepKindSpec {
     /** The services the step looks after: it may restart them and finds them healthy afterwards. */

@@ -2,10 +2,13 @@
 // first; then each wave of steps starts when the previous wave succeeded, so a failed gate stops
 // the run before any further node is touched, and a rerun resumes with the steps not yet done
 // (completed steps are in the state with unchanged inputs, so they do not run again).
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, RolloutSettings } from "../config";
 import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles } from "../pki";
-import { NodeCertificates, NodeConnection, SourcedFile } from "./nodeCertificates";
+import { ClusterLock } from "./clusterLock";
+import { NodeCertificates, SourcedFile } from "./nodeCertificates";
+import { digestOf, NodeConnection } from "./remoteCommand";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
 import { STEP_KINDS, stepWorstCaseSeconds } from "./registry";
 import { ParamContext, preflightParams, stepParams } from "./stepParams";
@@ -19,6 +22,8 @@ export interface RolloutArgs {
      * last, which keeps the plain node names (so the next run finds its steps unchanged).
      */
     stageNames?: string[];
+    /** Who takes the cluster's rotation lock: the stack (organization/project/stack). */
+    lockHolder: string;
 }
 
 export const ADMIN_KUBECONFIG_ID = "admin-kubeconfig";
@@ -45,6 +50,8 @@ export class Rollout extends pulumi.ComponentResource {
     readonly planText: string[] = [];
     /** Per stage, per node. */
     readonly nodes: Record<string, NodeCertificates>[] = [];
+    /** The cluster lock's commands. */
+    readonly lock: { take: command.remote.Command; release: command.remote.Command };
     /** Per node, each step's outcome (status, changed files, restarted services, timestamps). */
     readonly activity: pulumi.Output<Record<string, unknown[]>>;
 
@@ -90,23 +97,34 @@ export class Rollout extends pulumi.ComponentResource {
         };
 
         const stageCount = pki.stages.length;
+        // taken before every preflight (every stage's), released after every step: it runs when some preflight does
+        const firstMaster = [...masters].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
+        const everyFile = pki.stages.flatMap((_, stage) => inventory.nodes.flatMap((node) => stageFiles(shared, stage, node).map((f) => f.content)));
+        const lock = new ClusterLock(
+            "cluster-lock",
+            { node: firstMaster.name, platform: firstMaster.platform, connection: shared.connections[firstMaster.name]!, holder: args.lockHolder, digest: digestOf(everyFile), timeoutSeconds: 120 },
+            { parent: this },
+        );
         let previous: pulumi.Resource[] = [];
+        const all: pulumi.Resource[] = [];
         for (let stage = 0; stage < stageCount; stage++) {
             const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
-            const built = this.stage(shared, stage, label, previous);
+            const built = this.stage(shared, stage, label, previous, lock.take);
+            all.push(...Object.values(built.nodes).map((n) => n.preflight), ...built.commands);
             if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
             this.planText.push(...describeRollout(built.steps));
             this.steps.push(...built.steps);
             this.nodes.push(built.nodes);
             previous = built.commands.length > 0 ? built.commands : previous;
         }
+        this.lock = { take: lock.take, release: lock.release(all) };
         const perNode = inventory.nodes.map((n) => pulumi.all(this.nodes.map((stage) => stage[n.name]!.activity)).apply((lists) => [n.name, lists.flat()] as const));
         this.activity = pulumi.all(perNode).apply((kv) => Object.fromEntries(kv));
         this.registerOutputs({ plan: this.planText, activity: this.activity });
     }
 
     /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
-    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[]) {
+    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource) {
         const { pki, inventory, settings, adminKubeconfig } = ctx;
         const leaves = installsLeaves(pki, stageIndex);
         const steps = planRollout({
@@ -118,10 +136,7 @@ export class Rollout extends pulumi.ComponentResource {
 
         const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
-            const files: SourcedFile[] = nodeFiles(pki, node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
-            if (node.role === "master" && leaves) {
-                files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: kubeconfig(pki, "admin", stageIndex) });
-            }
+            const files = stageFiles(ctx, stageIndex, node);
             const resourceName = label ? `${node.name}-${label}` : node.name;
             nodes[node.name] = new NodeCertificates(
                 resourceName,
@@ -132,6 +147,7 @@ export class Rollout extends pulumi.ComponentResource {
                     connection: ctx.connections[node.name]!,
                     files,
                     preflightParams: preflightParams(ctx.params, node),
+                    preflightAfter: [lock],
                     commandTimeoutSeconds: ctx.commandTimeoutSeconds,
                 },
                 { parent: this },
@@ -153,6 +169,16 @@ export class Rollout extends pulumi.ComponentResource {
         for (const n of Object.values(nodes)) n.finish();
         return { steps, nodes, commands: [...byId.values()] };
     }
+}
+
+/** The files a node receives in a CA stage, with their contents (keys secret). */
+function stageFiles(ctx: StageContext, stageIndex: number, node: InventorySettings["nodes"][number]): SourcedFile[] {
+    const { pki, adminKubeconfig } = ctx;
+    const files: SourcedFile[] = nodeFiles(pki, node.name, stageIndex).map((f) => ({ path: f.path, source: f.instance, secret: f.secret, content: f.content }));
+    if (node.role === "master" && installsLeaves(pki, stageIndex)) {
+        files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: kubeconfig(pki, "admin", stageIndex) });
+    }
+    return files;
 }
 
 /** What every stage of a rollout shares. */

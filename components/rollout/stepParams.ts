@@ -35,7 +35,7 @@ function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"):
 }
 
 /** Every parameter but the step-specific ones (services, dispatch), for one node. */
-function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain"> {
+function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder"> {
     const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
     return {
         node_name: node.name,

@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { preflightParams, stepParams } from "../../components/rollout/stepParams";
 import { certFile as file, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
+import { testbedRollout } from "../../testbed/harness/workspace";
 import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
 const PKI = path.join(TESTBED_STATE, "pki");
@@ -57,6 +58,16 @@ describe("remote step scripts on a testbed master", function () {
         assert.match(staticPod.stderr, new RegExp(`${master.name}: kube-apiserver is declared a static pod, but the node has a systemd unit kube-apiserver\\.service`));
         const none = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, services: preflight.services!.replace("etcd=systemd", "etcd=none") }, []);
         assert.match(none.stderr, /etcd is declared not to run here, but the node has a systemd unit etcd\.service/);
+    });
+
+    it("preflight: the load balancer's probes arrive from the configured source, else the drain could not work", async () => {
+        const lb = testbedRollout().loadBalancerProbeSources as string[];
+        const ok = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, lb_probe_sources: lb.join(" "), lb_settle: "3" }, []);
+        assert.equal(ok.status, 0, ok.stderr);
+        const wrong = await runStep(master.name, "preflight", [master.name, "0"], { ...preflight, lb_probe_sources: "10.240.255.99", lb_settle: "3" }, []);
+        assert.notEqual(wrong.status, 0);
+        assert.match(wrong.stderr, new RegExp(`${master.name}: no connection to port 443 came from rollout.loadBalancerProbeSources \\(10\\.240\\.255\\.99\\) in 3 s \\([1-9][0-9]* from other addresses\\)`));
+        assert.equal(onNode(master.name, "sudo iptables -S INPUT | grep -c probe-count || true").trim(), "0", "the counting rules are gone");
     });
 
     it("rotate with the files the node already has: changes nothing, restarts nothing", async () => {

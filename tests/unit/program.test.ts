@@ -131,6 +131,8 @@ describe("program: stack config → resources and outputs (whole program under m
         it("registers one remote command per node preflight and per rollout step, under the node's NodeCertificates", () => {
             const commands = commandsOf(run);
             const expected = [
+                `${MASTERS[0]}-lock-take`,
+                `${MASTERS[0]}-lock-release`,
                 ...[...MASTERS, ...AGENTS].map((n) => `${n}-preflight`),
                 ...MASTERS.flatMap((n) => ["etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `${n}-${s}`)),
                 ...AGENTS.map((n) => `${n}-kubelet`),
@@ -138,9 +140,10 @@ describe("program: stack config → resources and outputs (whole program under m
             assert.deepEqual(commands.map((c) => c.name).sort(), expected.sort());
             for (const c of commands) {
                 const node = NODES.find((n) => c.name.startsWith(`${n.name}-`))!;
-                assert.ok(c.parent.endsWith(`azs-cert-rotation:rollout:NodeCertificates::${node.name}`), `${c.name} parent ${c.parent}`);
+                const lock = c.name.includes("-lock-");
+                assert.ok(c.parent.endsWith(lock ? "azs-cert-rotation:rollout:ClusterLock::cluster-lock" : `azs-cert-rotation:rollout:NodeCertificates::${node.name}`), `${c.name} parent ${c.parent}`);
                 assert.equal((c.inputs.connection as { host: string }).host, node.ip, c.name);
-                assert.match(c.inputs.create as string, new RegExp(`^sudo -n bash -s -- (preflight|rotate \\w+) ${node.name} [0-9a-f]{16}$`), c.name);
+                assert.match(c.inputs.create as string, new RegExp(`^sudo -n bash -s -- (preflight|rotate \\w+|lock (take|release)) ${node.name} [0-9a-f]{16}$`), c.name);
             }
         });
 

@@ -23,6 +23,7 @@ preflight_main() {
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
   for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
+  [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && check_probes_arrive
   log "preflight ok (services: ${PARAM[services]})"
   printf '{"node":"%s","preflight":"ok"}\n' "$NODE"
   exit 0
@@ -60,5 +61,28 @@ check_manager() {
     clusterWorkload) ;; # a pod of a DaemonSet: the cluster stage's business
     *) die "$NODE: $svc: unknown manager $manager" ;;
   esac
+}
+# check_probes_arrive: draining refuses the load balancer's probes by their source address, so the
+# probes must really come from PARAM[lb_probe_sources]: count the SYNs to port 443 from them, and
+# from anywhere, for the settle time (at least two probe intervals).
+check_probes_arrive() {
+  local src window=${PARAM[lb_settle]} from_sources=0 all
+  local rule=(-p tcp --dport 443 --syn -m comment --comment azs-rotate-certs-probe-count)
+  iptables -w 5 -I INPUT "${rule[@]}"
+  for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${rule[@]}"; done
+  sleep "$window"
+  for src in ${PARAM[lb_probe_sources]}; do
+    from_sources=$((from_sources + $(probe_count "-s $src/32")))
+    iptables -w 5 -D INPUT -s "$src" "${rule[@]}"
+  done
+  all=$(probe_count "-p tcp")
+  iptables -w 5 -D INPUT "${rule[@]}"
+  ((from_sources > 0)) && return 0
+  die "$NODE: no connection to port 443 came from rollout.loadBalancerProbeSources (${PARAM[lb_probe_sources]}) in ${window} s (${all} from other addresses): draining by that source would not keep the load balancer away; set it to where the balancer's health probes come from"
+}
+
+# probe_count RULE_START: the packets counted by the probe-count rule whose spec starts so ("-s A/32", "-p tcp").
+probe_count() {
+  iptables -w 5 -S INPUT -v | awk -v start="-A INPUT $1 " 'index($0, start) == 1 && /azs-rotate-certs-probe-count/ { for (i = 1; i < NF; i++) if ($i == "-c") { print $(i + 1); exit } }' | grep . || echo 0
 }
 preflight_main "${@:2}" # $1 names the script, for a readable command line

@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { PLATFORM_SPECS } from "../../../components/nodeModel";
-import { COMMON_PARAMS, paramsOf, PREFLIGHT_PARAMS, STEP_KINDS, STEP_PARAMS, STEP_REGISTRY, StepKind, stepWorstCaseSeconds } from "../../../components/rollout/registry";
+import { COMMON_PARAMS, LOCK_PARAMS, paramsOf, PREFLIGHT_PARAMS, STEP_KINDS, STEP_PARAMS, STEP_REGISTRY, StepKind, stepWorstCaseSeconds } from "../../../components/rollout/registry";
 
 const SCRIPTS = path.join(__dirname, "../../../components/rollout/scripts");
 
@@ -45,11 +45,12 @@ function paramsReadFrom(functions: Map<string, ShellFunction>, roots: string[]):
     return new Set([...seen].flatMap((n) => [...(functions.get(n)?.params ?? [])]));
 }
 
-const scriptOf = (step: "rotate" | "preflight") => PLATFORM_SPECS.linux.scripts[step].map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n");
+const scriptOf = (step: "rotate" | "preflight" | "lock") => PLATFORM_SPECS.linux.scripts[step].map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n");
 
 describe("step registry ↔ remote scripts", () => {
     const rotate = shellFunctions(scriptOf("rotate"));
     const preflight = shellFunctions(scriptOf("preflight"));
+    const lock = shellFunctions(scriptOf("lock"));
 
     it("finds the scripts' functions (the parser works)", () => {
         for (const fn of ["rotate_main", "read_input", "restart_service", "apiserver_readmit", "gate_etcd"]) assert.ok(rotate.has(fn), fn);
@@ -83,13 +84,14 @@ describe("step registry ↔ remote scripts", () => {
             const missing = [...read].filter((p) => !sent.has(p));
             assert.deepEqual(missing, [], `step ${kind} reads parameters it is not sent: ${missing.join(", ")}`);
         }
-        const readByPreflight = paramsReadFrom(preflight, ["preflight_main"]);
-        const missing = [...readByPreflight].filter((p) => !PREFLIGHT_PARAMS.includes(p as never));
-        assert.deepEqual(missing, [], `the preflight reads parameters it is not sent: ${missing.join(", ")}`);
+        for (const [name, functions, main, sent] of [["the preflight", preflight, "preflight_main", PREFLIGHT_PARAMS], ["the lock", lock, "lock_main", LOCK_PARAMS]] as const) {
+            const missing = [...paramsReadFrom(functions, [main])].filter((p) => !sent.includes(p as never));
+            assert.deepEqual(missing, [], `${name} reads parameters it is not sent: ${missing.join(", ")}`);
+        }
     });
 
     it("every registered parameter is read by some script, and every kind's own ones by its functions", () => {
-        const all = new Set([...rotate.values(), ...preflight.values()].flatMap((f) => [...f.params]));
+        const all = new Set([...rotate.values(), ...preflight.values(), ...lock.values()].flatMap((f) => [...f.params]));
         for (const p of Object.keys(STEP_PARAMS)) assert.ok(all.has(p), `${p} is registered but no script reads it`);
         for (const kind of STEP_KINDS) {
             const spec = STEP_REGISTRY[kind];

@@ -30,9 +30,9 @@ async function runRollout(privateNetwork = false, pkiConfig: Record<string, unkn
     const { result, registrations } = await runMocked(
         () => {
             const pki = new ClusterPki("pki", { settings: settingsOf(pkiConfig), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName, caStages: ca?.stages });
-            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames }) };
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit" }) };
         },
-        ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)])])),
+        ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)]), rollout.lock.take.stdout, rollout.lock.release.stdout])),
     );
     return { rollout: result.rollout, regs: registrations };
 }
@@ -51,16 +51,31 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         const nodes = regs.filter((r) => r.type === "azs-cert-rotation:rollout:NodeCertificates");
         assert.equal(nodes.length, 6);
         assert.ok(nodes.every((n) => n.parent.endsWith("azs-cert-rotation:rollout:Rollout::rollout")));
-        assert.equal(commands().length, 6 + 3 * 4 + 3);
+        assert.equal(commands().length, 2 + 6 + 3 * 4 + 3);
         assert.deepEqual(
             commands().filter((c) => c.name.startsWith("k8s-master-31415926-1")).map((c) => c.name),
             ["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-1-${s}`),
         );
     });
 
+    it("the cluster lock on the first master: taken before every preflight, released after every step", () => {
+        const urn = (name: string) => regs.find((r) => r.name === name)!;
+        const take = command("k8s-master-31415926-0-lock-take");
+        const release = command("k8s-master-31415926-0-lock-release");
+        assert.match(take.inputs.stdin as string, /\nparam lock_holder organization\/azs-cert-rotation\/unit\n/);
+        assert.ok(take.parent.endsWith("azs-cert-rotation:rollout:ClusterLock::cluster-lock"));
+        const takeUrn = urn("k8s-master-31415926-0-lock-take");
+        for (const c of commands().filter((x) => x.name.endsWith("-preflight"))) {
+            assert.ok(c.dependencies.some((d) => d.endsWith(`::${takeUrn.name}`)), `${c.name} waits for the lock`);
+        }
+        const steps = commands().filter((x) => !x.name.includes("-lock-"));
+        for (const c of steps) assert.ok(release.dependencies.some((d) => d.endsWith(`::${c.name}`)), `the release waits for ${c.name}`);
+        assert.equal(take.inputs.create!.toString().split(" ").pop(), release.inputs.create!.toString().split(" ").pop(), "both run when anything changes");
+    });
+
     it("command lines carry only the step, the node and a digest; files and keys travel on a secret stdin", () => {
         for (const c of commands()) {
-            assert.match(c.inputs.create as string, /^sudo -n bash -s -- (preflight|rotate \w+) k8s-[a-z0-9-]+ [0-9a-f]{16}$/, c.name);
+            assert.match(c.inputs.create as string, /^sudo -n bash -s -- (preflight|rotate \w+|lock (take|release)) k8s-[a-z0-9-]+ [0-9a-f]{16}$/, c.name);
             assert.ok(c.secretInputs.includes("stdin"), `${c.name}: stdin is secret`);
             assert.equal(c.inputs.logging, "stdoutAndStderr");
         }
@@ -100,6 +115,8 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         const names = oneShotRegs.filter((r) => r.type === "command:remote:Command").map((r) => r.name);
         const master0 = names.filter((n) => n.startsWith("k8s-master-31415926-0")).sort();
         assert.deepEqual(master0, [
+            "k8s-master-31415926-0-lock-release",
+            "k8s-master-31415926-0-lock-take",
             ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-trust-${s}`),
             ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-activate-${s}`),
             ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-${s}`),

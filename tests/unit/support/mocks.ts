@@ -19,6 +19,8 @@ export interface Registration {
     additionalSecretOutputs: string[];
     /** Top-level inputs passed as secrets. */
     secretInputs: string[];
+    /** URNs of the resources it depends on (dependsOn). */
+    dependencies: string[];
 }
 
 let current: Registration[] = [];
@@ -33,6 +35,7 @@ type Req = {
     getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
     getIgnorechangesList(): string[];
     getAdditionalsecretoutputsList(): string[];
+    getDependenciesList(): string[];
 };
 const proto = MockMonitor.prototype as unknown as { registerResource(req: Req, cb: unknown): Promise<void>; __azsWrapped?: boolean };
 if (!proto.__azsWrapped) {
@@ -50,6 +53,7 @@ if (!proto.__azsWrapped) {
             ignoreChanges: req.getIgnorechangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             secretInputs: [],
+            dependencies: req.getDependenciesList(),
         });
         return original.call(this, req, cb);
     };

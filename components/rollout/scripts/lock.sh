@@ -1,0 +1,36 @@
+# Step "lock" (the first master): the cluster-wide rotation lock that keeps two rotations (two
+# stacks, two checkouts, a stack pointed at the wrong cluster) off one cluster. `lock take` runs
+# before every preflight and `lock release` after the last step; a run that fails keeps it, so its
+# rerun goes on and any other stack is refused until it finished.
+# Args: lock take|release NODE DIGEST. Input params: lock_holder (organization/project/stack).
+CLUSTER_LOCK=$WORK_DIR/cluster-lock
+lock_main() {
+  local action=${1:?take or release} holder="" since=""
+  NODE=${2:?node name}
+  STEP_ID="lock-$action"
+  trap '' HUP PIPE
+  STAGE=$(mktemp -d)
+  trap 'rm -rf "$STAGE"' EXIT
+  read_input "$STAGE"
+  lock_work_dir
+  [[ -f $CLUSTER_LOCK ]] && { IFS= read -r holder; IFS= read -r since; } <"$CLUSTER_LOCK"
+  case $action in
+    take)
+      if [[ -n $holder && $holder != "${PARAM[lock_holder]}" ]]; then
+        die "$NODE: the cluster's rotation lock is held by $holder since $since: another stack is rotating this cluster; wait for it to finish, or, when that run is gone for good, break the lock with: sudo rm $CLUSTER_LOCK (on $NODE)"
+      fi
+      if [[ -z $holder ]]; then printf '%s\n%s\n' "${PARAM[lock_holder]}" "$(now)" >"$CLUSTER_LOCK"; fi
+      log "cluster rotation lock held by ${PARAM[lock_holder]}"
+      ;;
+    release)
+      if [[ $holder == "${PARAM[lock_holder]}" ]]; then
+        rm -f "$CLUSTER_LOCK"
+        log "cluster rotation lock released by ${PARAM[lock_holder]}"
+      fi
+      ;;
+    *) die "unknown lock action $action" ;;
+  esac
+  printf '{"node":"%s","lock":"%s"}\n' "$NODE" "$action"
+  exit 0
+}
+lock_main "${@:2}" # $1 names the script, for a readable command line
