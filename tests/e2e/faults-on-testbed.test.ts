@@ -163,6 +163,25 @@ describe("faults during a step on a testbed node", function () {
         assert.equal(onNode(m0, "sudo test -e /etc/kubernetes/rotate-certs/journal && echo open || echo closed").trim(), "closed");
     });
 
+    it("(g) two stacks on one cluster: the second is refused the lock, naming the first, until the first releases it", async () => {
+        const lock = (action: string, holder: string) => runStep(m0, "lock", [action, m0, `fault${++run}`], { lock_holder: holder }, []);
+        const [a, b] = ["organization/azs-cert-rotation/staging", "organization/azs-cert-rotation/other-checkout"];
+        assert.equal((await lock("take", a)).status, 0);
+        try {
+            assert.equal((await lock("take", a)).status, 0, "the holder's rerun goes on");
+            const refused = await lock("take", b);
+            assert.notEqual(refused.status, 0);
+            assert.match(refused.stderr, new RegExp(`${m0}: the cluster's rotation lock is held by ${a} since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: another stack is rotating this cluster; .*sudo rm /etc/kubernetes/rotate-certs/cluster-lock`));
+            assert.equal((await lock("release", b)).status, 0);
+            assert.notEqual((await lock("take", b)).status, 0, "a release by another stack does not free it");
+        } finally {
+            assert.equal((await lock("release", a)).status, 0);
+        }
+        assert.equal((await lock("take", b)).status, 0, "free once the holder released it");
+        assert.equal((await lock("release", b)).status, 0);
+        assert.equal(onNode(m0, "sudo test -e /etc/kubernetes/rotate-certs/cluster-lock && echo held || echo free").trim(), "free");
+    });
+
     it("(e) the SSH connection cut during a restart: the step finishes on its own and records its outcome", async () => {
         const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
         const r = await step(m0, "controlPlane", next, { disconnectAfterMs: 1500 });
