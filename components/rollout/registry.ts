@@ -94,7 +94,7 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         drain: false,
         params: ["api_ca", "api_client_cert", "api_client_key"],
         gateText: "controller-manager and scheduler /healthz ok, and the apiserver answers their requests (none refused)",
-        gateBound: () => ({ timeouts: 4, settles: 0 }),
+        gateBound: () => ({ timeouts: 3, settles: 0 }),
     },
     // kube-proxy reads the kubelet kubeconfig too; it is a cluster workload, restarted by the cluster stage
     kubelet: {

@@ -97,9 +97,11 @@ export class Rollout extends pulumi.ComponentResource {
         };
 
         const stageCount = pki.stages.length;
-        // taken before every preflight (every stage's), released after every step: it runs when some preflight does
+        // taken before every preflight (every stage's), released after every step. It runs when the
+        // files of the configured (last) stage change: they do in every run that changes a node, and
+        // not in the run after a one-shot, whose intermediate stages are gone but whose files stay.
         const firstMaster = [...masters].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
-        const everyFile = pki.stages.flatMap((_, stage) => inventory.nodes.flatMap((node) => stageFiles(shared, stage, node).map((f) => f.content)));
+        const everyFile = inventory.nodes.flatMap((node) => stageFiles(shared, stageCount - 1, node).map((f) => f.content));
         const lock = new ClusterLock(
             "cluster-lock",
             { node: firstMaster.name, platform: firstMaster.platform, connection: shared.connections[firstMaster.name]!, holder: args.lockHolder, digest: digestOf(everyFile), timeoutSeconds: 120 },

@@ -13,7 +13,7 @@ import { StepKind } from "../../components/rollout/registry";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
 import { onNode, testbed, testbedNodes } from "./support/testbed";
 
-const HEALTH_TIMEOUT = 15;
+const HEALTH_TIMEOUT = 10;
 
 describe("faults during a step on a testbed node", function () {
     let scratch: string;
@@ -113,7 +113,7 @@ describe("faults during a step on a testbed node", function () {
             subject: "/CN=nobody",
             restarts: ["kube-controller-manager", "kube-scheduler"],
             fault: (run) => run(),
-            expect: [new RegExp(`controlPlane/${m0}: health check failed: kube-(controller-manager|scheduler) .*; rolled back 2 file\\(s\\) from \\S+; healthy again on the previous files`)],
+            expect: [new RegExp(`controlPlane/${m0}: health check failed: (kube-(controller-manager|scheduler) /healthz|the apiserver does not answer kube-controller-manager).*; rolled back 2 file\\(s\\) from \\S+; healthy again on the previous files`)],
             converges: false,
         }));
 

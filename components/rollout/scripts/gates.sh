@@ -275,8 +275,7 @@ gate_controlPlane() {
   local t=${PARAM[health_timeout]}
   wait_for "$t" "kube-controller-manager /healthz on 127.0.0.1:10257 not ok" http_ok ok -k https://127.0.0.1:10257/healthz || return 1
   wait_for "$t" "kube-scheduler /healthz on 127.0.0.1:10259 not ok" http_ok ok -k https://127.0.0.1:10259/healthz || return 1
-  wait_for "$t" "kube-controller-manager on 127.0.0.1:10257 is not answered by the apiserver" apiserver_answers 10257 || return 1
-  wait_for "$t" "kube-scheduler on 127.0.0.1:10259 is not answered by the apiserver" apiserver_answers 10259 || return 1
+  wait_for "$t" "the apiserver does not answer kube-controller-manager (127.0.0.1:10257) and kube-scheduler (127.0.0.1:10259)" apiserver_answers kube-controller-manager=10257 kube-scheduler=10259 || return 1
 }
 
 # api_request_counts PORT: "<answered> <refused>": the component's requests to the apiserver that
@@ -288,17 +287,23 @@ api_request_counts() {
   awk '/^rest_client_requests_total\{/ { if ($0 ~ /code="200"/) ok += $NF; if ($0 ~ /code="40[13]"/) refused += $NF } END { printf "%d %d\n", ok, refused }' <<<"$body"
 }
 
-# apiserver_answers PORT: over 3 s (longer than a leader election's retry period, 2 s) the
-# component got more answers and no refusal.
+# apiserver_answers NAME=PORT…: over 3 s (longer than a leader election's retry period, 2 s) each
+# component got more answers and no refusal (one window for all of them).
 apiserver_answers() {
-  local before after ok0 refused0 ok1 refused1
-  before=$(api_request_counts "$1") || { CHECK_DETAIL="its /metrics is not readable"; return 1; }
+  local c counts before=() after ok0 refused0 ok1 refused1 i=0
+  for c in "$@"; do
+    counts=$(api_request_counts "${c#*=}") || { CHECK_DETAIL="${c%%=*}: its /metrics is not readable"; return 1; }
+    before+=("$counts")
+  done
   sleep 3
-  after=$(api_request_counts "$1") || { CHECK_DETAIL="its /metrics is not readable"; return 1; }
-  read -r ok0 refused0 <<<"$before"
-  read -r ok1 refused1 <<<"$after"
-  ((refused1 == refused0)) || { CHECK_DETAIL="the apiserver refused $((refused1 - refused0)) of its requests (401/403) in 3 s: its client certificate is not accepted"; return 1; }
-  ((ok1 > ok0)) || { CHECK_DETAIL="none of its requests was answered in 3 s"; return 1; }
+  for c in "$@"; do
+    after=$(api_request_counts "${c#*=}") || { CHECK_DETAIL="${c%%=*}: its /metrics is not readable"; return 1; }
+    read -r ok0 refused0 <<<"${before[$i]}"
+    read -r ok1 refused1 <<<"$after"
+    i=$((i + 1))
+    ((refused1 == refused0)) || { CHECK_DETAIL="${c%%=*}: the apiserver refused $((refused1 - refused0)) of its requests (401/403) in 3 s: its client certificate is not accepted"; return 1; }
+    ((ok1 > ok0)) || { CHECK_DETAIL="${c%%=*}: none of its requests was answered in 3 s"; return 1; }
+  done
 }
 
 # kubelet: its Node is Ready and its lease was renewed after the step began, which proves the

@@ -114,8 +114,8 @@ describe("step registry ↔ remote scripts", () => {
         assert.equal(stepWorstCaseSeconds("etcd", t), 4050);
         // lock 60 + drain 15 + 2 × (120 + 3×300 + 2×15) + 60
         assert.equal(stepWorstCaseSeconds("apiserver", t), 2235);
-        // lock 60 + 2 × (3 services × 120 + 4×300) + 60
-        assert.equal(stepWorstCaseSeconds("controlPlane", t), 3240);
+        // lock 60 + 2 × (3 services × 120 + 3×300) + 60
+        assert.equal(stepWorstCaseSeconds("controlPlane", t), 2640);
         assert.equal(stepWorstCaseSeconds("kubelet", t), 960);
         // every health-timeout wait in a gate's own body is counted in its bound (loops over members count once per member)
         for (const kind of STEP_KINDS) {
