@@ -89,7 +89,9 @@ describe("faults during a step on a testbed node", function () {
         const files = ["client.crt", "client.key"];
         const before = hashes(node, files);
         const next = clientFiles(o.subject ?? "/O=system:masters/CN=client", o.restarts);
+        const started = Date.now();
         const r = await o.fault(() => step(node, kind, next));
+        console.log(`      ${kind}/${node}: error after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         assert.notEqual(r.status, 0);
         for (const e of o.expect) assert.match(r.stderr, e);
         assert.equal(hashes(node, files), before, "back on the previous files");
