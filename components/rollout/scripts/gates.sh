@@ -38,6 +38,7 @@ lb_drain() {
   local src
   [[ -n ${PARAM[lb_probe_sources]:-} ]] || return 0
   for src in ${PARAM[lb_probe_sources]}; do iptables -w 5 -I INPUT -s "$src" "${DRAIN_RULE[@]}"; done
+  # shellcheck disable=SC2034 # read by rotate.sh's roll_back
   DRAINED=1
   log "draining: new connections from ${PARAM[lb_probe_sources]} refused; waiting ${PARAM[lb_settle]} s for the load balancer"
   sleep "${PARAM[lb_settle]}"
@@ -329,6 +330,7 @@ gate_kubelet() {
   fi
   wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since $what (via $server)" node_ready_since "$server" "$since" || return 1
   [[ -z ${RESTARTED_AT[kubelet]:-} ]] || restarted_instance_is kubelet "$instance" && return 0
+  # shellcheck disable=SC2034 # read by rotate.sh (the step's failure)
   GATE_FAILURE="the kubelet on ${PARAM[node_name]} did not stay up after its restart (process ${instance:-none}, now $(service_instance kubelet)): crash-looping?"
   return 1
 }

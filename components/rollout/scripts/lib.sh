@@ -2,6 +2,7 @@
 # (gates.sh and rotate.sh, or preflight.sh) to `sudo -n bash -s -- <args>` as stdin, followed by
 # the step's input: parameter lines and files (see read_input). bash reads a script from a pipe one byte at
 # a time, so the step's main function reads the input that follows it.
+# shellcheck shell=bash
 set -euo pipefail
 umask 077
 

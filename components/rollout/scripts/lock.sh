@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Step "lock" (the first master): the cluster-wide rotation lock that keeps two rotations (two
 # stacks, two checkouts, a stack pointed at the wrong cluster) off one cluster. `lock take` runs
 # before every preflight and `lock release` after the last step; a run that fails keeps it, so its
@@ -7,6 +8,7 @@ CLUSTER_LOCK=$WORK_DIR/cluster-lock
 lock_main() {
   local action=${1:?take or release} holder="" since=""
   NODE=${2:?node name}
+  # shellcheck disable=SC2034 # read by lib.sh's log and activity
   STEP_ID="lock-$action"
   trap '' HUP PIPE
   STAGE=$(mktemp -d)

@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Step "preflight" (every node, before any node changes): the node is reachable with sudo, has
 # the tools the other steps use, room for staging and backups, and runs each service the way the
 # inventory declares it. Changes nothing but the rotation log, except that it restores the previous
 # files of a step that was interrupted after its files moved (see recover_interrupted).
 # Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources.
 preflight_main() {
+  # shellcheck disable=SC2034 # STEP_ID is read by lib.sh's log and activity
   STEP_ID=preflight NODE=${1:?node name}
   trap '' HUP PIPE # a dropped connection must not stop a restore halfway
   local missing=() tool entry free_kb too_old

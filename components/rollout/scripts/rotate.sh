@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Step "<kind>" on one node: stage the input's files, check them, back up and swap in those that
 # differ, restart this step's services whose files changed (here or in an earlier step), and run
 # the gate. When the gate fails: restore the backup, restart again, and fail naming the check.
@@ -19,6 +20,7 @@ rotate_main() {
 
   read_input "$STAGE"
   check_dispatch
+  # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
 
@@ -63,6 +65,7 @@ restart_service() {
   local svc=$1 manager ids rc=0
   RESTART_FAILURE=""
   manager=$(manager_of "$svc") || { RESTART_FAILURE="$svc: the step does not declare how it runs"; return 1; }
+  # shellcheck disable=SC2034 # read by gates.sh's restarted_instance_is
   INSTANCE_BEFORE[$svc]=$(service_instance "$svc")
   log "restarting $svc ($manager)"
   case $manager in
@@ -78,6 +81,7 @@ restart_service() {
       ;;
     *) RESTART_FAILURE="$svc runs as $manager, not as a process of this node"; return 1 ;;
   esac
+  # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet
   RESTARTED_AT[$svc]=$(now_us)
   ((rc == 0)) && return 0
   RESTART_FAILURE="restarting $svc ($manager) failed (exit status $rc)"
@@ -238,7 +242,7 @@ prune_backups() {
       fi
     done
   done
-  find "$WORK_DIR/backup" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -r | tail -n +"$((PARAM[backups_kept] + 1))" | while IFS= read -r dir; do
+  find "$WORK_DIR/backup" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -r | tail -n +"$((${PARAM[backups_kept]} + 1))" | while IFS= read -r dir; do
     log "deleting backup $dir (keeping the newest ${PARAM[backups_kept]})"
     rm -rf "$dir"
   done
