@@ -4,10 +4,13 @@
 // accepts and the documentation rows of its keys (gathered in keys.ts). reader.ts is the checked
 // reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
 // field in StackConfig, and its keys in README.md and Pulumi.yaml (tests/unit/config/keys.test.ts).
+// apimodel.ts reads the cluster from AKS Engine's apimodel.json when `apimodelPath` names one, and
+// apimodelMerge.ts puts its values under the inventory's and the pki section's typed ones.
 // stack.ts checks the sections against each other (probe sources and maxUnavailable against the
 // inventory) and the host keys, once each section parsed.
 import * as pulumi from "@pulumi/pulumi";
 import { PkiSettings } from "../pki/settings";
+import { readApiModelConfig } from "./apimodel";
 import { InventorySettings, readInventoryConfig } from "./inventory";
 import { ParseOptions, readPkiConfig } from "./pki";
 import { CONFIG_NAMESPACE, ConfigError } from "./reader";
@@ -15,6 +18,8 @@ import { readRolloutConfig, RolloutSettings } from "./rollout";
 import { stackProblems } from "./stack";
 
 export { ConfigError, CONFIG_NAMESPACE } from "./reader";
+export { readApiModelConfig, readApiModelFile } from "./apimodel";
+export type { ApiModel, ApiModelCluster } from "./apimodel";
 export { CONFIG_KEYS } from "./keys";
 export { INVENTORY_KEYS, parseInventoryConfig, readInventoryConfig } from "./inventory";
 export type { InventoryNode, InventorySettings } from "./inventory";
@@ -42,8 +47,10 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
             return undefined;
         }
     };
-    const inventory = collect(() => readInventoryConfig(config));
-    const pki = collect(() => readPkiConfig(config, opts));
+    // a bad apimodel stops here: every section would report its absence
+    const apiModel = readApiModelConfig(config);
+    const inventory = collect(() => readInventoryConfig(config, apiModel));
+    const pki = collect(() => readPkiConfig(config, opts, apiModel));
     const rollout = collect(() => readRolloutConfig(config));
     if (inventory && rollout) problems.push(...stackProblems(inventory, rollout));
     if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);

@@ -3,6 +3,8 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { AKS_ENGINE_SERVICES, NODE_SERVICES, NodeRole, NodeService, Platform, PLATFORMS, resolveServiceManagers, SERVICE_MANAGERS, ServiceManager, ServiceManagers } from "../nodeModel";
+import type { ApiModelCluster } from "./apimodel";
+import { mergeInventory } from "./apimodelMerge";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
 import { checkDnsName, checkHost, checkIp, checkIpv4, CONFIG_NAMESPACE, ConfigError, Section } from "./reader";
 
@@ -177,8 +179,8 @@ export function hostKeyProblems(inventory: InventorySettings): string[] {
     return problems;
 }
 
-/** Reads and validates the inventory of the current stack's config. */
-export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE)): InventorySettings {
+/** Reads and validates the inventory of the current stack's config, with the apimodel's values when the stack names one. */
+export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), apiModel?: ApiModelCluster): InventorySettings {
     const raw: Record<string, unknown> = {};
     for (const key of INVENTORY_KEYS) {
         const value = config.get(key);
@@ -190,5 +192,9 @@ export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CO
             throw new ConfigError([`${key}: not valid YAML/JSON`]);
         }
     }
-    return parseInventoryConfig(raw);
+    if (!apiModel) return parseInventoryConfig(raw);
+    // Until the stack agrees with the apimodel, the parser's problems would be about nodes that are not the cluster's.
+    const merged = mergeInventory(raw, apiModel);
+    if (merged.problems.length > 0) throw new ConfigError(merged.problems);
+    return parseInventoryConfig(merged.raw);
 }

@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ROTATION_TYPES } from "../pki/catalog";
 import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "../pki/settings";
 import { validateAdoptedCa } from "../pki/x509";
+import type { ApiModelCluster, ApiModelFact } from "./apimodel";
+import { Agreement, CERTIFICATE, PRIVATE_KEY } from "./apimodelMerge";
 import type { AcceptedKeys, ConfigKeyDoc } from "./keys";
 import { checkCidr, checkDnsName, checkHost, CONFIG_NAMESPACE, ConfigError, readSecret, secretProblem, Section } from "./reader";
 
@@ -15,10 +17,14 @@ export function adoptionKeys(id: CaId): { cert: string; key: string } {
 }
 
 /** PEM strings of CAs to adopt, as read from config (absent keys undefined). */
-export type AdoptionInput = Partial<Record<CaId, { certificate?: string; privateKey?: string }>> & {
+export type AdoptionInput = Partial<Record<CaId, { certificate?: string; privateKey?: string; /** The file a value came from, for problems: "apimodelPath …". */ source?: string }>> & {
     /** The cluster's current service-account signing key (AKS Engine: apiserver.key). */
     serviceAccountPrivateKey?: string;
+    serviceAccountKeySource?: string;
 };
+
+/** How a problem names an adopted value: its config key, and the file it came from if it did not come from the stack. */
+const adoptionLabel = (keys: string, source: string | undefined): string => `${CONFIG_NAMESPACE}:${keys}${source ? ` (from ${source})` : ""}`;
 
 /** Config key of the adopted service-account signing key. */
 export const SERVICE_ACCOUNT_KEY = "serviceAccountPrivateKey";
@@ -171,7 +177,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
         const input = adoption[id];
         const keys = adoptionKeys(id);
         if (!input || (input.certificate === undefined && input.privateKey === undefined)) continue;
-        const label = `${CONFIG_NAMESPACE}:${keys.cert} / ${keys.key}`;
+        const label = adoptionLabel(`${keys.cert} / ${keys.key}`, input.source);
         if (input.certificate === undefined || input.privateKey === undefined) {
             problems.push(`${label}: set both or neither (only ${input.certificate === undefined ? keys.key : keys.cert} is set)`);
             continue;
@@ -198,7 +204,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     let adoptedServiceAccountKey: PkiSettings["adoptedServiceAccountKey"];
     const saKey = adoption.serviceAccountPrivateKey;
     if (saKey !== undefined) {
-        const label = `${CONFIG_NAMESPACE}:${SERVICE_ACCOUNT_KEY}`;
+        const label = adoptionLabel(SERVICE_ACCOUNT_KEY, adoption.serviceAccountKeySource);
         if (rotation.serviceAccount !== 0) {
             warnings.push(`${label}: not used: the adopted key is generation 0 and pki.rotation.serviceAccount is ${rotation.serviceAccount}`);
         } else {
@@ -263,8 +269,35 @@ function parseCaGenerations(section: Section, ids: CaId[], rotation: RotationGen
     return out;
 }
 
-/** Reads and validates the PKI section of the current stack's config; warnings go to the Pulumi log. */
-export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}): PkiSettings {
+/**
+ * The adoption input with the apimodel's certificateProfile: the Kubernetes CA (caCertificate,
+ * caPrivateKey) and the service-account signing key (apiServerPrivateKey: AKS Engine signs tokens
+ * with apiserver.key). A value taken from the file is labelled with it in later problems.
+ */
+function mergeAdoption(typed: AdoptionInput, cluster: ApiModelCluster): { adoption: AdoptionInput; problems: string[] } {
+    const agreement = new Agreement(cluster.source);
+    const profile = cluster.certificateProfile;
+    const keys = adoptionKeys("kubernetes-ca");
+    const ca = typed["kubernetes-ca"] ?? {};
+    const fromFile = (typedValue: string | undefined, fact: ApiModelFact | undefined) => typedValue === undefined && fact !== undefined;
+    const adoption: AdoptionInput = {
+        ...typed,
+        "kubernetes-ca": {
+            certificate: agreement.value(keys.cert, ca.certificate, profile.caCertificate, CERTIFICATE),
+            privateKey: agreement.value(keys.key, ca.privateKey, profile.caPrivateKey, PRIVATE_KEY),
+            ...(fromFile(ca.certificate, profile.caCertificate) || fromFile(ca.privateKey, profile.caPrivateKey) ? { source: cluster.source } : {}),
+        },
+        serviceAccountPrivateKey: agreement.value(SERVICE_ACCOUNT_KEY, typed.serviceAccountPrivateKey, profile.apiServerPrivateKey, PRIVATE_KEY),
+        ...(fromFile(typed.serviceAccountPrivateKey, profile.apiServerPrivateKey) ? { serviceAccountKeySource: cluster.source } : {}),
+    };
+    return { adoption, problems: agreement.problems };
+}
+
+/**
+ * Reads and validates the PKI section of the current stack's config, with the CA and
+ * service-account key of the apimodel when the stack names one; warnings go to the Pulumi log.
+ */
+export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_NAMESPACE), opts: ParseOptions = {}, apiModel?: ApiModelCluster): PkiSettings {
     const problems: string[] = [];
     let raw: unknown;
     try {
@@ -286,8 +319,10 @@ export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_N
         adoption[id] = { certificate: config.get(keys.cert) || undefined, privateKey: privateKey(keys.key, "ca.key") };
     }
     adoption.serviceAccountPrivateKey = privateKey(SERVICE_ACCOUNT_KEY, "apiserver.key");
+    const merged = apiModel ? mergeAdoption(adoption, apiModel) : { adoption, problems: [] };
+    problems.push(...merged.problems);
     if (problems.length > 0) throw new ConfigError(problems);
-    const parsed = parsePkiConfig(raw, adoption, opts);
+    const parsed = parsePkiConfig(raw, merged.adoption, opts);
     for (const w of parsed.warnings) pulumi.log.warn(w);
     return parsed.value;
 }
