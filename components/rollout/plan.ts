@@ -185,6 +185,8 @@ export function describeRollout(steps: RolloutStep[]): string[] {
                 .filter(([svc]) => s.restarts.includes(svc as Service))
                 .map(([svc, paths]) => `${svc} if ${paths!.map(baseName).join(", ")} changed`);
             const restart = conditional.length > 0 ? `restart ${conditional.join("; ")}` : "no restart (reloads on its own)";
-            return `${s.wave + 1}. ${s.node} ${s.kind}: ${files ? `install ${files}; ` : ""}${restart}; gate: ${STEP_REGISTRY[s.kind].gateText}`;
+            const spec = STEP_REGISTRY[s.kind];
+            const precheck = spec.precheckText ? `first: ${spec.precheckText}; ` : "";
+            return `${s.wave + 1}. ${s.node} ${s.kind}: ${precheck}${files ? `install ${files}; ` : ""}${restart}; gate: ${spec.gateText}`;
         });
 }

@@ -52,6 +52,8 @@ export interface StepKindSpec {
     /** Shell function names (scripts/gates.sh). */
     gate: string;
     precheck?: string;
+    /** What the precheck refuses, in the preview's words (it decides on the node, from what is installed there). */
+    precheckText?: string;
     beforeRestart?: string;
     /** The master leaves the load balancer before these services restart. */
     drain: boolean;
@@ -72,6 +74,7 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         gate: "gate_etcd",
         // records whether etcd had quorum and the apiserver served before the change (the repair case)
         precheck: "precheck_etcd",
+        precheckText: "refused, nothing changed, while another member is unhealthy (quorum), unless this member's installed certificates have expired (the repair)",
         beforeRestart: "etcd_hand_over_leadership",
         // this master's apiserver uses only its local member
         drain: true,

@@ -2,6 +2,7 @@
 # artifacts.sh STATE: write what aks-engine would leave an operator with, and what the product
 # needs as input:
 #   STATE/_output/<dnsPrefix>/apimodel.json                  aks-engine-style apimodel (vlabs)
+#   STATE/_output/<dnsPrefix>/azuredeploy.json               its ARM template's parameters (nameSuffix)
 #   STATE/_output/<dnsPrefix>/kubeconfig/kubeconfig.<loc>.json  admin kubeconfig (via the LB IP)
 #   STATE/Pulumi.testbed.yaml                                Pulumi stack config (inventory)
 #   STATE/inventory.json                                     the same inventory as JSON
@@ -105,6 +106,13 @@ jq -n \
   }
 }' >"$OUT/apimodel.json"
 chmod 600 "$OUT/apimodel.json"
+# The ARM template's parameters beside it, as `aks-engine generate` writes them: the VM names'
+# suffix is there, not in the apimodel (the program's apimodelPath reads it).
+jq -n --arg cid "$CLUSTER_ID" '{
+  "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+  contentVersion: "1.0.0.0",
+  parameters: { nameSuffix: { type: "string", defaultValue: $cid, metadata: { description: "A string hash of the master DNS name to uniquely identify the cluster." } } }
+}' >"$OUT/azuredeploy.json"
 
 # ---- admin kubeconfig for the operator's machine (aks-engine writes JSON; YAML is JSON's superset)
 jq -n --arg dns "$DNS_PREFIX" --arg server "https://$LB_IP:443" \

@@ -1,24 +1,73 @@
-// Faults during a step, on a real testbed node, with the step scripts run directly over SSH and
-// the parameters the program sends: each ends in an error naming the node and the check, the node
-// back on its previous files (or, for a refusal, never off them), and a rerun after the fault is
-// removed converges. Faults driven through `pulumi up` are in rollout-on-testbed.test.ts.
+// The fault matrix on a real testbed: faults during a step (the step scripts run directly over SSH
+// with the parameters the program sends) and faults of the run itself (`pulumi up` killed, two
+// stacks at once, through the real engine). Every case runs with the prober sending API requests
+// through the load balancer and ends with the same checks: the error names the node and the check;
+// that node is back on its previous files (or, for a refusal, never off them) and a rerun after
+// the fault is removed converges; no other node was touched; every Node is Ready and every
+// apiserver's /readyz answers 200 "ok"; the etcd canary data are unchanged; and the prober's
+// failed requests are printed with the time to the error, and must be 0.
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
 import { InputFile } from "../../components/rollout";
 import { stepParams } from "../../components/rollout/stepParams";
 import { StepKind } from "../../components/rollout/registry";
+import { whileProbing } from "../../testbed/harness/prober";
+import { openTestbedStack } from "../../testbed/harness/workspace";
+import { createTestBackend, spawnPulumi, TestBackend } from "./support/engine";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
-import { onNode, testbed, testbedNodes } from "./support/testbed";
+import { etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 const HEALTH_TIMEOUT = 10;
+/** The files each node's steps change: a node whose hashes of these moved was touched. */
+const WATCHED: Record<TestbedNode["role"], string[]> = { master: ["client.crt", "client.key", "apiserver.crt", "etcdserver.crt"], agent: ["client.crt", "client.key"] };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The processes whose parent is `pid` (ps exits 1 when there are none). */
+function childPids(pid: number): number[] {
+    const out = execFileSync("sh", ["-c", `ps -o pid= --ppid ${pid} || true`], { encoding: "utf8" });
+    return out.split("\n").filter((l) => l.trim()).map(Number);
+}
+
+/** SIGKILL to each process still there. */
+function killAll(pids: number[]): void {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            // gone already
+        }
+    }
+}
+
+/** Waits (bounded) until `check` holds; fails naming `what`. */
+async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+        if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000} s: ${what}`);
+        await sleep(100);
+    }
+}
+
+/** A fault case: `inject` and `remove` run outside the prober's window, `during` inside it and returns the seconds to the error. */
+interface FaultCase {
+    inject?: () => Promise<void>;
+    during: () => Promise<number | undefined>;
+    remove?: () => Promise<void>;
+    /** Nodes no step may have touched (default: every node but the faulted one). */
+    untouched?: TestbedNode[];
+}
 
 describe("faults during a step on a testbed node", function () {
     let scratch: string;
+    let nodes: TestbedNode[];
+    let masters: TestbedNode[];
     let m0: string;
-    let m2: { name: string; ip: string };
+    let m2: TestbedNode;
     let a0: string;
     let run = 0;
 
@@ -26,17 +75,17 @@ describe("faults during a step on a testbed node", function () {
     const activity = (node: string) => JSON.parse(onNode(node, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string; message: string }>;
     /** Runs a step of `kind` on `node` with `files`; each call gets a new watch digest, as a changed input would. */
     const step = (node: string, kind: StepKind, files: InputFile[], opts: { disconnectAfterMs?: number } = {}): Promise<StepResult> =>
-        runStep(node, "rotate", [kind, node, `fault${++run}`], stepParams(testbedParamContext(HEALTH_TIMEOUT), testbedParamNode(node), kind), files, opts);
+        runStep(node, "rotate", [kind, node, `fault${++run}`], stepParams(testbedParamContext(HEALTH_TIMEOUT, true), testbedParamNode(node), kind), files, opts);
     /** A new cluster client certificate (client.crt/.key, read by the control plane, the kubelets and the apiserver). */
     const clientFiles = (subject: string, restarts: string[]) => {
         const { cert, key } = newClientCert(fs.mkdtempSync(path.join(scratch, "c-")), subject);
         return [certFile("client.crt", cert, restarts), certFile("client.key", key, restarts)];
     };
-    /** Breaks a VM's service run script for the duration of `body`; the supervisor restarts the good one after. */
-    async function withBrokenService<T>(vm: string, service: string, prefix: string, body: () => Promise<T>): Promise<T> {
+    /** Breaks a VM's service run script (`broken` of the good one) for the duration of `body`; the supervisor restarts the good one after. */
+    async function withBrokenService<T>(vm: string, service: string, broken: (good: string) => string, body: () => Promise<T>): Promise<T> {
         const file = serviceRunScript(vm, service);
         const good = fs.readFileSync(file, "utf8");
-        fs.writeFileSync(file, `${prefix}\n${good}`);
+        fs.writeFileSync(file, broken(good));
         try {
             return await body();
         } finally {
@@ -45,15 +94,49 @@ describe("faults during a step on a testbed node", function () {
         }
     }
 
+    const watchedHashes = (n: TestbedNode) => hashes(n.name, WATCHED[n.role]);
+
+    /** Every Node Ready, and every apiserver's /readyz on its own address answers 200 with exactly "ok" (within a minute: a removed fault may have restarted one). */
+    async function assertClusterHealthy(): Promise<void> {
+        const ready = await waitForReady(m0, nodes.map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
+        const readyz = (m: TestbedNode) => onNode(m.name, `curl -s --max-time 5 -w ' %{http_code}' --cacert ${CERTS}/ca.crt https://${m.ip}:443/readyz || true`);
+        for (const m of masters) {
+            await until(`${m.name} /readyz answers 200 "ok"`, 60_000, () => readyz(m) === "ok 200");
+        }
+    }
+
+    /** Runs one fault case of the matrix with its common checks (see the header); `faulted` is the node the fault is on. */
+    async function faultCase(id: string, faulted: string, c: FaultCase): Promise<void> {
+        const untouched = c.untouched ?? nodes.filter((n) => n.name !== faulted);
+        const before = untouched.map(watchedHashes);
+        const canary = etcdCanaryHash();
+        await c.inject?.();
+        let probed: Awaited<ReturnType<typeof whileProbing<number | undefined>>>;
+        try {
+            probed = await whileProbing(c.during);
+        } finally {
+            await c.remove?.();
+        }
+        const { result: toError, probe } = probed;
+        console.log(`      (${id}) ${faulted}: ${toError === undefined ? "" : `error after ${toError.toFixed(1)} s; `}prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.ok(probe.ok > 0, "the prober ran");
+        assert.equal(probe.fail, 0, `failed requests during (${id}): ${(probe.explained ?? []).join("; ")}`);
+        assert.deepEqual(untouched.map(watchedHashes), before, `no other node was touched: ${untouched.map((n) => n.name).join(", ")}`);
+        assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
+        await assertClusterHealthy();
+    }
+
     before(function () {
         this.timeout(300_000);
         testbed("down");
         testbed("up");
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "azs-faults-"));
-        const masters = testbedNodes().filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+        nodes = testbedNodes();
+        masters = nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
         m0 = masters[0]!.name;
         m2 = masters[2]!;
-        a0 = testbedNodes().find((n) => n.role === "agent")!.name;
+        a0 = nodes.find((n) => n.role === "agent")!.name;
     });
 
     after(function () {
@@ -63,137 +146,241 @@ describe("faults during a step on a testbed node", function () {
         testbed("down");
     });
 
-    it("(f) another etcd member down: the etcd step refuses before any change, naming the member", async () => {
-        onNode(m2.name, "sudo systemctl stop etcd");
-        try {
-            const files = ["etcdserver.crt", "etcdserver.key"];
-            const before = hashes(m0, files);
-            const pid = onNode(m0, "systemctl show -p MainPID etcd").trim();
-            const r = await step(m0, "etcd", files.map((f) => certFile(f, onNode(m0, `sudo cat ${CERTS}/${f}`))));
-            assert.notEqual(r.status, 0);
-            assert.match(r.stderr, new RegExp(`etcd/${m0}: etcd member ${m2.ip.replace(/\./g, "\\.")} is not healthy: restarting this member as well could lose quorum; nothing was changed`));
-            assert.equal(hashes(m0, files), before);
-            assert.equal(onNode(m0, "systemctl show -p MainPID etcd").trim(), pid, "etcd was not restarted");
-            assert.equal(activity(m0)[`etcd/${m0}`]!.status, "Failed");
-        } finally {
-            onNode(m2.name, "sudo systemctl start etcd");
-        }
-    });
+    it("(f) another etcd member down: the etcd step refuses before any change, naming the member", () =>
+        faultCase("f", m0, {
+            // the master down as a whole (its apiserver would serve errors without its local member):
+            // the balancer marks it down (2 refused probes) before the prober's window opens
+            inject: async () => {
+                onNode(m2.name, "sudo systemctl stop kube-apiserver etcd");
+                await sleep(5000);
+            },
+            during: async () => {
+                const files = ["etcdserver.crt", "etcdserver.key"];
+                const before = hashes(m0, files);
+                const pid = onNode(m0, "systemctl show -p MainPID etcd").trim();
+                const started = Date.now();
+                const r = await step(m0, "etcd", files.map((f) => certFile(f, onNode(m0, `sudo cat ${CERTS}/${f}`))));
+                assert.notEqual(r.status, 0);
+                assert.match(r.stderr, new RegExp(`etcd/${m0}: etcd member ${m2.ip.replace(/\./g, "\\.")} is not healthy: restarting this member as well could lose quorum; nothing was changed`));
+                assert.equal(hashes(m0, files), before);
+                assert.equal(onNode(m0, "systemctl show -p MainPID etcd").trim(), pid, "etcd was not restarted");
+                assert.equal(activity(m0)[`etcd/${m0}`]!.status, "Failed");
+                return (Date.now() - started) / 1000;
+            },
+            remove: async () => {
+                onNode(m2.name, "sudo systemctl start etcd kube-apiserver");
+            },
+        }));
 
     /**
      * A step installing a new client certificate (`subject`) under `fault`: it fails with stderr
      * matching every `expect`, the node keeps its previous files, and when `converges` the same step
-     * succeeds once the fault is gone (`fault` removes it when the step returns).
+     * succeeds once the fault is gone (`fault` removes it when the step returns). Returns the seconds to the error.
      */
-    async function rollsBack(node: string, kind: StepKind, o: { subject?: string; restarts: string[]; fault: (run: () => Promise<StepResult>) => Promise<StepResult>; expect: RegExp[]; converges: boolean }) {
+    async function rollsBack(node: string, kind: StepKind, o: { subject?: string; restarts: string[]; fault: (run: () => Promise<StepResult>) => Promise<StepResult>; expect: RegExp[]; converges: boolean }): Promise<number> {
         const files = ["client.crt", "client.key"];
         const before = hashes(node, files);
         const next = clientFiles(o.subject ?? "/O=system:masters/CN=client", o.restarts);
         const started = Date.now();
         const r = await o.fault(() => step(node, kind, next));
-        console.log(`      ${kind}/${node}: error after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        const toError = (Date.now() - started) / 1000;
         assert.notEqual(r.status, 0);
         for (const e of o.expect) assert.match(r.stderr, e);
         assert.equal(hashes(node, files), before, "back on the previous files");
-        if (!o.converges) return;
-        const rerun = await step(node, kind, next);
-        assert.equal(rerun.status, 0, rerun.stderr);
-        assert.notEqual(hashes(node, files), before, "the new files are in place");
+        if (o.converges) {
+            const rerun = await step(node, kind, next);
+            assert.equal(rerun.status, 0, rerun.stderr);
+            assert.notEqual(hashes(node, files), before, "the new files are in place");
+        }
+        return toError;
     }
 
     it("(c) a restart that fails: rolled back, the error names the service and says the node is still unhealthy; converges once the unit starts", () =>
-        rollsBack(m0, "controlPlane", {
+        faultCase("c", m0, { during: () => rollsBack(m0, "controlPlane", {
             restarts: ["kube-controller-manager", "kube-scheduler"],
-            fault: (run) => withBrokenService(m0, "kube-scheduler", "exit 1", run),
+            fault: (run) => withBrokenService(m0, "kube-scheduler", (good) => `exit 1\n${good}`, run),
             expect: [new RegExp(`controlPlane/${m0}: restarting kube-scheduler \\(systemd\\) failed \\(exit status 1\\); rolled back 2 file\\(s\\) from \\S+; STILL UNHEALTHY after the rollback: restarting kube-scheduler`)],
             converges: true,
-        }));
+        }) }));
 
     it("(b) the controller-manager's new client certificate refused by the apiserver: rolled back and healthy again", () =>
-        rollsBack(m0, "controlPlane", {
+        faultCase("b", m0, { during: () => rollsBack(m0, "controlPlane", {
             // signed by the cluster CA, so the staged check passes, but without rights (no system:masters)
             subject: "/CN=nobody",
             restarts: ["kube-controller-manager", "kube-scheduler"],
             fault: (run) => run(),
             expect: [new RegExp(`controlPlane/${m0}: health check failed: (kube-(controller-manager|scheduler) /healthz|the apiserver does not answer kube-controller-manager).*; rolled back 2 file\\(s\\) from \\S+; healthy again on the previous files`)],
             converges: false,
-        }));
+        }) }));
 
     it("(a) an apiserver that runs but whose /readyz fails (its etcd unreachable): rolled back; converges once etcd is reachable", () =>
-        rollsBack(m0, "apiserver", {
+        faultCase("a", m0, { during: () => rollsBack(m0, "apiserver", {
             restarts: ["kube-apiserver"],
-            fault: async (run) => {
-                const block = "sudo iptables -w 5 -I OUTPUT -p tcp --dport 2379 -j REJECT";
-                onNode(m0, block);
-                try {
-                    return await run();
-                } finally {
-                    onNode(m0, block.replace("-I OUTPUT", "-D OUTPUT"));
-                }
-            },
-            expect: [new RegExp(`apiserver/${m0}: health check failed: kube-apiserver /readyz on [0-9.]+:443 not ok \\(not within ${HEALTH_TIMEOUT} s\\); rolled back 2 file\\(s\\)`)],
+            // only the restarted apiserver (after the drain) gets an etcd address nothing listens on
+            fault: (run) => withBrokenService(m0, "kube-apiserver", (good) => good.replace("--etcd-servers=https://127.0.0.1:2379", "--etcd-servers=https://127.0.0.1:2999"), run),
+            expect: [new RegExp(`apiserver/${m0}: health check failed: kube-apiserver /readyz on [0-9.]+:443 not ok \\(not within ${HEALTH_TIMEOUT} s\\); rolled back 2 file\\(s\\)`), /STILL UNHEALTHY after the rollback/],
             converges: true,
-        }));
+        }) }));
 
     it("(h) a kubelet that crash-loops after its restart: the old lease does not pass the gate; rolled back; converges once it runs", () =>
-        rollsBack(a0, "kubelet", {
+        faultCase("h", a0, { during: () => rollsBack(a0, "kubelet", {
             restarts: ["kubelet"],
             // up for 2 s (so the restart itself succeeds), then exits: never renews the Node's lease
-            fault: (run) => withBrokenService(a0, "kubelet", "sleep 2; exit 1", run),
+            fault: (run) => withBrokenService(a0, "kubelet", (good) => `sleep 2; exit 1\n${good}`, run),
             expect: [new RegExp(`kubelet/${a0}: health check failed: Node ${a0} not Ready with a lease renewed since the kubelet restarted`), /STILL UNHEALTHY after the rollback/],
             converges: true,
+        }) }));
+
+    it("(d) the step itself SIGKILLed after its files moved (as power loss would): the next run restores them first, then converges", () =>
+        faultCase("d, on the node", m0, {
+            during: async () => {
+                const files = ["client.crt", "client.key"];
+                const before = hashes(m0, files);
+                const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
+                const running = step(m0, "controlPlane", next);
+                const journal = path.join(vmDir(m0), "root/etc-kubernetes/rotate-certs/journal");
+                await until("the step opened its journal", 30_000, () => fs.existsSync(journal));
+                onNode(m0, "sudo pkill -KILL -f 'bash -s -- rotate [c]ontrolPlane'");
+                await running;
+                assert.equal(activity(m0)[`controlPlane/${m0}`]!.status, "Initiated", "a killed step records nothing more");
+                const rerun = await step(m0, "controlPlane", next);
+                assert.equal(rerun.status, 0, rerun.stderr);
+                assert.match(rerun.stderr, new RegExp(`step controlPlane/${m0} was interrupted after its files moved: restored its previous files`));
+                assert.notEqual(hashes(m0, files), before);
+                assert.equal(fs.existsSync(journal), false, "the journal is closed");
+                return undefined;
+            },
         }));
 
-    it("(d) a step killed after its files moved: the next run restores them first, then converges", async () => {
-        const files = ["client.crt", "client.key"];
-        const before = hashes(m0, files);
-        const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
-        const running = step(m0, "controlPlane", next);
-        // SIGKILL the step (as power loss would) once its journal says files are moving
-        let killed = false;
-        for (let i = 0; i < 100 && !killed; i++) {
-            killed = onNode(m0, "if sudo test -f /etc/kubernetes/rotate-certs/journal; then sudo pkill -KILL -f 'bash -s -- rotate [c]ontrolPlane' && echo killed; fi || true").includes("killed");
-            if (!killed) await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        assert.ok(killed, "the step was killed while its journal was open");
-        await running;
-        assert.equal(activity(m0)[`controlPlane/${m0}`]!.status, "Initiated", "a killed step records nothing more");
-        const rerun = await step(m0, "controlPlane", next);
-        assert.equal(rerun.status, 0, rerun.stderr);
-        assert.match(rerun.stderr, new RegExp(`step controlPlane/${m0} was interrupted after its files moved: restored its previous files`));
-        assert.notEqual(hashes(m0, files), before);
-        assert.equal(onNode(m0, "sudo test -e /etc/kubernetes/rotate-certs/journal && echo open || echo closed").trim(), "closed");
-    });
+    it("(g) the lock script: a second stack is refused, naming the first and where it connected from, until the first releases it", () =>
+        faultCase("g, on the node", m0, {
+            during: async () => {
+                const lock = (action: string, holder: string) => runStep(m0, "lock", [action, m0, `fault${++run}`], { lock_holder: holder }, []);
+                const [a, b] = ["organization/azs-cert-rotation/staging", "organization/azs-cert-rotation/other-checkout"];
+                assert.equal((await lock("take", a)).status, 0);
+                try {
+                    assert.equal((await lock("take", a)).status, 0, "the holder's rerun goes on");
+                    const refused = await lock("take", b);
+                    assert.notEqual(refused.status, 0);
+                    assert.match(refused.stderr, new RegExp(`${m0}: the cluster's rotation lock is held by ${a} since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\(connected from [0-9.]+\\): another stack is rotating this cluster; .*sudo rm /etc/kubernetes/rotate-certs/cluster-lock`));
+                    assert.equal((await lock("release", b)).status, 0);
+                    assert.notEqual((await lock("take", b)).status, 0, "a release by another stack does not free it");
+                } finally {
+                    assert.equal((await lock("release", a)).status, 0);
+                }
+                assert.equal((await lock("take", b)).status, 0, "free once the holder released it");
+                assert.equal((await lock("release", b)).status, 0);
+                assert.equal(onNode(m0, "sudo test -e /etc/kubernetes/rotate-certs/cluster-lock && echo held || echo free").trim(), "free");
+                return undefined;
+            },
+        }));
 
-    it("(g) two stacks on one cluster: the second is refused the lock, naming the first, until the first releases it", async () => {
-        const lock = (action: string, holder: string) => runStep(m0, "lock", [action, m0, `fault${++run}`], { lock_holder: holder }, []);
-        const [a, b] = ["organization/azs-cert-rotation/staging", "organization/azs-cert-rotation/other-checkout"];
-        assert.equal((await lock("take", a)).status, 0);
-        try {
-            assert.equal((await lock("take", a)).status, 0, "the holder's rerun goes on");
-            const refused = await lock("take", b);
-            assert.notEqual(refused.status, 0);
-            assert.match(refused.stderr, new RegExp(`${m0}: the cluster's rotation lock is held by ${a} since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: another stack is rotating this cluster; .*sudo rm /etc/kubernetes/rotate-certs/cluster-lock`));
-            assert.equal((await lock("release", b)).status, 0);
-            assert.notEqual((await lock("take", b)).status, 0, "a release by another stack does not free it");
-        } finally {
-            assert.equal((await lock("release", a)).status, 0);
-        }
-        assert.equal((await lock("take", b)).status, 0, "free once the holder released it");
-        assert.equal((await lock("release", b)).status, 0);
-        assert.equal(onNode(m0, "sudo test -e /etc/kubernetes/rotate-certs/cluster-lock && echo held || echo free").trim(), "free");
-    });
+    it("(e) the SSH connection cut during a restart: the step finishes on its own and records its outcome", () =>
+        faultCase("e", m0, {
+            during: async () => {
+                const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
+                const r = await step(m0, "controlPlane", next, { disconnectAfterMs: 1500 });
+                assert.notEqual(r.status, 0, "the operator's side saw the connection drop");
+                await until("the step recorded its outcome", 60_000, () => activity(m0)[`controlPlane/${m0}`]!.status !== "Initiated");
+                assert.equal(activity(m0)[`controlPlane/${m0}`]!.status, "Success");
+                assert.equal(hashes(m0, ["client.crt"]).split(" ")[0], createHash("sha256").update(next[0]!.content).digest("hex"));
+                return undefined;
+            },
+        }));
 
-    it("(e) the SSH connection cut during a restart: the step finishes on its own and records its outcome", async () => {
-        const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
-        const r = await step(m0, "controlPlane", next, { disconnectAfterMs: 1500 });
-        assert.notEqual(r.status, 0, "the operator's side saw the connection drop");
-        let status = "Initiated";
-        for (let i = 0; i < 60 && status === "Initiated"; i++) {
-            await new Promise((resolve) => setTimeout(resolve, 1000));
-            status = activity(m0)[`controlPlane/${m0}`]!.status;
+    describe("through `pulumi up`", function () {
+        let backend: TestBackend;
+        const dirs: string[] = [];
+        const stacks: Stack[] = [];
+        const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;
+        const lockFile = () => path.join(vmDir(m0), "root/etc-kubernetes/rotate-certs/cluster-lock");
+        const lockHolder = () => (fs.existsSync(lockFile()) ? fs.readFileSync(lockFile(), "utf8").split("\n")[0] : "");
+
+        async function openStack(name: string): Promise<Stack> {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-faults-project-"));
+            dirs.push(dir);
+            const stack = await openTestbedStack(dir, name, TESTBED_STATE, backend.envVars);
+            stacks.push(stack);
+            return stack;
         }
-        assert.equal(status, "Success");
-        assert.equal(hashes(m0, ["client.crt"]).split(" ")[0], createHash("sha256").update(next[0]!.content).digest("hex"));
+
+        before(() => {
+            backend = createTestBackend("azs-faults-e2e");
+        });
+
+        after(async function () {
+            this.timeout(300_000);
+            for (const stack of stacks) await stack.destroy().catch(() => undefined);
+            for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+            backend.remove();
+        });
+
+        it("(d, g) a second stack refused while the first runs, naming it; the first `pulumi up` SIGKILLed during a file swap; after `pulumi cancel` its rerun converges", async () => {
+            const a = await openStack("faults-a");
+            const b = await openStack("faults-b");
+            let killedOn = "";
+            let orphans: number[] = [];
+            await faultCase("d, g through pulumi up", "every node", {
+                untouched: [],
+                during: async () => {
+                    const started = Date.now();
+                    const upA = spawnPulumi(dirs[0]!, backend.envVars, ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", "faults-a"]);
+                    let outA = "";
+                    upA.stdout!.on("data", (d: Buffer) => (outA += d.toString()));
+                    upA.stderr!.on("data", (d: Buffer) => (outA += d.toString()));
+                    let runningA = true;
+                    const exitedA = new Promise<void>((resolve) =>
+                        upA.on("exit", () => {
+                            runningA = false;
+                            resolve();
+                        }),
+                    );
+                    const stillRunning = () => {
+                        if (!runningA) throw new Error(`pulumi up of faults-a ended before it was killed: ${outA.slice(-3000)}`);
+                    };
+                    try {
+                        await until("stack faults-a took the cluster lock", 300_000, () => (stillRunning(), lockHolder() === holder("faults-a")));
+                        // (g) the second stack: refused at its lock step, so none of its node steps ran
+                        const bSteps: string[] = [];
+                        await assert.rejects(
+                            b.up({ onEvent: (e) => e.resOutputsEvent?.metadata.type === "command:remote:Command" && bSteps.push(e.resOutputsEvent.metadata.urn) }),
+                            (err: Error) => {
+                                assert.match(err.message, new RegExp(`the cluster's rotation lock is held by ${holder("faults-a")} since \\S+ \\(connected from [0-9.]+\\): another stack is rotating this cluster`));
+                                return true;
+                            },
+                        );
+                        assert.deepEqual(bSteps, [], "stack faults-b ran no remote step");
+                        console.log(`      (g) faults-b refused after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+                        // (d) SIGKILL the CLI with its plugins once a master's journal says files are moving
+                        const journals = masters.map((m) => ({ node: m.name, file: path.join(vmDir(m.name), "root/etc-kubernetes/rotate-certs/journal") }));
+                        await until("a master step opened its journal", 600_000, () => (stillRunning(), journals.some((j) => fs.existsSync(j.file))));
+                        // the CLI and its language host; its resource plugins run in process groups of their own
+                        // and outlive it, as after `kill -9` of pulumi: the command plugin then cancels its step (SIGTERM)
+                        orphans = childPids(upA.pid!);
+                        process.kill(-upA.pid!, "SIGKILL");
+                        killedOn = journals.find((j) => fs.existsSync(j.file))?.node ?? "";
+                    } finally {
+                        if (upA.exitCode === null && upA.signalCode === null) process.kill(-upA.pid!, "SIGKILL");
+                        await exitedA;
+                    }
+                    assert.notEqual(killedOn, "", `killed during a step: ${outA.slice(-2000)}`);
+                    // the step goes on without its connection and ends on its own: no journal left, every key matching its certificate
+                    const journal = path.join(vmDir(killedOn), "root/etc-kubernetes/rotate-certs/journal");
+                    await until(`the interrupted step on ${killedOn} finished on its own`, 900_000, () => !fs.existsSync(journal) && !Object.values(activity(killedOn)).some((x) => x.status === "Initiated"));
+                    killAll(orphans);
+                    const pairs = onNode(killedOn, `cd ${CERTS} && for c in *.crt; do k=\${c%.crt}.key; [ -f "$k" ] || continue; a=$(openssl x509 -noout -pubkey -in "$c" | sha256sum); b=$(sudo openssl pkey -pubout -in "$k" | sha256sum); [ "$a" = "$b" ] && echo "ok $c" || echo "MISMATCH $c"; done`);
+                    assert.doesNotMatch(pairs, /MISMATCH/, `${killedOn}: every certificate matches its key`);
+                    // the operator's way back: release Pulumi's own stack lock, then run up again
+                    execFileSync("pulumi", ["cancel", "--yes", "--stack", "faults-a"], { cwd: dirs[0]!, env: { ...process.env, ...backend.envVars }, stdio: "inherit" });
+                    const rerun = await a.up();
+                    assert.equal(rerun.summary.result, "succeeded");
+                    const profile = rerun.outputs.certificateProfile!.value as Record<string, string>;
+                    for (const n of nodes) assert.equal(fingerprint(onNode(n.name, `cat ${CERTS}/client.crt`)), fingerprint(profile.clientCertificate!), `${n.name}: the stack's client certificate`);
+                    assert.equal(lockHolder(), "", "the cluster lock is released");
+                    return undefined;
+                },
+            });
+            console.log(`      (d) killed during a step on ${killedOn}`);
+        });
     });
 });

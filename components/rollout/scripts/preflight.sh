@@ -7,7 +7,7 @@
 preflight_main() {
   # shellcheck disable=SC2034 # STEP_ID is read by lib.sh's log and activity
   STEP_ID=preflight NODE=${1:?node name}
-  trap '' HUP PIPE # a dropped connection must not stop a restore halfway
+  trap '' HUP PIPE TERM # a dropped connection or a cancelled run must not stop a restore halfway
   local missing=() tool entry free_kb too_old
   too_old=$(bash_supported "${BASH_VERSINFO[@]:0:3}") || die "$NODE: $too_old"
   STAGE=$(mktemp -d)

@@ -9,8 +9,10 @@ rotate_main() {
   NODE=${2:?node name}
   STEP_ID="$kind/$NODE"
   # A dropped SSH connection must not kill the step between a swap and its rollback: it finishes
-  # on its own (its output is lost; the node's log and activity file keep it).
-  trap '' HUP PIPE
+  # on its own (its output is lost; the node's log and activity file keep it). Nor must the
+  # provider's SIGTERM when the engine cancels (Ctrl-C, or `pulumi up` killed): the step's own
+  # timeouts bound it.
+  trap '' HUP PIPE TERM
   lock_work_dir
   STAGE="$WORK_DIR/staged/$kind"
   # A drained master goes back into the load balancer only through apiserver_readmit (the gate, or

@@ -1,7 +1,7 @@
 // What every e2e test needs from the real Pulumi engine: a private local backend and the
 // assurance that the engine and the plugins a test uses are really there (a missing engine is a
 // failure, never a silent skip).
-import { execFileSync } from "child_process";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -42,6 +42,14 @@ export function assertEngineWithPlugin(npmPackage: string): void {
     if (!found) {
         throw new Error(`resource plugin ${wanted.name} ${wanted.version} (asked for by ${npmPackage}) is not installed: run npm run setup`);
     }
+}
+
+/**
+ * `pulumi <args>` from a project directory as its own process group, so that a test can SIGKILL
+ * the CLI with every plugin it started (as power loss or `kill -9` of the operator's shell would).
+ */
+export function spawnPulumi(cwd: string, envVars: Record<string, string>, args: string[]): ChildProcess {
+    return spawn("pulumi", args, { cwd, env: { ...process.env, ...envVars }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** Every file under dir whose text holds a PEM private key. */

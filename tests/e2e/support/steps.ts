@@ -8,6 +8,7 @@ import { expandInstances, pkiInventoryFrom } from "../../../components/pki/insta
 import { certificateCatalog } from "../../../components/pki/catalog";
 import { commandLine, InputFile, scriptText, StepScript, stepInput } from "../../../components/rollout";
 import { ParamContext, ParamNode } from "../../../components/rollout/stepParams";
+import { testbedRollout } from "../../../testbed/harness/workspace";
 import { TESTBED_STATE, testbedNodes } from "./testbed";
 
 export const CERTS = "/etc/kubernetes/certs";
@@ -50,15 +51,19 @@ export function testbedParamNode(name: string): ParamNode {
     return { ...n, services: resolveServiceManagers(n.role, n.services ?? {}).managers };
 }
 
-/** What the program would derive for the testbed: catalog paths, members; no load balancer drain. */
-export function testbedParamContext(healthTimeoutSeconds: number): ParamContext {
+/**
+ * What the program would derive for the testbed: catalog paths, members; the load balancer drain of
+ * the testbed's stack (testbedRollout) when `drain`, else none (a master then stays in the balancer).
+ */
+export function testbedParamContext(healthTimeoutSeconds: number, drain = false): ParamContext {
+    const rollout = testbedRollout();
     return {
         instances: expandInstances(certificateCatalog(), pkiInventoryFrom({ nodes: testbedNodes(), fqdn: "testbed.local" })),
         masters: testbedNodes().filter((n) => n.role === "master"),
         etcdCaId: "kubernetes-ca",
         healthTimeoutSeconds,
-        loadBalancerSettleSeconds: 2,
-        loadBalancerProbeSources: [],
+        loadBalancerSettleSeconds: drain ? (rollout.loadBalancerSettleSeconds as number) : 2,
+        loadBalancerProbeSources: drain ? (rollout.loadBalancerProbeSources as string[]) : [],
         backupsKept: 5,
     };
 }

@@ -43,6 +43,11 @@ export function servedFingerprint(host: string, port: number, node?: string, cli
     return (node ? onNode(node, `sudo sh -c '${cmd}'`) : execFileSync("sh", ["-c", cmd], { encoding: "utf8", timeout: 20_000 })).trim();
 }
 
+/** A digest of the canary objects testbed/up wrote into etcd, read through master 0 (testbed/etcd-check): a rotation must not change it. */
+export function etcdCanaryHash(): string {
+    return (JSON.parse(execFileSync(path.join(REPO_ROOT, "testbed/etcd-check"), { encoding: "utf8" })) as { canarySha256: string }).canarySha256;
+}
+
 /** GET on the API through the load balancer with a node's client certificate (run on that node). */
 export function apiGet(node: string, apiPath: string): unknown {
     const out = onNode(

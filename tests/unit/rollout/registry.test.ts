@@ -65,6 +65,7 @@ describe("step registry ↔ remote scripts", () => {
             for (const fn of [spec.gate, spec.precheck, spec.beforeRestart].filter((f): f is string => f !== undefined)) {
                 assert.ok(rotate.has(fn), `step ${kind}: ${fn} is not a function of the remote scripts`);
             }
+            assert.equal(spec.precheckText !== undefined, spec.precheck !== undefined, `step ${kind}: a precheck and its words for the preview come together`);
         }
     });
 
