@@ -292,6 +292,8 @@ describe("faults during a step on a testbed node", function () {
         let backend: TestBackend;
         const dirs: string[] = [];
         const stacks: Stack[] = [];
+        /** Plugins of a killed CLI, killed once its step has ended on the node (or when the test fails). */
+        let orphans: number[] = [];
         const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;
         const lockFile = () => path.join(vmDir(m0), "root/etc-kubernetes/rotate-certs/cluster-lock");
         const lockHolder = () => (fs.existsSync(lockFile()) ? fs.readFileSync(lockFile(), "utf8").split("\n")[0] : "");
@@ -310,6 +312,7 @@ describe("faults during a step on a testbed node", function () {
 
         after(async function () {
             this.timeout(300_000);
+            killAll(orphans);
             for (const stack of stacks) await stack.destroy().catch(() => undefined);
             for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
             backend.remove();
@@ -319,7 +322,6 @@ describe("faults during a step on a testbed node", function () {
             const a = await openStack("faults-a");
             const b = await openStack("faults-b");
             let killedOn = "";
-            let orphans: number[] = [];
             await faultCase("d, g through pulumi up", "every node", {
                 untouched: [],
                 during: async () => {
@@ -380,7 +382,8 @@ describe("faults during a step on a testbed node", function () {
                     return undefined;
                 },
             });
-            console.log(`      (d) killed during a step on ${killedOn}`);
+            const interrupted = Object.entries(activity(killedOn)).map(([id, a]) => `${id} ${a.status}`).join(", ");
+            console.log(`      (d) killed during a step on ${killedOn}; its steps there: ${interrupted}`);
         });
     });
 });
