@@ -43,3 +43,19 @@ check_reported_version() {
     return 1
   fi
 }
+
+# check_plugin_info BINARY VERSION: for a resource plugin without a -version flag, starts it and
+# asks it over gRPC (build/plugin-info.ts, needs node_modules): both GetPluginInfo and the
+# schema from GetSchema must report VERSION.
+check_plugin_info() {
+  local reported
+  if [[ ! -d "$REPO_ROOT/node_modules/@pulumi/pulumi" ]]; then
+    echo "check_plugin_info needs node_modules: run npm ci (npm run setup does)" >&2
+    return 1
+  fi
+  reported=$(node -r ts-node/register/transpile-only "$REPO_ROOT/build/plugin-info.ts" "$1")
+  if [[ "$reported" != "$2 $2" ]]; then
+    echo "$(basename "$1") reports '$reported' (GetPluginInfo, schema version), expected $2 for both" >&2
+    return 1
+  fi
+}

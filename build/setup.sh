@@ -43,5 +43,14 @@ install_plugin command "$(npm_plugin_version @pulumi/command)" "$(providers/buil
 # The testbed's Go binaries (etcd, Kubernetes control plane, kubemark): cached like the engine.
 bash testbed/build.sh >/dev/null
 
+# The kubernetes plugin last: its cold build is the longest (see README), and a failure leaves
+# everything above installed and stops setup with this message.
+if ! k8s_dir=$(providers/build-kubernetes.sh | tail -n1); then
+  log "setup failed: the kubernetes resource plugin did not build (providers/build-kubernetes.sh, output above);" \
+    "the CLI, the tls and command plugins and the testbed are installed"
+  exit 1
+fi
+install_plugin kubernetes "$(npm_plugin_version @pulumi/kubernetes)" "$k8s_dir"
+
 pulumi plugin ls
 log "setup done in $((SECONDS - started)) s"
