@@ -1,20 +1,15 @@
 // The values of the remote scripts' parameters (registry STEP_PARAMS) for one node: file paths
 // from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
 // settings. A step is sent the ones its kind reads (paramsOf).
-import { managerWords, NODE_SERVICES, ServiceManagers } from "../nodeModel";
+import { managerWords, NODE_SERVICES } from "../nodeModel";
 import { CERTS_DIR } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
-import { restartedOn } from "./plan";
+import { PlanNode, restartedOn } from "./plan";
 import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
 
-export interface ParamNode {
-    name: string;
-    role: "master" | "agent";
-    ip: string;
-    index?: number;
-    services: ServiceManagers;
-}
+/** A node as the parameters need it: the plan's view of it and its address. */
+export type ParamNode = Pick<PlanNode, "name" | "role" | "index" | "services"> & { ip: string };
 
 export interface ParamContext {
     /** Every certificate instance of the cluster (the paths do not depend on the CA stage). */
