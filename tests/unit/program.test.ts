@@ -7,11 +7,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../components/config";
 import { program } from "../../components/program";
-import { fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
+import { FAKE_SSH_KEY, fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
 
 const NS = "azs-cert-rotation";
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
-const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
 const MASTERS = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
 const AGENTS = [0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`);
 const NODES = [
@@ -33,7 +32,7 @@ const TESTBED_STACK: Record<string, unknown> = {
     fqdn: "azstb.local.cloudapp.azurestack.external",
     apiServerEndpoint: "https://10.240.255.15:443",
     nodes: NODES,
-    sshPrivateKey: SSH_KEY,
+    sshPrivateKey: FAKE_SSH_KEY,
     rollout: { loadBalancerSettleSeconds: 3 },
 };
 

@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readApiModelFile, readStackConfig } from "../../../components/config";
 import { configProblems } from "../support/config";
+import { FAKE_SSH_KEY } from "../support/mocks";
 import { OpenSsl, Pem } from "../support/openssl";
 
 const NS = "azs-cert-rotation";
@@ -165,11 +166,10 @@ describe("config: the cluster from AKS Engine's apimodel.json", () => {
     });
 
     describe("with the stack file (readStackConfig)", () => {
-        const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nc3NoLWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
         /** The stack: apimodelPath, the nodes' host keys (and agents' addresses), and `extra`; `secrets` set with --secret. */
         function setStack(file: string, extra: Record<string, unknown> = {}, secrets: string[] = []): void {
             const nodes = [0, 1, 2].map((i) => ({ name: `k8s-master-${SUFFIX}-${i}`, hostKey: HOST_KEY(i) })).concat([0, 1, 2].map((i) => ({ name: `k8s-agentpool1-${SUFFIX}-${i}`, ip: `10.240.0.${4 + i}`, hostKey: HOST_KEY(10 + i) })));
-            const stack: Record<string, unknown> = { apimodelPath: file, nodes, sshPrivateKey: SSH_KEY, ...extra };
+            const stack: Record<string, unknown> = { apimodelPath: file, nodes, sshPrivateKey: FAKE_SSH_KEY, ...extra };
             pulumi.runtime.setAllConfig(
                 Object.fromEntries(Object.entries(stack).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
                 ["sshPrivateKey", ...secrets].map((k) => `${NS}:${k}`),

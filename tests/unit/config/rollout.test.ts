@@ -1,12 +1,11 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRolloutConfig } from "../../../components/config";
-import { fakeKeyPem } from "../support/mocks";
+import { FAKE_SSH_KEY } from "../support/mocks";
 
-const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
 
 describe("config: the rollout section", () => {
-    const key = { value: SSH_KEY, secret: true };
+    const key = { value: FAKE_SSH_KEY, secret: true };
     const problems = (raw: unknown, ssh: { value?: string; secret: boolean }) => {
         try {
             parseRolloutConfig(raw, ssh);
@@ -28,7 +27,7 @@ describe("config: the rollout section", () => {
 
     it("needs the SSH key, as a secret, when enabled; not when disabled", () => {
         assert.match(problems({}, { secret: false }).join("\n"), /sshPrivateKey: required to install certificates/);
-        assert.match(problems({}, { value: SSH_KEY, secret: false }).join("\n"), /must be stored as a secret/);
+        assert.match(problems({}, { value: FAKE_SSH_KEY, secret: false }).join("\n"), /must be stored as a secret/);
         assert.match(problems({}, { value: "ssh-ed25519 AAAA", secret: true }).join("\n"), /not a PEM\/OpenSSH private key/);
         assert.deepEqual(problems({ enabled: false }, { secret: false }), []);
     });

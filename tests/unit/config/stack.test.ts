@@ -3,12 +3,11 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parseInventoryConfig, parseRolloutConfig, readStackConfig, stackProblems } from "../../../components/config";
-import { fakeKeyPem } from "../support/mocks";
+import { FAKE_SSH_KEY } from "../support/mocks";
 import { configProblems } from "../support/config";
 
 const NS = "azs-cert-rotation";
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
-const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
 
 /** 3 masters; agents by pool: [pool, count] (agentpool1 …). */
 function inventory(pools: [string, number][], extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -22,7 +21,7 @@ function inventory(pools: [string, number][], extra: Record<string, unknown> = {
 const JUMPBOX = { jumpbox: { host: "10.240.255.250", hostKey: HOST_KEY(9) }, privateNetwork: true };
 
 function check(inv: Record<string, unknown>, rollout: Record<string, unknown>): string[] {
-    return stackProblems(parseInventoryConfig(inv), parseRolloutConfig(rollout, { value: SSH_KEY, secret: true }));
+    return stackProblems(parseInventoryConfig(inv), parseRolloutConfig(rollout, { value: FAKE_SSH_KEY, secret: true }));
 }
 
 describe("config: the sections against each other", () => {
@@ -60,7 +59,7 @@ describe("config: the sections against each other", () => {
         const nodes = (inv.nodes as Record<string, unknown>[]).map((n, i) => (i === 4 ? { ...n, hostKey: HOST_KEY(0) } : n));
         pulumi.runtime.setAllConfig(
             Object.fromEntries(
-                Object.entries({ ...inv, nodes, sshPrivateKey: SSH_KEY, rollout: { maxUnavailable: 2, loadBalancerProbeSources: ["10.240.255.5"] } }).map(([k, v]) => [
+                Object.entries({ ...inv, nodes, sshPrivateKey: FAKE_SSH_KEY, rollout: { maxUnavailable: 2, loadBalancerProbeSources: ["10.240.255.5"] } }).map(([k, v]) => [
                     `${NS}:${k}`,
                     typeof v === "string" ? v : JSON.stringify(v),
                 ]),
@@ -77,7 +76,7 @@ describe("config: the sections against each other", () => {
                 ],
             );
             pulumi.runtime.setAllConfig(
-                Object.fromEntries(Object.entries({ ...inv, sshPrivateKey: SSH_KEY }).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+                Object.fromEntries(Object.entries({ ...inv, sshPrivateKey: FAKE_SSH_KEY }).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
                 [`${NS}:sshPrivateKey`],
             );
             assert.equal(readStackConfig().inventory.nodes.length, 5);

@@ -4,11 +4,10 @@ import { InventorySettings, parseInventoryConfig, parseRolloutConfig } from "../
 import { ClusterPki, pkiInventoryFrom } from "../../../components/pki";
 import { CaPlan, caRecordOf, planCaStages } from "../../../components/pki/caPhases";
 import { Rollout } from "../../../components/rollout";
-import { fakeKeyPem, promiseOf, Registration, runMocked } from "../support/mocks";
+import { FAKE_SSH_KEY, promiseOf, Registration, runMocked } from "../support/mocks";
 import { everything, settingsOf } from "../support/pki";
 
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
-const SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
 
 function inventory(privateNetwork: boolean): InventorySettings {
     return parseInventoryConfig({
@@ -26,11 +25,11 @@ function inventory(privateNetwork: boolean): InventorySettings {
 
 async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan): Promise<{ rollout: Rollout; regs: Registration[] }> {
     const inv = inventory(privateNetwork);
-    const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: SSH_KEY, secret: true });
+    const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: FAKE_SSH_KEY, secret: true });
     const { result, registrations } = await runMocked(
         () => {
             const pki = new ClusterPki("pki", { settings: settingsOf(pkiConfig), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName, caStages: ca?.stages });
-            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit" }) };
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit", maintenance: { override: false, now: new Date() } }) };
         },
         ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)]), rollout.lock.take.stdout, rollout.lock.release.stdout])),
     );
@@ -97,7 +96,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.equal(conn.host, "10.240.255.42");
         assert.equal(conn.user, "azureuser");
         assert.equal(conn.hostKey, HOST_KEY(5));
-        assert.equal(conn.privateKey, SSH_KEY);
+        assert.equal(conn.privateKey, FAKE_SSH_KEY);
         assert.equal(conn.proxy, undefined);
     });
 
@@ -106,7 +105,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         const conn = privateRegs.find((r) => r.name === "k8s-master-31415926-0-etcd")!.inputs.connection as Record<string, Record<string, unknown>>;
         assert.equal(conn.proxy!.host, "10.240.255.250");
         assert.equal(conn.proxy!.hostKey, HOST_KEY(9));
-        assert.equal(conn.proxy!.privateKey, SSH_KEY);
+        assert.equal(conn.proxy!.privateKey, FAKE_SSH_KEY);
     });
 
     it("a one-shot CA rotation is three passes; the trust pass installs only the CA bundles, under names of its own", async () => {

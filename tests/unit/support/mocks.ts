@@ -205,3 +205,6 @@ export function fakeKeyPem(body: string): string {
     const label = ["PRIVATE", "KEY"].join(" ");
     return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 }
+
+/** The fake OpenSSH private key the unit tests set as the stack's sshPrivateKey (no key material). */
+export const FAKE_SSH_KEY = fakeKeyPem("c3NoLWtleQ==").replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY");
