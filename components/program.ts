@@ -4,23 +4,29 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
-import { Rollout } from "./rollout";
+import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
 
 /**
- * The CA generations the cluster has now: this stack's own `caGenerations` output, which only a
- * successful run writes (a failed run keeps the previous outputs), so a phase counts as done only
- * once it finished on every node.
+ * What the last successful run left, from this stack's own outputs (a failed run keeps the
+ * previous ones): `caGenerations`, the CA generations the cluster has now, so a phase counts as
+ * done only once it finished on every node; `lockDigest`, the cluster lock's digest then, which
+ * the maintenance-window guard compares this run's with.
  */
-async function deployedCaGenerations(): Promise<unknown> {
+async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?: string }> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const details = await self.getOutputDetails("caGenerations");
-    return details.value ?? details.secretValue;
+    const read = async (name: string): Promise<unknown> => {
+        const details = await self.getOutputDetails(name);
+        return details.value ?? details.secretValue;
+    };
+    const [caGenerations, lockDigest] = await Promise.all([read("caGenerations"), read("lockDigest")]);
+    return { caGenerations, ...(typeof lockDigest === "string" ? { lockDigest } : {}) };
 }
 
 export async function program(): Promise<Record<string, unknown>> {
-    const { inventory, pki: settings, rollout: rolloutSettings } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pkiInventory = pkiInventoryFrom(inventory);
-    const caPlan = planCaStages(await deployedCaGenerations(), settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
+    const deployed = await deployedOutputs();
+    const caPlan = planCaStages(deployed.caGenerations, settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
     const caChanges = caPlan.stageNames.some((s) => s !== "steady");
     (caChanges ? pulumi.log.warn : pulumi.log.info)(`CA rotation (${settings.caRotation}):\n${caPlan.text.join("\n")}`);
     const pki = new ClusterPki(CLUSTER_PKI_NAME, {
@@ -31,9 +37,14 @@ export async function program(): Promise<Record<string, unknown>> {
         caStages: caPlan.stages,
     });
     const outputs = stackOutputs(pki);
-    const rollout = rolloutSettings.enabled ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames, lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` }) : undefined;
+    const now = new Date();
+    const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
+    const rollout = rolloutSettings.enabled
+        ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames, lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, maintenance })
+        : undefined;
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);
+        if (maintenanceWindow) pulumi.log.info(`${windowStatus(maintenanceWindow, now)}; outside it, pulumi up refuses to change the nodes (${OVERRIDE_ENV}=1 overrides)`);
     } else {
         pulumi.log.warn("rollout.enabled is false: certificates are planned and reported, nothing is installed on the nodes");
     }
@@ -51,7 +62,7 @@ export async function program(): Promise<Record<string, unknown>> {
         // for users and CI systems outside the cluster: what to trust the apiserver with, and the admin credentials
         caBundle: pulumi.unsecret(outputs.caBundle),
         adminKubeconfig: outputs.adminKubeconfig,
-        // read back by the next run (deployedCaGenerations): which CA phase the cluster is in; it
+        // read back by the next run (deployedOutputs): which CA phase the cluster is in; it
         // resolves only after every node's steps succeeded, so a failed run leaves the old record
         caGenerations: rollout ? pulumi.unsecret(rollout.activity.apply(() => caPlan.record)) : caPlan.record,
         caRotationPlan: caPlan.text,
@@ -60,5 +71,8 @@ export async function program(): Promise<Record<string, unknown>> {
         rolloutPlan: rollout?.planText ?? [],
         // Step outcomes printed by the scripts hold no secret; they inherit secrecy from stdin.
         activity: rollout ? pulumi.unsecret(rollout.activity) : {},
+        // the maintenance-window guard's decision (an override is recorded here), and what the next run's guard compares with
+        maintenance: rollout?.maintenance ?? {},
+        lockDigest: rollout?.lockDigest ?? deployed.lockDigest,
     };
 }

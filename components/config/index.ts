@@ -1,5 +1,5 @@
 // Stack configuration: reading and validation with clear errors, before any resource exists.
-// One file per section (inventory.ts, pki.ts, rollout.ts); each has a pure parser (raw values in,
+// One file per section (inventory.ts, pki.ts, rollout.ts, maintenanceWindow.ts); each has a pure parser (raw values in,
 // typed settings or a ConfigError out), a reader over pulumi.Config, the lists of the keys it
 // accepts and the documentation rows of its keys (gathered in keys.ts). reader.ts is the checked
 // reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
@@ -12,10 +12,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { PkiSettings } from "../pki/settings";
 import { readApiModelConfig } from "./apimodel";
 import { InventorySettings, readInventoryConfig } from "./inventory";
+import { readMaintenanceWindowConfig } from "./maintenanceWindow";
 import { ParseOptions, readPkiConfig } from "./pki";
 import { CONFIG_NAMESPACE, ConfigError } from "./reader";
 import { readRolloutConfig, RolloutSettings } from "./rollout";
 import { stackProblems } from "./stack";
+import type { MaintenanceWindow } from "../rollout/maintenanceWindow";
 
 export { ConfigError, CONFIG_NAMESPACE } from "./reader";
 export { readApiModelConfig, readApiModelFile } from "./apimodel";
@@ -23,6 +25,7 @@ export type { ApiModel, ApiModelCluster } from "./apimodel";
 export { CONFIG_KEYS } from "./keys";
 export { INVENTORY_KEYS, parseInventoryConfig, readInventoryConfig } from "./inventory";
 export type { InventoryNode, InventorySettings } from "./inventory";
+export { MAINTENANCE_WINDOW_KEY, parseMaintenanceWindowConfig } from "./maintenanceWindow";
 export { parsePkiConfig, readPkiConfig } from "./pki";
 export type { AdoptionInput, ParseOptions } from "./pki";
 export { parseRolloutConfig, ROLLOUT_KEYS } from "./rollout";
@@ -33,6 +36,8 @@ export interface StackConfig {
     inventory: InventorySettings;
     pki: PkiSettings;
     rollout: RolloutSettings;
+    /** When `pulumi up` may change the nodes; undefined: always. */
+    maintenanceWindow?: MaintenanceWindow;
 }
 
 /** Every section, validated, and checked against each other (stack.ts). Call first in index.ts: a ConfigError stops the program before any resource. */
@@ -52,7 +57,8 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
     const inventory = collect(() => readInventoryConfig(config, apiModel));
     const pki = collect(() => readPkiConfig(config, opts, apiModel));
     const rollout = collect(() => readRolloutConfig(config));
+    const maintenanceWindow = collect(() => readMaintenanceWindowConfig(config));
     if (inventory && rollout) problems.push(...stackProblems(inventory, rollout));
     if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
-    return { inventory, pki, rollout };
+    return { inventory, pki, rollout, ...(maintenanceWindow ? { maintenanceWindow } : {}) };
 }

@@ -1,9 +1,10 @@
 // The documentation of the config keys, in one list: each section writes the rows of its keys next
-// to its parser (APIMODEL_KEY_DOCS, INVENTORY_KEY_DOCS, PKI_KEY_DOCS, ROLLOUT_KEYS) and the keys it accepts (the
+// to its parser (APIMODEL_KEY_DOCS, INVENTORY_KEY_DOCS, PKI_KEY_DOCS, ROLLOUT_KEYS, MAINTENANCE_WINDOW_KEY_DOCS) and the keys it accepts (the
 // lists its rejectUnknown calls check). README.md's configuration table and Pulumi.yaml are written
 // by hand; tests/unit/config/keys.test.ts holds the three against ACCEPTED_KEYS, down to nested keys.
 import { APIMODEL_ACCEPTS, APIMODEL_KEY_DOCS } from "./apimodel";
 import { INVENTORY_ACCEPTS, INVENTORY_KEY_DOCS } from "./inventory";
+import { MAINTENANCE_WINDOW_ACCEPTS, MAINTENANCE_WINDOW_KEY_DOCS } from "./maintenanceWindow";
 import { PKI_ACCEPTS, PKI_KEY_DOCS } from "./pki";
 import { ROLLOUT_ACCEPTS, ROLLOUT_KEYS } from "./rollout";
 
@@ -23,9 +24,9 @@ export interface ConfigKeyDoc {
 export type AcceptedKeys = Readonly<Record<string, readonly string[]>>;
 
 /** Every config key the program reads (for the README and Pulumi.yaml). */
-export const CONFIG_KEYS: ConfigKeyDoc[] = [...APIMODEL_KEY_DOCS, ...INVENTORY_KEY_DOCS, ...PKI_KEY_DOCS, ...ROLLOUT_KEYS];
+export const CONFIG_KEYS: ConfigKeyDoc[] = [...APIMODEL_KEY_DOCS, ...INVENTORY_KEY_DOCS, ...PKI_KEY_DOCS, ...ROLLOUT_KEYS, ...MAINTENANCE_WINDOW_KEY_DOCS];
 
 /** Every key the parsers accept, dotted: sshPrivateKey, pki, pki.validity, pki.validity.leafDays, nodes.hostKey … */
-export const ACCEPTED_KEYS: string[] = [APIMODEL_ACCEPTS, INVENTORY_ACCEPTS, PKI_ACCEPTS, ROLLOUT_ACCEPTS].flatMap((section) =>
+export const ACCEPTED_KEYS: string[] = [APIMODEL_ACCEPTS, INVENTORY_ACCEPTS, PKI_ACCEPTS, ROLLOUT_ACCEPTS, MAINTENANCE_WINDOW_ACCEPTS].flatMap((section) =>
     Object.entries(section).flatMap(([path, fields]) => fields.map((f) => (path ? `${path}.${f}` : f))),
 );

@@ -115,6 +115,21 @@ export class Section {
         return v as string;
     }
 
+    /** A required field of a type of the caller's: `parse` gives its value or why it is refused. */
+    parsed<T>(name: string, parse: (v: unknown) => { value: T } | { refused: string }): T | undefined {
+        const v = this.obj[name];
+        if (v === undefined) {
+            this.problems.push(`${this.key(name)}: required`);
+            return undefined;
+        }
+        const result = parse(v);
+        if ("refused" in result) {
+            this.problems.push(`${this.key(name)}: ${result.refused}, got ${describe(v)}`);
+            return undefined;
+        }
+        return result.value;
+    }
+
     stringList(name: string, check: (s: string) => string | undefined): string[] {
         const v = this.obj[name];
         if (v === undefined) return [];

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, RolloutSettings } from "../config";
 import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig, nodeFiles } from "../pki";
 import { ClusterLock } from "./clusterLock";
+import { guardLockDigest, MaintenanceDecision, MaintenanceGuardArgs } from "./maintenanceGuard";
 import { NodeCertificates, SourcedFile } from "./nodeCertificates";
 import { digestOf, NodeConnection } from "./remoteCommand";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
@@ -24,6 +25,8 @@ export interface RolloutArgs {
     stageNames?: string[];
     /** Who takes the cluster's rotation lock: the stack (organization/project/stack). */
     lockHolder: string;
+    /** The maintenance window and what the guard compares the lock's digest with (maintenanceGuard.ts). */
+    maintenance: MaintenanceGuardArgs;
 }
 
 export const ADMIN_KUBECONFIG_ID = "admin-kubeconfig";
@@ -54,6 +57,10 @@ export class Rollout extends pulumi.ComponentResource {
     readonly lock: { take: command.remote.Command; release: command.remote.Command };
     /** Per node, each step's outcome (status, changed files, restarted services, timestamps). */
     readonly activity: pulumi.Output<Record<string, unknown[]>>;
+    /** The maintenance-window guard's decision; rejects when it refused the run. */
+    readonly maintenance: pulumi.Output<MaintenanceDecision>;
+    /** The cluster lock's digest, once the lock was released after every step: the next run's guard compares its own with it. */
+    readonly lockDigest: pulumi.Output<string>;
 
     constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:Rollout", name, {}, opts);
@@ -101,10 +108,15 @@ export class Rollout extends pulumi.ComponentResource {
         // files of the configured (last) stage change: they do in every run that changes a node, and
         // not in the run after a one-shot, whose intermediate stages are gone but whose files stay.
         const firstMaster = [...masters].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
+        // The maintenance-window guard sits on the lock's digest: a refused run fails the lock's
+        // input, and every preflight and step waits for the lock, so no remote command runs.
         const everyFile = inventory.nodes.flatMap((node) => stageFiles(shared, stageCount - 1, node).map((f) => f.content));
+        const lockDigest = digestOf(everyFile);
+        const guard = guardLockDigest(lockDigest, args.maintenance);
+        this.maintenance = guard.decision;
         const lock = new ClusterLock(
             "cluster-lock",
-            { node: firstMaster.name, platform: firstMaster.platform, connection: shared.connections[firstMaster.name]!, holder: args.lockHolder, digest: digestOf(everyFile), timeoutSeconds: 120 },
+            { node: firstMaster.name, platform: firstMaster.platform, connection: shared.connections[firstMaster.name]!, holder: args.lockHolder, digest: guard.lockDigest, timeoutSeconds: 120 },
             { parent: this },
         );
         let previous: pulumi.Resource[] = [];
@@ -120,6 +132,7 @@ export class Rollout extends pulumi.ComponentResource {
             previous = built.commands.length > 0 ? built.commands : previous;
         }
         this.lock = { take: lock.take, release: lock.release(all) };
+        this.lockDigest = pulumi.unsecret(pulumi.all([lockDigest, this.lock.release.stdout]).apply(([digest]) => digest));
         const perNode = inventory.nodes.map((n) => pulumi.all(this.nodes.map((stage) => stage[n.name]!.activity)).apply((lists) => [n.name, lists.flat()] as const));
         this.activity = pulumi.all(perNode).apply((kv) => Object.fromEntries(kv));
         this.registerOutputs({ plan: this.planText, activity: this.activity });
