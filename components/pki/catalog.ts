@@ -92,6 +92,12 @@ export interface CatalogOptions {
 export const DEFAULT_CATALOG_OPTIONS: CatalogOptions = { etcdCa: "shared", serviceAccountKey: "apiserver" };
 
 export const CERTS_DIR = "/etc/kubernetes/certs";
+/**
+ * The client certificate a kubelet rotates itself (--rotate-certificates, AKS Engine's default): a
+ * symlink to its newest CSR-issued pem, which the kubelet prefers to its kubeconfig's client.crt.
+ * Not this program's file: the kubelet step sets it aside when the kubelet's files change.
+ */
+export const KUBELET_ROTATED_CLIENT = "/var/lib/kubelet/pki/kubelet-client-current.pem";
 
 const r = (service: Service, via: string, reload: Reload): Reader => ({ service, via, reload });
 

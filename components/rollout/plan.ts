@@ -187,6 +187,7 @@ export function describeRollout(steps: RolloutStep[]): string[] {
             const restart = conditional.length > 0 ? `restart ${conditional.join("; ")}` : "no restart (reloads on its own)";
             const spec = STEP_REGISTRY[s.kind];
             const precheck = spec.precheckText ? `first: ${spec.precheckText}; ` : "";
-            return `${s.wave + 1}. ${s.node} ${s.kind}: ${precheck}${files ? `install ${files}; ` : ""}${restart}; gate: ${spec.gateText}`;
+            const beforeRestart = spec.beforeRestartText && conditional.length > 0 ? `before the restart: ${spec.beforeRestartText}; ` : "";
+            return `${s.wave + 1}. ${s.node} ${s.kind}: ${precheck}${files ? `install ${files}; ` : ""}${restart}; ${beforeRestart}gate: ${spec.gateText}`;
         });
 }

@@ -33,6 +33,7 @@ export const STEP_PARAMS = {
     api_client_key: "path of its key",
     apiserver_cert: "path of the apiserver's serving certificate",
     kubelet_kubeconfig: "path of the kubelet's kubeconfig (names the server the kubelet talks to)",
+    kubelet_rotated_client: "path of the client certificate the kubelet rotates itself (set aside when its files change)",
     lock_holder: "who takes the cluster's rotation lock: the stack (organization/project/stack)",
 } as const;
 export type StepParam = keyof typeof STEP_PARAMS;
@@ -55,6 +56,8 @@ export interface StepKindSpec {
     /** What the precheck refuses, in the preview's words (it decides on the node, from what is installed there). */
     precheckText?: string;
     beforeRestart?: string;
+    /** What the before-restart function does, in the preview's words. */
+    beforeRestartText?: string;
     /** The master leaves the load balancer before these services restart. */
     drain: boolean;
     /** Parameters read by its functions, beyond COMMON_PARAMS. */
@@ -76,6 +79,7 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         precheck: "precheck_etcd",
         precheckText: "refused, nothing changed, while another member is unhealthy (quorum), unless this member's installed certificates have expired (the repair)",
         beforeRestart: "etcd_hand_over_leadership",
+        beforeRestartText: "a leading member hands leadership to another",
         // this master's apiserver uses only its local member
         drain: true,
         params: [...ETCD_ACCESS, "etcd_server_cert", "etcd_peer_cert", "api_ca", "api_client_cert", "api_client_key"],
@@ -103,8 +107,11 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
     kubelet: {
         services: ["kubelet"],
         gate: "gate_kubelet",
+        // its self-rotated client certificate may be signed by a CA the cluster is about to drop
+        beforeRestart: "kubelet_set_aside_rotated_client",
+        beforeRestartText: "its self-rotated client certificate (kubelet-client-current.pem) is set aside with the backup, so it uses the installed client.crt",
         drain: false,
-        params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_kubeconfig"],
+        params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_kubeconfig", "kubelet_rotated_client"],
         gateText: "Node Ready, its lease renewed by the restarted kubelet, which is still the one running",
         gateBound: () => ({ timeouts: 1, settles: 0 }),
     },

@@ -2,7 +2,7 @@
 // from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
 // settings. A step is sent the ones its kind reads (paramsOf).
 import { managerWords, NODE_SERVICES } from "../nodeModel";
-import { CERTS_DIR } from "../pki/catalog";
+import { CERTS_DIR, KUBELET_ROTATED_CLIENT } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
 import { PlanNode, restartedOn } from "./plan";
@@ -52,6 +52,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         api_client_key: path("client", "key"),
         apiserver_cert: path("apiserver"),
         kubelet_kubeconfig: KUBECONFIG_CATALOG.find((k) => k.id === "kubelet")!.path,
+        kubelet_rotated_client: KUBELET_ROTATED_CLIENT,
     };
 }
 

@@ -222,14 +222,29 @@ describe("faults during a step on a testbed node", function () {
             converges: true,
         }) }));
 
-    it("(h) a kubelet that crash-loops after its restart: the old lease does not pass the gate; rolled back; converges once it runs", () =>
-        faultCase("h", a0, { during: () => rollsBack(a0, "kubelet", {
-            restarts: ["kubelet"],
-            // up for 2 s (so the restart itself succeeds), then exits: never renews the Node's lease
-            fault: (run) => withBrokenService(a0, "kubelet", (good) => `sleep 2; exit 1\n${good}`, run),
-            expect: [new RegExp(`kubelet/${a0}: health check failed: Node ${a0} not Ready with a lease renewed since the kubelet restarted`), /STILL UNHEALTHY after the rollback/],
-            converges: true,
-        }) }));
+    it("(h) a kubelet that crash-loops after its restart: the old lease does not pass the gate; rolled back (its self-rotated client certificate too); converges once it runs", () =>
+        faultCase("h", a0, {
+            during: async () => {
+                // a client certificate the kubelet rotated itself (--rotate-certificates): a symlink to its dated pem
+                const pki = "/var/lib/kubelet/pki";
+                const rotated = () => onNode(a0, `sudo readlink ${pki}/kubelet-client-current.pem || echo none`).trim();
+                onNode(a0, `sudo sh -c 'mkdir -p ${pki} && cat ${CERTS}/client.crt ${CERTS}/client.key > ${pki}/kubelet-client-2026-01-01-00-00-00.pem && chmod 600 ${pki}/kubelet-client-2026-01-01-00-00-00.pem && ln -sfn ${pki}/kubelet-client-2026-01-01-00-00-00.pem ${pki}/kubelet-client-current.pem'`);
+                const target = rotated();
+                const toError = await rollsBack(a0, "kubelet", {
+                    restarts: ["kubelet"],
+                    // up for 2 s (so the restart itself succeeds), then exits: never renews the Node's lease
+                    fault: async (run) => {
+                        const r = await withBrokenService(a0, "kubelet", (good) => `sleep 2; exit 1\n${good}`, run);
+                        assert.equal(rotated(), target, "the rollback put the self-rotated client certificate back");
+                        return r;
+                    },
+                    expect: [new RegExp(`kubelet/${a0}: health check failed: Node ${a0} not Ready with a lease renewed since the kubelet restarted`), /STILL UNHEALTHY after the rollback/],
+                    converges: true,
+                });
+                assert.equal(rotated(), "none", "set aside once the step succeeded: the kubelet uses the installed client.crt");
+                return toError;
+            },
+        }));
 
     it("(d) the step itself SIGKILLed after its files moved (as power loss would): the next run restores them first, then converges", () =>
         faultCase("d, on the node", m0, {

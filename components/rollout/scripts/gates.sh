@@ -121,6 +121,26 @@ etcd_v3() {
   curl -sS --max-time 10 $(etcd_auth) -X POST "https://${PARAM[node_ip]}:2379/v3/$1" -d "$2"
 }
 
+# Before the kubelet restarts with changed files: its self-rotated client certificate (a symlink to
+# the newest CSR-issued pem) takes precedence over the kubeconfig's client.crt and may be signed by
+# a CA the cluster is about to drop, so it is set aside: backed up with the step's files (a rollback
+# or an interrupted step puts it back) and removed. The kubelet then authenticates with client.crt
+# and rotates a new one through a CSR when that nears expiry. A restart the kubelet owes an earlier
+# step on this node (no file changed here) gets a backup and a journal of its own.
+kubelet_set_aside_rotated_client() {
+  local rel=${PARAM[kubelet_rotated_client]}
+  local current=$ROOT$rel
+  [[ -e $current || -L $current ]] || return 0
+  [[ -n ${BACKUP_DIR:-} ]] || BACKUP_DIR=$(new_backup_dir)
+  mkdir -p "$BACKUP_DIR$(dirname "$rel")"
+  cp -P "$current" "$BACKUP_DIR$rel"
+  echo "$rel" >>"$BACKUP_DIR/.changed"
+  CHANGED+=("$rel")
+  begin_journal
+  rm -f "$current"
+  log "set aside the kubelet's self-rotated client certificate $rel (backed up in $BACKUP_DIR): it authenticates with the installed client certificate"
+}
+
 # Before the local member restarts: when it leads, hand leadership to another member first
 # (etcdctl move-leader), so reads and writes do not stall for an election while it is down.
 # Best effort: without it etcd elects a new leader by itself.

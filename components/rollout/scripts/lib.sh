@@ -146,6 +146,8 @@ lock_work_dir() {
 # removed when the step succeeded or rolled back. Found by a later step or preflight, it means the
 # step was interrupted (SIGKILL, power loss): its backup is restored before anything else runs.
 JOURNAL=$WORK_DIR/journal
+# new_backup_dir: the path of this step's backup (created by whoever backs up the first file).
+new_backup_dir() { printf '%s' "$WORK_DIR/backup/$(date -u +%Y%m%dT%H%M%SZ)-${STEP_ID//\//-}"; }
 begin_journal() {
   printf '%s\n%s\n' "$STEP_ID" "$BACKUP_DIR" >"$JOURNAL.tmp" && mv -f "$JOURNAL.tmp" "$JOURNAL"
 }
@@ -169,6 +171,7 @@ restore_backup() {
   local dir=$1 rel restores=()
   while IFS= read -r rel; do
     if grep -qx "$rel" "$dir/.absent" 2>/dev/null; then rm -f "$ROOT$rel"
+    elif [[ -L $dir$rel ]]; then ln -sfn "$(readlink "$dir$rel")" "$ROOT$rel"
     else restores+=("$dir$rel" "$ROOT$rel" "$(stat -c %a "$dir$rel")"); fi
   done <"$dir/.changed"
   replace_files ${restores[@]+"${restores[@]}"}

@@ -39,8 +39,11 @@ rotate_main() {
     # the apiserver, and etcd (this master's apiserver uses only its local member), leave the
     # load balancer first; the gate puts the master back once its apiserver serves again
     if [[ ${PARAM[drain]} == 1 && $drained == 0 ]]; then lb_drain || true; drained=1; fi
-    [[ -z ${PARAM[before_restart]} ]] || "${PARAM[before_restart]}" || true
     restarted+=("$svc")
+    if [[ -n ${PARAM[before_restart]} ]] && ! "${PARAM[before_restart]}"; then
+      failed="before restarting $svc: ${PARAM[before_restart]} failed"
+      break
+    fi
     restart_service "$svc" || { failed=$RESTART_FAILURE; break; }
   done
 
@@ -174,7 +177,7 @@ CHANGED=()
 ADDED_PENDING=()
 install_changed() {
   local stage=$1 dest staged rel svc swaps=()
-  BACKUP_DIR="$WORK_DIR/backup/$(date -u +%Y%m%dT%H%M%SZ)-${STEP_ID//\//-}"
+  BACKUP_DIR=$(new_backup_dir)
   for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
     staged=$(staged_path "$stage" "$dest")
     if [[ -f $dest ]] && cmp -s "$staged" "$dest"; then

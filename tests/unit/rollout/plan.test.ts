@@ -134,5 +134,6 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const lines = describeRollout(planRollout(planInput(undefined, { changed: new Set(["etcd-server"]) })));
         assert.equal(lines.length, 3);
         assert.match(lines[0]!, /^1\. k8s-master-31415926-0 etcd: first: refused, nothing changed, while another member is unhealthy \(quorum\), unless this member's installed certificates have expired \(the repair\); install .*etcdserver\.crt.*; no restart \(reloads on its own\); gate: .*quorum/);
+        assert.doesNotMatch(lines[0]!, /before the restart/, "no restart, so no before-restart words");
     });
 });

@@ -66,6 +66,7 @@ describe("step registry ↔ remote scripts", () => {
                 assert.ok(rotate.has(fn), `step ${kind}: ${fn} is not a function of the remote scripts`);
             }
             assert.equal(spec.precheckText !== undefined, spec.precheck !== undefined, `step ${kind}: a precheck and its words for the preview come together`);
+            assert.equal(spec.beforeRestartText !== undefined, spec.beforeRestart !== undefined, `step ${kind}: a before-restart function and its words for the preview come together`);
         }
     });
 
