@@ -55,6 +55,8 @@ export function parseMaintenanceWindowConfig(raw: unknown): MaintenanceWindow | 
     if (raw === undefined || raw === null || (typeof raw === "object" && Object.keys(raw).length === 0)) return undefined;
     const problems: string[] = [];
     const w = new Section(MAINTENANCE_WINDOW_KEY, raw, problems);
+    // not an object: its fields' absence says nothing more
+    if (problems.length > 0) throw new ConfigError(problems);
     w.rejectUnknown(MAINTENANCE_WINDOW_FIELDS);
     const before = problems.length;
     const days = [...new Set(w.stringList("days", checkWeekday).map((d) => weekday(d)!))];

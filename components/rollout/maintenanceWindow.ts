@@ -41,7 +41,8 @@ export function positionInWindow(window: MaintenanceWindow, now: Date): WindowPo
 
 /** "Sat, Sun 22:00 for 6h (Europe/Berlin)". */
 export function describeWindow(window: MaintenanceWindow): string {
-    const days = WEEKDAYS.filter((d) => window.days.includes(d)).join(", ");
+    // the working week's order: "Sat, Sun", not "Sun, Sat"
+    const days = [...WEEKDAYS.slice(1), WEEKDAYS[0]].filter((d) => window.days.includes(d)).join(", ");
     return `${days} ${clock(window.startMinutes)} for ${describeDuration(window.durationMinutes)} (${window.timeZone})`;
 }
 

@@ -56,11 +56,19 @@ interface ProgramRun {
     logs: { severity: "info" | "warn"; message: string }[];
 }
 
+/** This stack's last outputs besides `caGenerations`, and how the engine runs the program. */
+interface RunOptions {
+    /** The last successful run's `lockDigest` output. */
+    lockDigest?: string;
+    preview?: boolean;
+}
+
 /**
  * Runs program() under mocks. `deployed` is this stack's current `caGenerations` output (undefined:
- * the stack has no outputs yet). Every remote command prints one JSON line naming itself.
+ * the stack has no outputs yet). Every remote command prints one JSON line naming itself. A failed
+ * program or a stack output that rejects is the run's `error`.
  */
-async function runProgram(deployed?: unknown): Promise<ProgramRun> {
+async function runProgram(deployed?: unknown, opts: RunOptions = {}): Promise<ProgramRun> {
     const stackReferences: string[] = [];
     const logs: ProgramRun["logs"] = [];
     const log = pulumi.log as { info: (m: string) => void; warn: (m: string) => void };
@@ -71,20 +79,23 @@ async function runProgram(deployed?: unknown): Promise<ProgramRun> {
     try {
         const { result, registrations } = await runMocked(
             program,
-            (outputs) => outputs.then((o) => promiseOf(pulumi.output(o)), (e) => (error = e)),
+            (outputs) => outputs.then((o) => promiseOf(pulumi.output(o))).catch((e) => (error = e)),
             {
                 organization: "organization",
+                preview: opts.preview ?? false,
                 stateOf: (args) => {
                     if (args.type === "pulumi:pulumi:StackReference") {
                         stackReferences.push(args.name);
-                        return { ...args.inputs, outputs: deployed === undefined ? {} : { caGenerations: deployed }, secretOutputNames: [] };
+                        const outputs = { ...(deployed === undefined ? {} : { caGenerations: deployed }), ...(opts.lockDigest === undefined ? {} : { lockDigest: opts.lockDigest }) };
+                        return { ...args.inputs, outputs, secretOutputNames: [] };
                     }
                     if (args.type === "command:remote:Command") return { ...args.inputs, stdout: `${JSON.stringify({ command: args.name })}\n` };
                     return undefined;
                 },
             },
         );
-        return { outputs: error === undefined ? await result : undefined, error, registrations, stackReferences, logs };
+        // a program that returned has outputs, though one of them may have rejected (the run's error)
+        return { outputs: await result.catch(() => undefined), error, registrations, stackReferences, logs };
     } finally {
         log.info = info;
         log.warn = warn;
@@ -251,5 +262,101 @@ describe("program: stack config → resources and outputs (whole program under m
         assert.deepEqual(await value(run.outputs!.activity), {});
         assert.deepEqual(await value(run.outputs!.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
         assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("rollout.enabled is false")));
+    });
+
+    describe("the maintenance window guard (windows set around the real clock, UTC)", () => {
+        const EVERY_DAY = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const clockIn = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString().slice(11, 16);
+        /** Opened an hour ago, open for another hour. */
+        const OPEN = { days: EVERY_DAY, start: clockIn(-60), duration: "2h" };
+        /** Opens in three hours (today or tomorrow, every day), for an hour. */
+        const CLOSED = { days: EVERY_DAY, start: clockIn(180), duration: "1h" };
+        const lockTake = (run: ProgramRun) => commandsOf(run).find((c) => c.name.endsWith("-lock-take"));
+        let steady: { lockDigest: string; lockCreate: unknown };
+        before(async () => {
+            setStackConfig(TESTBED_STACK);
+            const first = await runProgram();
+            assert.equal(first.error, undefined, `program failed: ${first.error}`);
+            steady = { lockDigest: (await value(first.outputs!.lockDigest)) as string, lockCreate: lockTake(first)!.inputs.create };
+            assert.match(steady.lockDigest, /^[0-9a-f]{16}$/);
+        });
+        afterEach(() => delete process.env.AZS_MAINTENANCE_OVERRIDE);
+
+        it("an update outside the window that changes the nodes is refused, naming the next opening, and no remote command is registered", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: CLOSED });
+            const run = await runProgram(undefined, { lockDigest: "0123456789abcdef" });
+            assert.ok(run.error instanceof Error, `expected a refusal, got ${run.error}`);
+            const message = (run.error as Error).message;
+            assert.match(message, /^maintenance window: this update would change the nodes \(cluster lock digest [0-9a-f]{16}; the last successful run recorded 0123456789abcdef\) and is refused: /);
+            assert.match(message, new RegExp(`outside the maintenance window Mon, Tue, Wed, Thu, Fri, Sat, Sun ${CLOSED.start} for 1h \\(UTC\\); the next opens \\w{3} \\d{4}-\\d{2}-\\d{2} ${CLOSED.start} UTC`));
+            assert.match(message, /set AZS_MAINTENANCE_OVERRIDE=1 for this run to override/);
+            // every file (so the lock's digest) is known once the certificates are; the lock would register right after
+            await value(run.outputs!.certificates);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assert.deepEqual(commandsOf(run).map((c) => c.name), []);
+        });
+
+        it("a first update (no digest recorded) outside the window is refused too", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: CLOSED });
+            const run = await runProgram();
+            assert.match(String(run.error), /cluster lock digest [0-9a-f]{16}; no earlier run recorded one\) and is refused/);
+            assert.deepEqual(commandsOf(run), []);
+        });
+
+        it("the same update inside the window passes and records its decision", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: OPEN });
+            const run = await runProgram(undefined, { lockDigest: "0123456789abcdef" });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.equal(commandsOf(run).length, 2 + 6 + 15);
+            const decision = (await value(run.outputs!.maintenance)) as { allowed: boolean; text: string };
+            assert.equal(decision.allowed, true);
+            assert.match(decision.text, /^the nodes change; now \(.*\) is inside the maintenance window /);
+            assert.equal(await value(run.outputs!.lockDigest), steady.lockDigest);
+        });
+
+        it("a steady-state update outside the window (the recorded digest) passes, with the lock's command unchanged", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: CLOSED });
+            const run = await runProgram(undefined, { lockDigest: steady.lockDigest });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.deepEqual(lockTake(run)!.inputs.create, steady.lockCreate, "the lock's inputs are those of the last run: the engine runs nothing");
+            assert.match(((await value(run.outputs!.maintenance)) as { text: string }).text, /^nothing changes on the nodes; now .* is outside the maintenance window/);
+        });
+
+        it("AZS_MAINTENANCE_OVERRIDE=1 lets the update run outside the window, logged as a warning and recorded in the maintenance output", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: CLOSED });
+            process.env.AZS_MAINTENANCE_OVERRIDE = "1";
+            const run = await runProgram(undefined, { lockDigest: "0123456789abcdef" });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.ok(lockTake(run), "the lock is taken");
+            const decision = (await value(run.outputs!.maintenance)) as { allowed: boolean; overridden?: string };
+            assert.equal(decision.allowed, true);
+            assert.match(decision.overridden ?? "", /^AZS_MAINTENANCE_OVERRIDE=1 at \d{4}-\d{2}-\d{2}T/);
+            assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("maintenance window overridden: the nodes change outside the window")));
+        });
+
+        it("a preview outside the window is never refused: it says where now stands, the next opening, and that an up would be refused", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: CLOSED });
+            const run = await runProgram(undefined, { lockDigest: "0123456789abcdef", preview: true });
+            assert.equal(run.error, undefined, `preview failed: ${run.error}`);
+            assert.ok(lockTake(run), "the lock's command is planned");
+            const status = run.logs.find((l) => l.message.startsWith("now ("));
+            assert.match(status?.message ?? "", new RegExp(`is outside the maintenance window .*; the next opens \\w{3} \\d{4}-\\d{2}-\\d{2} ${CLOSED.start} UTC; outside it, pulumi up refuses`));
+            assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("pulumi up now would be refused: maintenance window: this update would change the nodes")));
+        });
+
+        it("a preview inside the window says so", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: OPEN });
+            const run = await runProgram(undefined, { preview: true });
+            assert.equal(run.error, undefined, `preview failed: ${run.error}`);
+            assert.match(run.logs.find((l) => l.message.startsWith("now ("))?.message ?? "", /is inside the maintenance window .*, opened /);
+        });
+
+        it("a bad window is a ConfigError naming the key, before any resource", async () => {
+            setStackConfig({ ...TESTBED_STACK, maintenanceWindow: { days: ["Sat"], start: "22:00", duration: "6h", timeZone: "Europe/Berlln" } });
+            const run = await runProgram();
+            assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+            assert.deepEqual((run.error as ConfigError).problems, ['maintenanceWindow.timeZone: must be an IANA time zone name such as "Europe/Berlin" or "UTC", got "Europe/Berlln"']);
+            assert.deepEqual(run.registrations, []);
+        });
     });
 });
