@@ -78,7 +78,8 @@ restart_service() {
     staticPod)
       if command -v crictl >/dev/null; then
         ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
-        if [[ -n $ids ]]; then timeout 60 crictl stop $ids >/dev/null || rc=$?; fi
+        # --timeout: without it containerd SIGKILLs at once (no graceful shutdown of the apiserver)
+        if [[ -n $ids ]]; then timeout 60 crictl stop --timeout 30 $ids >/dev/null || rc=$?; fi
       else
         ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
         if [[ -n $ids ]]; then timeout 60 docker restart $ids >/dev/null || rc=$?; fi
