@@ -1,6 +1,7 @@
 // The Pulumi program: stack config → inventory → PKI → rollout → outputs. Config is validated
 // first, so bad input stops `pulumi preview` before any resource is planned.
 import * as pulumi from "@pulumi/pulumi";
+import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
@@ -23,7 +24,7 @@ async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?:
 }
 
 export async function program(): Promise<Record<string, unknown>> {
-    const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow, apimodelWriteBack } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pkiInventory = pkiInventoryFrom(inventory);
     const deployed = await deployedOutputs();
     const caPlan = planCaStages(deployed.caGenerations, settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
@@ -74,5 +75,9 @@ export async function program(): Promise<Record<string, unknown>> {
         // the maintenance-window guard's decision (an override is recorded here), and what the next run's guard compares with
         maintenance: rollout?.maintenance ?? {},
         lockDigest: rollout?.lockDigest ?? deployed.lockDigest,
+        // written only once the rollout's activity resolves, i.e. every node step succeeded
+        ...(apimodelWriteBack
+            ? { apimodelWriteBack: profileWriteBack({ writeBack: apimodelWriteBack, caGenerations: caPlan.stages[caPlan.stages.length - 1]!, rolloutDone: rollout?.activity, profile: outputs.certificateProfile, now }) }
+            : {}),
     };
 }

@@ -5,12 +5,14 @@
 // reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
 // field in StackConfig, and its keys in README.md and Pulumi.yaml (tests/unit/config/keys.test.ts).
 // apimodel.ts reads the cluster from AKS Engine's apimodel.json when `apimodelPath` names one, and
-// apimodelMerge.ts puts its values under the inventory's and the pki section's typed ones.
+// apimodelMerge.ts puts its values under the inventory's and the pki section's typed ones;
+// apimodelWriteBack.ts checks whether a successful up may write the certificateProfile back into it.
 // stack.ts checks the sections against each other (probe sources and maxUnavailable against the
 // inventory) and the host keys, once each section parsed.
 import * as pulumi from "@pulumi/pulumi";
 import { PkiSettings } from "../pki/settings";
 import { readApiModelConfig } from "./apimodel";
+import { ApiModelWriteBack, readApiModelWriteBackConfig } from "./apimodelWriteBack";
 import { InventorySettings, readInventoryConfig } from "./inventory";
 import { readMaintenanceWindowConfig } from "./maintenanceWindow";
 import { ParseOptions, readPkiConfig } from "./pki";
@@ -22,6 +24,7 @@ import type { MaintenanceWindow } from "../rollout/maintenanceWindow";
 export { ConfigError, CONFIG_NAMESPACE } from "./reader";
 export { readApiModelConfig, readApiModelFile } from "./apimodel";
 export type { ApiModel, ApiModelCluster } from "./apimodel";
+export type { ApiModelWriteBack } from "./apimodelWriteBack";
 export { CONFIG_KEYS } from "./keys";
 export { INVENTORY_KEYS, parseInventoryConfig, readInventoryConfig } from "./inventory";
 export type { InventoryNode, InventorySettings } from "./inventory";
@@ -38,6 +41,8 @@ export interface StackConfig {
     rollout: RolloutSettings;
     /** When `pulumi up` may change the nodes; undefined: always. */
     maintenanceWindow?: MaintenanceWindow;
+    /** Where a successful up writes the certificateProfile back; undefined: apimodelWriteBack is false. */
+    apimodelWriteBack?: ApiModelWriteBack;
 }
 
 /** Every section, validated, and checked against each other (stack.ts). Call first in index.ts: a ConfigError stops the program before any resource. */
@@ -58,7 +63,8 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
     const pki = collect(() => readPkiConfig(config, opts, apiModel));
     const rollout = collect(() => readRolloutConfig(config));
     const maintenanceWindow = collect(() => readMaintenanceWindowConfig(config));
+    const apimodelWriteBack = collect(() => readApiModelWriteBackConfig(config));
     if (inventory && rollout) problems.push(...stackProblems(inventory, rollout));
     if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
-    return { inventory, pki, rollout, ...(maintenanceWindow ? { maintenanceWindow } : {}) };
+    return { inventory, pki, rollout, ...(maintenanceWindow ? { maintenanceWindow } : {}), ...(apimodelWriteBack ? { apimodelWriteBack } : {}) };
 }

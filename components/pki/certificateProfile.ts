@@ -3,6 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { masters } from "./instances";
 import type { ClusterPki } from "./clusterPki";
 import { atMasterIndex, ETCD_PEER_ROW_ID } from "./names";
+import type { CaId } from "./settings";
+
+/**
+ * The CAs that sign the certificates the profile holds (an etcd CA exists only in the separate
+ * layout). The apimodel holds one CA certificate, so none of them may have two generations trusted
+ * when the profile is written back.
+ */
+export const CERTIFICATE_PROFILE_CAS: CaId[] = ["kubernetes-ca", "etcd-ca"];
 
 /**
  * The apimodel's certificate profile (secret): aks-engine scale and upgrade push these to nodes,

@@ -2,12 +2,16 @@
 // included), resources and stack outputs out. The StackReference to the stack's own outputs (the
 // deployed CA generations) and the remote commands' stdout come from the mocks.
 import { strict as assert } from "assert";
+import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../components/config";
 import { program } from "../../components/program";
+import { apimodel, SUFFIX } from "./support/apimodel";
+import { setWritable } from "./support/files";
 import { FAKE_SSH_KEY, fakeKeyPem, promiseOf, Registration, runMocked } from "./support/mocks";
+import { OpenSsl } from "./support/openssl";
 
 const NS = "azs-cert-rotation";
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
@@ -61,6 +65,8 @@ interface RunOptions {
     /** The last successful run's `lockDigest` output. */
     lockDigest?: string;
     preview?: boolean;
+    /** A remote command whose step fails (its resource is not created). */
+    failingStep?: string;
 }
 
 /**
@@ -89,6 +95,7 @@ async function runProgram(deployed?: unknown, opts: RunOptions = {}): Promise<Pr
                         const outputs = { ...(deployed === undefined ? {} : { caGenerations: deployed }), ...(opts.lockDigest === undefined ? {} : { lockDigest: opts.lockDigest }) };
                         return { ...args.inputs, outputs, secretOutputNames: [] };
                     }
+                    if (args.type === "command:remote:Command" && args.name === opts.failingStep) throw new Error(`${args.name}: gate failed, rolled back`);
                     if (args.type === "command:remote:Command") return { ...args.inputs, stdout: `${JSON.stringify({ command: args.name })}\n` };
                     return undefined;
                 },
@@ -357,6 +364,183 @@ describe("program: stack config → resources and outputs (whole program under m
             assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
             assert.deepEqual((run.error as ConfigError).problems, ['maintenanceWindow.timeZone: must be an IANA time zone name such as "Europe/Berlin" or "UTC", got "Europe/Berlln"']);
             assert.deepEqual(run.registrations, []);
+        });
+    });
+
+    describe("apimodelWriteBack: the certificateProfile written into apimodel.json once every node step succeeded", () => {
+        /** AKS Engine's certificateProfile (vlabs CertificateProfile): every field this program issues. */
+        const PROFILE_FIELDS = [
+            "caCertificate", "caPrivateKey", "apiServerCertificate", "apiServerPrivateKey", "clientCertificate", "clientPrivateKey", "kubeConfigCertificate", "kubeConfigPrivateKey",
+            "etcdServerCertificate", "etcdServerPrivateKey", "etcdClientCertificate", "etcdClientPrivateKey", "etcdPeerCertificates", "etcdPeerPrivateKeys",
+        ];
+        const DEPLOYED = { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } };
+        const ssl = new OpenSsl();
+        let model: Record<string, unknown>;
+        let dir: string;
+        let file: string;
+        let original: string;
+        before(() => {
+            const ca = ssl.ca({ cn: "ca", key: "rsa2048" });
+            const saKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+            // the leaves AKS Engine issued: certificates of the old CA, keys only the file knows
+            const old = (name: string) => ssl.leaf(ca, { subj: `/CN=old-${name}`, days: 365, ext: ["basicConstraints=critical,CA:FALSE"] });
+            const [apiServer, client, kubeConfig, etcdServer, etcdClient, ...peers] = ["apiserver", "client", "kubectl", "etcd-server", "etcd-client", "peer-0", "peer-1", "peer-2"].map(old);
+            model = apimodel(
+                { masters: 3 },
+                {
+                    caCertificate: ca.cert, caPrivateKey: ca.key, apiServerCertificate: apiServer!.cert, apiServerPrivateKey: saKey, clientCertificate: client!.cert, clientPrivateKey: client!.key,
+                    kubeConfigCertificate: kubeConfig!.cert, kubeConfigPrivateKey: kubeConfig!.key, etcdServerCertificate: etcdServer!.cert, etcdServerPrivateKey: etcdServer!.key,
+                    etcdClientCertificate: etcdClient!.cert, etcdClientPrivateKey: etcdClient!.key, etcdPeerCertificates: peers.map((p) => p.cert), etcdPeerPrivateKeys: peers.map((p) => p.key),
+                },
+            );
+            original = `${JSON.stringify(model, null, 2)}\n`;
+        });
+        after(() => ssl.remove());
+        beforeEach(() => {
+            dir = fs.mkdtempSync(path.join(ssl.dir, "_output-"));
+            file = path.join(dir, "apimodel.json");
+            fs.writeFileSync(file, original, { mode: 0o644 });
+            fs.writeFileSync(path.join(dir, "azuredeploy.json"), JSON.stringify({ parameters: { nameSuffix: { type: "string", defaultValue: SUFFIX } } }));
+        });
+
+        /** The testbed's stack over the apimodel (names, addresses and the CA come from the file), with write-back unless told. */
+        function setApiModelStack(extra: Record<string, unknown> = {}): void {
+            const { clusterName: _name, fqdn: _fqdn, ...typed } = TESTBED_STACK;
+            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, ...extra });
+        }
+        const untouched = (): void => {
+            assert.equal(fs.readFileSync(file, "utf8"), original, "the file is untouched");
+            assert.deepEqual(fs.readdirSync(dir).sort(), ["apimodel.json", "azuredeploy.json"], "no backup, no temporary file");
+        };
+        const withoutProfile = (m: Record<string, unknown>): unknown => ({ ...m, properties: { ...(m.properties as object), certificateProfile: undefined } });
+
+        it("writes the stack's certificateProfile (CA, service-account key, every leaf), leaves every other field identical, backs up the old file (0600) and replaces it atomically (0600)", async () => {
+            setApiModelStack();
+            const inode = fs.statSync(file).ino;
+            const run = await runProgram(DEPLOYED);
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const status = (await value(run.outputs!.apimodelWriteBack)) as string;
+            const backup = /^apimodelWriteBack: wrote the new certificateProfile into (\S+) \(the previous file is (\S+)\)$/.exec(status);
+            assert.ok(backup, status);
+            assert.equal(backup[1], file);
+            assert.match(backup[2]!, new RegExp(`^${file.replace(/[.]/g, "\\.")}\\.\\d{8}T\\d{9}Z\\.bak$`));
+            assert.deepEqual(fs.readdirSync(dir).sort(), ["apimodel.json", path.basename(backup[2]!), "azuredeploy.json"], "no temporary file left");
+            assert.equal(fs.readFileSync(backup[2]!, "utf8"), original, "the backup holds the old file");
+            assert.equal(fs.statSync(backup[2]!).mode & 0o777, 0o600);
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+            assert.notEqual(fs.statSync(file).ino, inode, "renamed over the old file");
+
+            const written = JSON.parse(fs.readFileSync(file, "utf8"));
+            const profile = (await value(run.outputs!.certificateProfile)) as Record<string, unknown>;
+            assert.deepEqual(written.properties.certificateProfile, profile, "the stack's certificateProfile output");
+            assert.deepEqual(Object.keys(written.properties.certificateProfile), PROFILE_FIELDS);
+            const before = (model.properties as { certificateProfile: Record<string, unknown> }).certificateProfile;
+            assert.equal(written.properties.certificateProfile.caCertificate, before.caCertificate, "the adopted CA stays");
+            assert.equal(written.properties.certificateProfile.apiServerPrivateKey, before.apiServerPrivateKey, "the service-account key stays");
+            for (const field of PROFILE_FIELDS.filter((f) => !["caCertificate", "caPrivateKey", "apiServerPrivateKey"].includes(f))) {
+                assert.notDeepEqual(written.properties.certificateProfile[field], before[field], `${field} is this run's`);
+            }
+            assert.deepEqual(withoutProfile(written), withoutProfile(model), "every other field identical");
+            assert.equal(await pulumi.isSecret(pulumi.output(run.outputs!.apimodelWriteBack)), false);
+            assert.ok(!run.logs.some((l) => l.message.includes("PRIVATE KEY")), "no key in the log");
+            assert.ok(run.logs.some((l) => l.severity === "info" && l.message === status));
+
+            // the next up with the same certificates writes nothing
+            const again = await runProgram(DEPLOYED);
+            assert.match((await value(again.outputs!.apimodelWriteBack)) as string, /holds this certificateProfile already; not written$/);
+            assert.equal(fs.readdirSync(dir).length, 3, "no second backup");
+        });
+
+        it("a node step that fails: nothing is written", async () => {
+            setApiModelStack();
+            const run = await runProgram(DEPLOYED, { failingStep: `${AGENTS[2]}-kubelet` });
+            assert.match(String(run.error), /gate failed, rolled back/);
+            untouched();
+        });
+
+        it("mid-CA-rotation (trust, activate): refused, the file untouched, a warning saying why and when; the retire phase's up writes it", async () => {
+            for (const [phase, generations, deployed] of [
+                ["trust", { "0": "active", "1": "trusted" }, { "0": "active" }],
+                ["activate", { "0": "trusted", "1": "active" }, { "0": "active", "1": "trusted" }],
+            ] as const) {
+                setApiModelStack({ pki: { caGenerations: { kubernetesCa: generations } } });
+                const run = await runProgram({ ...DEPLOYED, "kubernetes-ca": deployed });
+                assert.equal(run.error, undefined, `${phase}: program failed: ${run.error}`);
+                const [active, trusted] = phase === "trust" ? [0, 1] : [1, 0];
+                const warning = run.logs.find((l) => l.severity === "warn" && l.message.startsWith("apimodelWriteBack:"));
+                assert.equal(
+                    warning?.message.replace(/ \(Kubernetes CA: next, .*\); until then/, " (NEXT); until then"),
+                    `apimodelWriteBack: refused, ${file} left untouched: the Kubernetes CA is mid-rotation (generation ${active} active, ${trusted} trusted too) ` +
+                        "and AKS Engine's apimodel holds one CA (certificateProfile.caCertificate), so aks-engine scale or upgrade would give new nodes one generation alone. " +
+                        "The profile is written back at the end of the up that runs the retire phase, once every node step succeeded (NEXT); until then do not run aks-engine scale or upgrade",
+                    phase,
+                );
+                assert.equal(await value(run.outputs!.apimodelWriteBack), warning!.message);
+                untouched();
+            }
+            setApiModelStack({ pki: { caGenerations: { kubernetesCa: { "0": "retired", "1": "active" } } } });
+            const retire = await runProgram({ ...DEPLOYED, "kubernetes-ca": { "0": "trusted", "1": "active" } });
+            assert.equal(retire.error, undefined, `retire: program failed: ${retire.error}`);
+            assert.match((await value(retire.outputs!.apimodelWriteBack)) as string, /^apimodelWriteBack: wrote the new certificateProfile into /);
+            assert.match(JSON.parse(fs.readFileSync(file, "utf8")).properties.certificateProfile.caCertificate, /mock kubernetes-ca-g1-cert /, "generation 1 written");
+        });
+
+        it("a preview writes nothing and says the up will write back", async () => {
+            setApiModelStack();
+            const run = await runProgram(DEPLOYED, { preview: true });
+            assert.equal(run.error, undefined, `preview failed: ${run.error}`);
+            const plan = `apimodelWriteBack: pulumi up will write the new certificateProfile into ${file} once every node step succeeded (a 0600 backup beside it first; nothing when it holds that profile already); this preview writes nothing`;
+            assert.ok(run.logs.some((l) => l.severity === "info" && l.message === plan), "the preview says it");
+            assert.equal(await value(run.outputs!.apimodelWriteBack), plan);
+            untouched();
+        });
+
+        it("rollout.enabled false: not written, with a warning", async () => {
+            const { sshPrivateKey: _unused, clusterName: _name, fqdn: _fqdn, ...typed } = TESTBED_STACK;
+            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, rollout: { enabled: false } }, []);
+            const run = await runProgram(DEPLOYED);
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.ok(run.logs.some((l) => l.severity === "warn" && /^apimodelWriteBack: not written back, .* rollout\.enabled is false/.test(l.message)));
+            untouched();
+        });
+
+        it("without apimodelPath: a ConfigError naming both keys, before any resource", async () => {
+            setStackConfig({ ...TESTBED_STACK, apimodelWriteBack: true });
+            const run = await runProgram();
+            assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+            assert.deepEqual((run.error as ConfigError).problems, [
+                "apimodelWriteBack: true needs apimodelPath, the apimodel.json to write the certificateProfile into; set apimodelPath or set apimodelWriteBack to false",
+            ]);
+            assert.deepEqual(run.registrations, []);
+        });
+
+        it("a file or directory the program cannot write: a ConfigError naming both keys, before any resource", async function () {
+            try {
+                setWritable(file, false);
+            } catch {
+                this.skip(); // this file system has no immutable attribute: nothing stops root from writing
+            }
+            for (const [target, what] of [
+                [file, `the file ${file}`],
+                [dir, `its directory (the backup and the temporary file are written beside it) ${dir}`],
+            ] as const) {
+                if (target === dir) {
+                    setWritable(file, true);
+                    setWritable(dir, false);
+                }
+                try {
+                    setApiModelStack();
+                    const run = await runProgram(DEPLOYED);
+                    assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+                    const problems = (run.error as ConfigError).problems;
+                    assert.equal(problems.length, 1);
+                    assert.match(problems[0]!, new RegExp(`^apimodelWriteBack: the certificateProfile cannot be written back into apimodelPath ${file}: `));
+                    assert.ok(problems[0]!.includes(`: ${what} is not writable (E`), problems[0]);
+                    assert.deepEqual(run.registrations, []);
+                } finally {
+                    setWritable(target, true);
+                }
+            }
         });
     });
 });

@@ -7,38 +7,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readApiModelFile, readStackConfig } from "../../../components/config";
+import { apimodel, SUFFIX } from "../support/apimodel";
 import { configProblems } from "../support/config";
 import { FAKE_SSH_KEY } from "../support/mocks";
 import { OpenSsl, Pem } from "../support/openssl";
 
 const NS = "azs-cert-rotation";
-const SUFFIX = "31415926";
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
-
-interface Shape {
-    masters: number;
-    pools?: { name: string; count: number; osType?: string; availabilityProfile?: string }[];
-    jumpbox?: { name: string; username?: string };
-}
-
-/** An apimodel as `aks-engine deploy` writes it (vlabs), with the fields this program does not read left in. */
-function apimodel(shape: Shape, certificateProfile: Record<string, string> = {}): Record<string, unknown> {
-    return {
-        apiVersion: "vlabs",
-        location: "redmond",
-        properties: {
-            orchestratorProfile: {
-                orchestratorType: "Kubernetes",
-                orchestratorVersion: "1.23.15",
-                kubernetesConfig: { networkPlugin: "kubenet", serviceCidr: "10.0.0.0/16", privateCluster: shape.jumpbox ? { enabled: true, jumpboxProfile: { vmSize: "Standard_DS2_v2", publicKey: "ssh-rsa AAAA", ...shape.jumpbox } } : { enabled: false } },
-            },
-            masterProfile: { count: shape.masters, dnsPrefix: "azsprod", vmSize: "Standard_DS2_v2", firstConsecutiveStaticIP: "10.240.255.5", availabilityProfile: "AvailabilitySet", fqdn: "azsprod.redmond.cloudapp.azurestack.contoso.com" },
-            agentPoolProfiles: (shape.pools ?? [{ name: "agentpool1", count: 3 }]).map((p) => ({ vmSize: "Standard_DS2_v2", availabilityProfile: "AvailabilitySet", osType: "Linux", ...p })),
-            linuxProfile: { adminUsername: "azsadmin", ssh: { publicKeys: [{ keyData: "ssh-rsa AAAA" }] } },
-            certificateProfile,
-        },
-    };
-}
 
 describe("config: the cluster from AKS Engine's apimodel.json", () => {
     const ssl = new OpenSsl();
