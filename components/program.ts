@@ -5,6 +5,7 @@ import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
+import { logExpiringCertificates } from "./pki/expiryWarnings";
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
 
 /**
@@ -37,8 +38,8 @@ export async function program(): Promise<Record<string, unknown>> {
         apiServerEndpoint: inventory.apiServerEndpoint,
         caStages: caPlan.stages,
     });
-    const outputs = stackOutputs(pki);
     const now = new Date();
+    const outputs = stackOutputs(pki, now);
     const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
     const rollout = rolloutSettings.enabled
         ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames, lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, maintenance })
@@ -59,6 +60,8 @@ export async function program(): Promise<Record<string, unknown>> {
         // Certificate facts and CA bundles are public; they inherit secrecy from the CA keys they
         // were computed with, which would hide every expiry date from `pulumi stack output`.
         certificates: pulumi.unsecret(outputs.certificates),
+        // what this run said about certificates less than pki.warnDays from expiry (awaited as an output, so the messages are logged)
+        expiryWarnings: pulumi.unsecret(logExpiringCertificates(pki, settings.warnDays, now)),
         trustBundles: pulumi.unsecret(outputs.trustBundles),
         // for users and CI systems outside the cluster: what to trust the apiserver with, and the admin credentials
         caBundle: pulumi.unsecret(outputs.caBundle),

@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ROTATION_TYPES } from "../pki/catalog";
-import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, PkiSettings, RotationGenerations } from "../pki/settings";
+import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, DEFAULT_WARN_DAYS, PkiSettings, RotationGenerations } from "../pki/settings";
 import { validateAdoptedCa } from "../pki/x509";
 import type { ApiModelCluster, ApiModelFact } from "./apimodel";
 import { Agreement, CERTIFICATE, PRIVATE_KEY } from "./apimodelMerge";
@@ -30,7 +30,7 @@ const adoptionLabel = (keys: string, source: string | undefined): string => `${C
 export const SERVICE_ACCOUNT_KEY = "serviceAccountPrivateKey";
 
 /** The fields of the `pki` object and of its objects: what parsePkiConfig accepts. */
-export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "rotation", "caRotation", "caGenerations"] as const;
+export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "warnDays", "rotation", "caRotation", "caGenerations"] as const;
 export const VALIDITY_FIELDS = ["leafDays", "leafRenewalDays", "caDays", "caRenewalDays"] as const;
 
 /** The keys of this section (see keys.ts): the pki object, the adopted CAs and service-account key. */
@@ -56,6 +56,12 @@ export const PKI_KEY_DOCS: ConfigKeyDoc[] = [
     { key: "pki.validity.leafRenewalDays", type: "integer", default: "30", description: "leaves are replaced this many days before expiry" },
     { key: "pki.validity.caDays", type: "integer", default: "3650", description: "CA certificate validity" },
     { key: "pki.validity.caRenewalDays", type: "integer", default: "365", description: "CA certificates are renewed (same key) this many days before expiry; at least leafDays" },
+    {
+        key: "pki.warnDays",
+        type: "integer",
+        default: String(DEFAULT_WARN_DAYS),
+        description: "every preview and up lists the certificates less than this many days from expiry (a warning; an expired one an error-level message); more than leafRenewalDays",
+    },
     ...ROTATION_TYPES.map((t) => ({
         key: `pki.rotation.${t}`,
         type: "integer ≥ 0",
@@ -156,6 +162,10 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
         );
     }
 
+    const warnDays = pki.int("warnDays", DEFAULT_WARN_DAYS, 1);
+    // Leaves are re-issued once inside their lead; a shorter warning would never see one due before that.
+    if (warnDays <= leafRenewalDays) problems.push(`pki.warnDays (${warnDays}) must be more than pki.validity.leafRenewalDays (${leafRenewalDays}), so that a leaf is listed before its renewal is planned`);
+
     const rot = pki.section("rotation");
     rot.rejectUnknown(ROTATION_TYPES);
     const rotation = Object.fromEntries(ROTATION_TYPES.map((t) => [t, rot.int(t, 0, 0)])) as RotationGenerations;
@@ -223,6 +233,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
             key: { algorithm, rsaBits },
             sans: { clusterDomain, serviceCidr, apiServerExtraSans },
             validity: { leaf: { days: leafDays, renewalDays: leafRenewalDays }, ca: { days: caDays, renewalDays: caRenewalDays } },
+            warnDays,
             rotation,
             caGenerations,
             caRotation,

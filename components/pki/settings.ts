@@ -31,6 +31,9 @@ export const DEFAULT_VALIDITY: ValiditySettings = {
     ca: { days: 3650, renewalDays: 365 },
 };
 
+/** Certificates less than this many days from expiry are listed at every preview and up (Rafay notifies at 60 days). */
+export const DEFAULT_WARN_DAYS = 60;
+
 /** Per-type generation numbers: bumping one forces the rotation of that type. */
 export type RotationGenerations = Record<RotationType, number>;
 
@@ -101,6 +104,8 @@ export interface PkiSettings {
     key: KeySpec;
     sans: SanSettings;
     validity: ValiditySettings;
+    /** Certificates whose notAfter is less than this many days away are listed (expiryWarnings.ts). */
+    warnDays: number;
     rotation: RotationGenerations;
     /** The target state of every CA's generations (the last phase of this run). */
     caGenerations: CaGenerations;

@@ -2,7 +2,7 @@
 // included), resources and stack outputs out. The StackReference to the stack's own outputs (the
 // deployed CA generations) and the remote commands' stdout come from the mocks.
 import { strict as assert } from "assert";
-import { generateKeyPairSync } from "crypto";
+import { generateKeyPairSync, X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -57,7 +57,7 @@ interface ProgramRun {
     registrations: Registration[];
     /** Names of the StackReferences the program read. */
     stackReferences: string[];
-    logs: { severity: "info" | "warn"; message: string }[];
+    logs: { severity: "info" | "warn" | "error"; message: string }[];
 }
 
 /** This stack's last outputs besides `caGenerations`, and how the engine runs the program. */
@@ -67,6 +67,8 @@ interface RunOptions {
     preview?: boolean;
     /** A remote command whose step fails (its resource is not created). */
     failingStep?: string;
+    /** Certificates in the state (certPem by resource name), as a preview sees those it does not replace. */
+    certificates?: Record<string, string>;
 }
 
 /**
@@ -77,10 +79,11 @@ interface RunOptions {
 async function runProgram(deployed?: unknown, opts: RunOptions = {}): Promise<ProgramRun> {
     const stackReferences: string[] = [];
     const logs: ProgramRun["logs"] = [];
-    const log = pulumi.log as { info: (m: string) => void; warn: (m: string) => void };
-    const { info, warn } = log;
+    const log = pulumi.log as { info: (m: string) => void; warn: (m: string) => void; error: (m: string) => void };
+    const { info, warn, error: logError } = log;
     log.info = (message: string) => logs.push({ severity: "info", message });
     log.warn = (message: string) => logs.push({ severity: "warn", message });
+    log.error = (message: string) => logs.push({ severity: "error", message });
     let error: unknown;
     try {
         const { result, registrations } = await runMocked(
@@ -97,6 +100,8 @@ async function runProgram(deployed?: unknown, opts: RunOptions = {}): Promise<Pr
                     }
                     if (args.type === "command:remote:Command" && args.name === opts.failingStep) throw new Error(`${args.name}: gate failed, rolled back`);
                     if (args.type === "command:remote:Command") return { ...args.inputs, stdout: `${JSON.stringify({ command: args.name })}\n` };
+                    const certPem = opts.certificates?.[args.name];
+                    if (certPem !== undefined) return { ...args.inputs, certPem, readyForRenewal: false };
                     return undefined;
                 },
             },
@@ -106,6 +111,7 @@ async function runProgram(deployed?: unknown, opts: RunOptions = {}): Promise<Pr
     } finally {
         log.info = info;
         log.warn = warn;
+        log.error = logError;
     }
 }
 
@@ -363,6 +369,56 @@ describe("program: stack config → resources and outputs (whole program under m
             const run = await runProgram();
             assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
             assert.deepEqual((run.error as ConfigError).problems, ['maintenanceWindow.timeZone: must be an IANA time zone name such as "Europe/Berlin" or "UTC", got "Europe/Berlln"']);
+            assert.deepEqual(run.registrations, []);
+        });
+    });
+
+    describe("expiry warnings: certificates less than pki.warnDays from expiry, listed at preview from the state and the adopted CAs", () => {
+        const ssl = new OpenSsl();
+        after(() => ssl.remove());
+        const notAfter = (pem: string): string => new Date(new X509Certificate(pem).validTo).toISOString();
+
+        it("a leaf 40 days from expiry is listed with its nodes and date while not yet renewed; one 70 days away is not", async () => {
+            const ca = ssl.ca();
+            const [in40, in70] = [40, 70].map((days) => ssl.leaf(ca, { subj: `/CN=in-${days}-days`, days, ext: ["basicConstraints=critical,CA:FALSE"] }));
+            setStackConfig(TESTBED_STACK);
+            const run = await runProgram(undefined, { preview: true, certificates: { "etcd-server-cert": in40!.cert, "apiserver-cert": in70!.cert } });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const warnings = run.logs.filter((l) => l.message.startsWith("certificates expiring within pki.warnDays (60 days)"));
+            assert.equal(warnings.length, 1, "one message per run");
+            const lines = warnings[0]!.message.split("\n").slice(1);
+            assert.equal(lines.length, 1, warnings[0]!.message);
+            const renewalDate = new Date(Date.parse(notAfter(in40!.cert)) - 30 * 86_400_000).toISOString().slice(0, 10);
+            assert.equal(
+                lines[0]!.replace(/daysLeft 39|daysLeft 40/, "daysLeft N"),
+                `  - etcd-server (on ${MASTERS.join(", ")}): notAfter ${notAfter(in40!.cert)}, daysLeft N; the first pulumi up from ${renewalDate} (its renewal date) re-issues it and installs it on its nodes`,
+            );
+            assert.equal(warnings[0]!.severity, "warn");
+            assert.deepEqual(run.logs.filter((l) => l.severity === "error"), []);
+            assert.deepEqual(await value(run.outputs!.expiryWarnings), { warning: warnings[0]!.message });
+        });
+
+        it("an adopted CA 50 days from expiry is listed with what to do: the program never renews it", async () => {
+            const ca = ssl.ca({ cn: "ca", days: 50, key: "rsa2048" });
+            setStackConfig(
+                { ...TESTBED_STACK, kubernetesCaCertificate: ca.cert, kubernetesCaPrivateKey: ca.key, pki: { validity: { leafDays: 30, leafRenewalDays: 10, caRenewalDays: 30 } } },
+                ["sshPrivateKey", "kubernetesCaPrivateKey"],
+            );
+            const run = await runProgram(undefined, { preview: true });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const warning = run.logs.find((l) => l.severity === "warn" && l.message.startsWith("certificates expiring within pki.warnDays (60 days)"));
+            assert.equal(
+                warning?.message.split("\n")[1]?.replace(/daysLeft 4[89]/, "daysLeft N"),
+                `  - kubernetes-ca (on every node): notAfter ${notAfter(ca.cert)}, daysLeft N; adopted, so never renewed by this program: rotate it in phases, ` +
+                    'pki.caGenerations.kubernetesCa: { "0": active, "1": trusted } then activate and retire (README "Rotating a CA without downtime"; pki.caRotation: immediate if it already expired)',
+            );
+        });
+
+        it("pki.warnDays not more than the leaf renewal lead: a ConfigError before any resource", async () => {
+            setStackConfig({ ...TESTBED_STACK, pki: { warnDays: 30 } });
+            const run = await runProgram();
+            assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+            assert.deepEqual((run.error as ConfigError).problems, ["pki.warnDays (30) must be more than pki.validity.leafRenewalDays (30), so that a leaf is listed before its renewal is planned"]);
             assert.deepEqual(run.registrations, []);
         });
     });

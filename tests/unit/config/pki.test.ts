@@ -20,6 +20,7 @@ describe("config: the pki section", () => {
             key: { algorithm: "RSA", rsaBits: 2048 },
             sans: { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] },
             validity: { leaf: { days: 365, renewalDays: 30 }, ca: { days: 3650, renewalDays: 365 } },
+            warnDays: 60,
             rotation: ZERO_GENERATIONS,
             caGenerations: { "kubernetes-ca": [{ generation: 0, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }] },
             caRotation: "phased",
@@ -90,6 +91,17 @@ describe("config: the pki section", () => {
         ]);
         assert.match(problems({ validity: { leafDays: 400 } })[0]!, /caRenewalDays \(365\) must be at least pki\.validity\.leafDays \(400\)/);
         assert.match(problems({ validity: { leafDays: 0 } })[0]!, /pki\.validity\.leafDays: must be an integer from 1 to 3650, got 0/);
+    });
+
+    it("pki.warnDays: read, and refused unless a whole number of days more than the leaf renewal lead", () => {
+        assert.equal(parsePkiConfig({ warnDays: 90 }).value.warnDays, 90);
+        assert.equal(parsePkiConfig({ warnDays: 11, validity: { leafRenewalDays: 10 } }).value.warnDays, 11);
+        assert.deepEqual(problems({ warnDays: 30 }), ["pki.warnDays (30) must be more than pki.validity.leafRenewalDays (30), so that a leaf is listed before its renewal is planned"]);
+        assert.deepEqual(problems({ warnDays: 20, validity: { leafDays: 90, leafRenewalDays: 45 } }), [
+            "pki.warnDays (20) must be more than pki.validity.leafRenewalDays (45), so that a leaf is listed before its renewal is planned",
+        ]);
+        assert.deepEqual(problems({ warnDays: "two months" }), ['pki.warnDays: must be an integer from 1, got "two months"']);
+        assert.deepEqual(problems({ warnDays: 0 }), ["pki.warnDays: must be an integer from 1, got 0"]);
     });
 
     it("documents every key it reads, with its default", () => {
