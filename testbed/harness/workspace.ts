@@ -69,7 +69,7 @@ function testbedHasSeparateEtcdCa(state: string): boolean {
 /**
  * The project as a stack for the local testbed in `state` (testbed/up's inventory), with the
  * testbed cluster's current CA and service-account key adopted from its aks-engine apimodel.json
- * (and, with a separate etcd CA, that CA from the testbed's PKI directory) and the admin SSH key
+ * (the front-proxy CA and a separate etcd CA from the testbed's PKI directory) and the admin SSH key
  * set as a secret, as an operator would. `rollout` is the stack's rollout config object.
  */
 export async function openTestbedStack(
@@ -84,9 +84,12 @@ export async function openTestbedStack(
     const stack = await openGeneratedStack(dir, stackName, fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"), envVars);
     await stack.setConfig("azs-cert-rotation:kubernetesCaCertificate", { value: profile.caCertificate });
     await stack.setConfig("azs-cert-rotation:kubernetesCaPrivateKey", { value: profile.caPrivateKey, secret: true });
+    // The CAs AKS Engine's apimodel has no field for come from the testbed's own PKI files (what
+    // `npm run discover` reads from the masters, tested on its own): the first up keeps them.
+    const pki = (name: string) => fs.readFileSync(path.join(state, "pki", name), "utf8");
+    await stack.setConfig("azs-cert-rotation:frontProxyCaCertificate", { value: pki("proxy-ca.crt") });
+    await stack.setConfig("azs-cert-rotation:frontProxyCaPrivateKey", { value: pki("proxy-ca.key"), secret: true });
     if (testbedHasSeparateEtcdCa(state)) {
-        // AKS Engine's apimodel has no field for an etcd CA: the testbed's own PKI files are the source.
-        const pki = (name: string) => fs.readFileSync(path.join(state, "pki", name), "utf8");
         await stack.setConfig("azs-cert-rotation:etcdCaCertificate", { value: pki("etcd-ca.crt") });
         await stack.setConfig("azs-cert-rotation:etcdCaPrivateKey", { value: pki("etcd-ca.key"), secret: true });
     }

@@ -435,8 +435,12 @@ describe("program: stack config → resources and outputs (whole program under m
         let dir: string;
         let file: string;
         let original: string;
+        /** The cluster's front-proxy CA, as discovery adopts it from the masters (the apimodel does not hold it). */
+        let proxyCaAdopted: Record<string, string>;
         before(() => {
             const ca = ssl.ca({ cn: "ca", key: "rsa2048" });
+            const proxyCa = ssl.ca({ cn: "proxyClientCA", key: "rsa2048" });
+            proxyCaAdopted = { frontProxyCaCertificate: proxyCa.cert, frontProxyCaPrivateKey: proxyCa.key };
             const saKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
             // the leaves AKS Engine issued: certificates of the old CA, keys only the file knows
             const old = (name: string) => ssl.leaf(ca, { subj: `/CN=old-${name}`, days: 365, ext: ["basicConstraints=critical,CA:FALSE"] });
@@ -462,7 +466,7 @@ describe("program: stack config → resources and outputs (whole program under m
         /** The testbed's stack over the apimodel (names, addresses and the CA come from the file), with write-back unless told. */
         function setApiModelStack(extra: Record<string, unknown> = {}): void {
             const { clusterName: _name, fqdn: _fqdn, ...typed } = TESTBED_STACK;
-            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, ...extra });
+            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, ...proxyCaAdopted, ...extra }, ["sshPrivateKey", "frontProxyCaPrivateKey"]);
         }
         const untouched = (): void => {
             assert.equal(fs.readFileSync(file, "utf8"), original, "the file is untouched");
@@ -553,7 +557,7 @@ describe("program: stack config → resources and outputs (whole program under m
 
         it("rollout.enabled false: not written, with a warning", async () => {
             const { sshPrivateKey: _unused, clusterName: _name, fqdn: _fqdn, ...typed } = TESTBED_STACK;
-            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, rollout: { enabled: false } }, []);
+            setStackConfig({ ...typed, apimodelPath: file, apimodelWriteBack: true, ...proxyCaAdopted, rollout: { enabled: false } }, ["frontProxyCaPrivateKey"]);
             const run = await runProgram(DEPLOYED);
             assert.equal(run.error, undefined, `program failed: ${run.error}`);
             assert.ok(run.logs.some((l) => l.severity === "warn" && /^apimodelWriteBack: not written back, .* rollout\.enabled is false/.test(l.message)));

@@ -28,9 +28,11 @@ describe("config: the cluster from AKS Engine's apimodel.json", () => {
         return file;
     }
     let ca: Pem;
+    let proxyCa: Pem;
     let saKey: string;
     before(() => {
         ca = ssl.ca({ cn: "ca", key: "rsa2048" });
+        proxyCa = ssl.ca({ cn: "proxyClientCA", key: "rsa2048" });
         saKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
     });
     after(() => {
@@ -141,13 +143,16 @@ describe("config: the cluster from AKS Engine's apimodel.json", () => {
     });
 
     describe("with the stack file (readStackConfig)", () => {
-        /** The stack: apimodelPath, the nodes' host keys (and agents' addresses), and `extra`; `secrets` set with --secret. */
+        /**
+         * The stack: apimodelPath, the nodes' host keys (and agents' addresses), the front-proxy CA
+         * as discovery adopts it, and `extra` (an undefined value unsets a key); `secrets` set with --secret.
+         */
         function setStack(file: string, extra: Record<string, unknown> = {}, secrets: string[] = []): void {
             const nodes = [0, 1, 2].map((i) => ({ name: `k8s-master-${SUFFIX}-${i}`, hostKey: HOST_KEY(i) })).concat([0, 1, 2].map((i) => ({ name: `k8s-agentpool1-${SUFFIX}-${i}`, ip: `10.240.0.${4 + i}`, hostKey: HOST_KEY(10 + i) })));
-            const stack: Record<string, unknown> = { apimodelPath: file, nodes, sshPrivateKey: FAKE_SSH_KEY, ...extra };
+            const stack: Record<string, unknown> = { apimodelPath: file, nodes, sshPrivateKey: FAKE_SSH_KEY, frontProxyCaCertificate: proxyCa.cert, frontProxyCaPrivateKey: proxyCa.key, ...extra };
             pulumi.runtime.setAllConfig(
-                Object.fromEntries(Object.entries(stack).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
-                ["sshPrivateKey", ...secrets].map((k) => `${NS}:${k}`),
+                Object.fromEntries(Object.entries(stack).filter(([, v]) => v !== undefined).map(([k, v]) => [`${NS}:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+                ["sshPrivateKey", "frontProxyCaPrivateKey", ...secrets].map((k) => `${NS}:${k}`),
             );
         }
         const profile = () => ({ caCertificate: ca.cert, caPrivateKey: ca.key, apiServerCertificate: ca.cert, apiServerPrivateKey: saKey });
@@ -228,6 +233,28 @@ describe("config: the cluster from AKS Engine's apimodel.json", () => {
             const missing = path.join(ssl.dir, "gone", "apimodel.json");
             setStack(missing, { pki: { rsaBits: 512 } });
             assert.deepEqual(configProblems(() => readStackConfig()), [`apimodelPath: cannot read the apimodel ${missing}: ENOENT`]);
+        });
+
+        it("a CA on the nodes that the apimodel does not hold must be adopted while its generation 0 is in use: the first up never replaces it", () => {
+            const file = writeOutput(apimodel({ masters: 3 }, profile()));
+            const unadopted = { frontProxyCaCertificate: undefined, frontProxyCaPrivateKey: undefined };
+            setStack(file, unadopted);
+            assert.deepEqual(configProblems(() => readStackConfig()), [
+                `frontProxyCaCertificate / frontProxyCaPrivateKey: the cluster's front-proxy-ca (/etc/kubernetes/certs/proxy-ca.crt, /etc/kubernetes/certs/proxy-ca.key on the masters) is not adopted, and apimodelPath ${file} does not hold it: ` +
+                    "generation 0 would be a new CA replacing the cluster's in a single pass. Run `npm run discover -- --stack <stack>`, which reads it from the masters and sets both keys, " +
+                    'or set them yourself; to replace the CA on purpose, adopt it and rotate it in phases (README "Rotating a CA without downtime")',
+            ]);
+            // a one-shot starts from generation 0, which it trusts first: the cluster's CA
+            setStack(file, { ...unadopted, pki: { caRotation: "oneShot", caGenerations: { frontProxyCa: { "1": "active" } } } });
+            assert.match(configProblems(() => readStackConfig())[0]!, /^frontProxyCaCertificate \/ frontProxyCaPrivateKey: the cluster's front-proxy-ca /);
+            // a separate etcd CA is on the nodes only, too
+            setStack(file, { frontProxyCaCertificate: proxyCa.cert, frontProxyCaPrivateKey: proxyCa.key, pki: { etcdCa: "separate" } });
+            assert.match(configProblems(() => readStackConfig())[0]!, /^etcdCaCertificate \/ etcdCaPrivateKey: the cluster's etcd-ca \(\/etc\/kubernetes\/certs\/etcd-ca\.crt, /);
+            // generation 0 retired: nothing of the cluster's CA is used
+            setStack(file, { ...unadopted, pki: { caGenerations: { frontProxyCa: { "0": "retired", "1": "active" } } } });
+            assert.equal(readStackConfig().pki.adopted["front-proxy-ca"], undefined);
+            setStack(file);
+            assert.equal(readStackConfig().pki.adopted["front-proxy-ca"]!.certPem, proxyCa.cert);
         });
 
         it("a CA from the file is checked like a typed one, its problems naming the file", () => {
