@@ -2,7 +2,7 @@
 // rotation generations, CA generations) and the adopted CAs and service-account key.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { certificateCatalog, CERTS_DIR, ROTATION_TYPES } from "../pki/catalog";
+import { CatalogOptions, certificateCatalog, CERTS_DIR, ROTATION_TYPES } from "../pki/catalog";
 import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, DEFAULT_WARN_DAYS, PkiSettings, RotationGenerations } from "../pki/settings";
 import { validateAdoptedCa } from "../pki/x509";
 import type { ApiModelCluster, ApiModelFact } from "./apimodel";
@@ -343,6 +343,16 @@ export function readPkiConfig(config: pulumi.Config = new pulumi.Config(CONFIG_N
 /** The CAs apimodel.json holds (certificateProfile.caCertificate / caPrivateKey); the others exist only on the nodes. */
 const APIMODEL_CAS: readonly CaId[] = ["kubernetes-ca"];
 
+/** The cluster's CAs that exist only on the masters, with their certificate and key files there (discovery reads them). */
+export function casOnlyOnNodes(catalog: CatalogOptions): { id: CaId; certFile: string; keyFile: string }[] {
+    return certificateCatalog(catalog)
+        .filter((row) => row.kind === "ca" && !APIMODEL_CAS.includes(row.id as CaId))
+        .map((row) => {
+            const file = (content: string) => `${CERTS_DIR}/${row.files.find((f) => f.content === content)!.name}`;
+            return { id: row.id as CaId, certFile: file("cert"), keyFile: file("key") };
+        });
+}
+
 /**
  * With an apimodel, every CA of the cluster must be adopted while its generation 0 is in use: one
  * the apimodel does not hold (the front-proxy CA; a separate etcd CA) would otherwise be a new CA
@@ -350,17 +360,16 @@ const APIMODEL_CAS: readonly CaId[] = ["kubernetes-ca"];
  * servers, for the front-proxy CA) fail until they restart. The same condition as adoption's.
  */
 export function unadoptedNodeCaProblems(settings: PkiSettings, source: string): string[] {
-    return (Object.keys(settings.caGenerations) as CaId[])
-        .filter((id) => !APIMODEL_CAS.includes(id) && !settings.adopted[id])
-        .filter((id) => {
+    return casOnlyOnNodes(settings.catalog)
+        .filter(({ id }) => !settings.adopted[id])
+        .filter(({ id }) => {
             const zero = settings.caGenerations[id]!.find((g) => g.generation === 0);
             return (zero !== undefined && zero.state !== "retired") || settings.caRotation === "oneShot";
         })
-        .map((id) => {
+        .map(({ id, certFile, keyFile }) => {
             const keys = adoptionKeys(id);
-            const files = certificateCatalog(settings.catalog).find((row) => row.id === id)!.files.map((f) => `${CERTS_DIR}/${f.name}`);
             return (
-                `${keys.cert} / ${keys.key}: the cluster's ${id} (${files.join(", ")} on the masters) is not adopted, and ${source} does not hold it: ` +
+                `${keys.cert} / ${keys.key}: the cluster's ${id} (${certFile}, ${keyFile} on the masters) is not adopted, and ${source} does not hold it: ` +
                 `generation 0 would be a new CA replacing the cluster's in a single pass. Run \`npm run discover -- --stack <stack>\`, which reads it from the masters ` +
                 `and sets both keys, or set them yourself; to replace the CA on purpose, adopt it and rotate it in phases (README "Rotating a CA without downtime")`
             );
