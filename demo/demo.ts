@@ -1,11 +1,14 @@
-// The main job on the local testbed: boots the simulated Azure Stack Hub cluster (testbed/up),
-// adopts its running cluster CA and service-account key from the aks-engine apimodel, previews,
-// then runs `pulumi up` with the real engine: it issues the cluster's certificates and the rollout
-// (enabled, with the testbed load balancer's settings) installs them on the VMs over SSH and
-// restarts the services that read them. Prints each certificate's expiry and the rollout activity.
+// The main job on the local testbed, as an operator runs it on a real cluster: boots the simulated
+// Azure Stack Hub cluster (testbed/up), starts a stack from the aks-engine apimodel.json alone (the
+// cluster CA and service-account key adopted from it), runs discovery (nodes, addresses and SSH
+// host keys from the live cluster, the front-proxy CA adopted from the masters), previews, then runs
+// `pulumi up` with the real engine: it issues the cluster's certificates and the rollout (enabled,
+// with the testbed load balancer's settings) installs them on the VMs over SSH and restarts the
+// services that read them. Prints each certificate's expiry and the rollout activity.
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { openTestbedStack, REPO_ROOT, TESTBED_STATE as state } from "../testbed/harness/workspace";
+import { discover } from "../discovery";
+import { openGeneratedStack, REPO_ROOT, setAccessConfig, testbedRollout, testbedStackFileBeforeDiscovery, TESTBED_STATE as state } from "../testbed/harness/workspace";
 
 const STACK = "testbed";
 
@@ -20,10 +23,12 @@ async function main(): Promise<void> {
     execFileSync(path.join(REPO_ROOT, "testbed/up"), { stdio: "inherit" });
 
     const dir = path.join(state, "project");
-    const stack = await openTestbedStack(dir, STACK, state, {
-        // A local demo stack: its passphrase only guards the testbed's throwaway keys.
-        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "azs-testbed-demo",
-    });
+    // A local demo stack: its passphrase only guards the testbed's throwaway keys (discovery's CLI calls read it too).
+    process.env.PULUMI_CONFIG_PASSPHRASE ??= "azs-testbed-demo";
+    const stack = await openGeneratedStack(dir, STACK, testbedStackFileBeforeDiscovery(state), { PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE });
+    await setAccessConfig(stack, state, testbedRollout(state));
+    console.log(`npm run discover -- --stack ${STACK} --cwd ${dir}`);
+    if ((await discover({ stack: { name: STACK, dir }, acceptChangedHostKeys: false })) !== 0) throw new Error("discovery refused to write the stack's nodes (above)");
 
     const onOutput = (out: string) => process.stdout.write(out);
     await stack.preview({ onOutput });

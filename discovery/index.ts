@@ -17,7 +17,7 @@ import { chooseHostKeys, hostKeyFingerprint, reconcile, StackNode } from "./reco
 import { SshAccess, SshEndpoint } from "./sshAccess";
 import { readStackValues, setStackValue, StackRef, writeStackNodes } from "./stackFile";
 
-interface Options {
+export interface DiscoveryOptions {
     stack: StackRef;
     kubeconfig?: string;
     acceptChangedHostKeys: boolean;
@@ -25,7 +25,7 @@ interface Options {
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): Options {
+function parseArgs(argv: string[]): DiscoveryOptions {
     let name: string | undefined;
     let dir = path.resolve(__dirname, "..");
     let kubeconfig: string | undefined;
@@ -59,7 +59,8 @@ function jumpboxOf(values: Record<string, unknown>, user: string): SshEndpoint {
     return { host: j.host, port: Number(j.port ?? 22), user: typeof j.user === "string" ? j.user : user, hostKey: j.hostKey };
 }
 
-async function discover(opts: Options): Promise<number> {
+/** Discovery on one stack (the CLI's work, also run by the demo): its exit code, 0 written or unchanged, 1 refused. */
+export async function discover(opts: DiscoveryOptions): Promise<number> {
     const values = await readStackValues(opts.stack);
     if (typeof values.apimodelPath !== "string") throw new UsageError(`stack ${opts.stack.name}: apimodelPath is not set; discovery starts from AKS Engine's apimodel.json`);
     if (typeof values.sshPrivateKey !== "string") throw new UsageError(`stack ${opts.stack.name}: sshPrivateKey is not set (pulumi config set --secret azs-cert-rotation:sshPrivateKey < <key file>)`);
@@ -133,7 +134,7 @@ async function discover(opts: Options): Promise<number> {
 }
 
 if (require.main === module) {
-    let opts: Options;
+    let opts: DiscoveryOptions;
     try {
         opts = parseArgs(process.argv.slice(2));
     } catch (e) {

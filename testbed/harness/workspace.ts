@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { parseDocument } from "yaml";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 /** Where testbed/up keeps the local testbed's state: $TESTBED_STATE, else the default in testbed/state-dir (testbed/lib/common.sh reads the same file). */
@@ -95,6 +96,12 @@ export async function openTestbedStack(
     }
     // AKS Engine signs service-account tokens with apiserver.key: keep it, so tokens stay valid.
     await stack.setConfig("azs-cert-rotation:serviceAccountPrivateKey", { value: profile.apiServerPrivateKey, secret: true });
+    await setAccessConfig(stack, state, rollout);
+    return stack;
+}
+
+/** The admin SSH key (a secret) and the rollout config object of a testbed stack. */
+export async function setAccessConfig(stack: Stack, state: string, rollout: Record<string, unknown>): Promise<void> {
     await stack.setConfig("azs-cert-rotation:sshPrivateKey", { value: fs.readFileSync(path.join(state, "ssh", "id_ed25519"), "utf8"), secret: true });
     for (const [key, value] of Object.entries(rollout)) {
         if (Array.isArray(value)) {
@@ -103,7 +110,6 @@ export async function openTestbedStack(
             await stack.setConfig(`azs-cert-rotation:rollout.${key}`, { value: String(value) }, true);
         }
     }
-    return stack;
 }
 
 /** Sets an object-typed config key (Pulumi.yaml types `pki` as an object, so a JSON string is refused): written to the stack file as YAML. */
@@ -111,4 +117,18 @@ export async function setObjectConfig(stack: Stack, key: string, value: Record<s
     const settings = await stack.workspace.stackSettings(stack.name);
     settings.config = { ...settings.config, [key]: value };
     await stack.workspace.saveStackSettings(stack.name, settings);
+}
+
+/**
+ * The testbed's stack file as an operator starts discovery from it: apimodelPath, the jumpbox and
+ * its pinned key, and of the nodes only how the testbed's masters run their services where that
+ * differs from AKS Engine (its control plane as systemd units); `npm run discover` adds every
+ * node's address and host key.
+ */
+export function testbedStackFileBeforeDiscovery(state: string = TESTBED_STATE): string {
+    const doc = parseDocument(fs.readFileSync(path.join(state, "Pulumi.testbed.yaml"), "utf8"));
+    const key = ["config", "azs-cert-rotation:nodes"];
+    const nodes = (doc.getIn(key) as { toJSON(): { name: string; services?: Record<string, string> }[] }).toJSON();
+    doc.setIn(key, doc.createNode(nodes.filter((n) => n.services && Object.keys(n.services).length > 0).map((n) => ({ name: n.name, services: n.services }))));
+    return doc.toString();
 }

@@ -1,0 +1,145 @@
+// Discovery on a private testbed (only the jumpbox's SSH and the load balancer reachable from
+// here): a stack that names the apimodel, the jumpbox, the SSH key and how the testbed's masters
+// run their services (testbedStackFileBeforeDiscovery) gets its nodes' addresses, their
+// host keys and the front-proxy CA from the live cluster; a rerun changes nothing; a changed host
+// key and a cluster that differs from the apimodel are refused with nothing written; a wrong jumpbox
+// key stops it; the first preview then plans no new CA.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { parseDocument } from "yaml";
+import { hostKeyFingerprint } from "../../discovery/reconcile";
+import { openGeneratedStack, REPO_ROOT, setAccessConfig, testbedRollout, testbedStackFileBeforeDiscovery } from "../../testbed/harness/workspace";
+import { assertEngineWithPlugin, createTestBackend, TestBackend } from "./support/engine";
+import { onNode, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
+
+const NS = "azs-cert-rotation";
+const STACK = "discovered";
+
+describe("discovery on a private testbed: nodes, host keys and the front-proxy CA from the live cluster", function () {
+    let backend: TestBackend;
+    let workspace: string;
+    let stack: Stack;
+    let stackFile: string;
+
+    /** Runs `npm run discover`'s program on the stack; its exit code and output. */
+    function discover(...args: string[]): { code: number; output: string } {
+        const run = spawnSync("node", ["-r", "ts-node/register/transpile-only", path.join(REPO_ROOT, "discovery/index.ts"), "--stack", STACK, "--cwd", workspace, ...args], {
+            cwd: REPO_ROOT,
+            env: { ...process.env, ...backend.envVars },
+            encoding: "utf8",
+            timeout: 300_000,
+        });
+        const output = `${run.stdout}${run.stderr}`;
+        console.log(output.replace(/^/gm, "      | "));
+        return { code: run.status ?? -1, output };
+    }
+    const stackNodes = (): { name: string; ip: string; hostKey: string }[] => (parseDocument(fs.readFileSync(stackFile, "utf8")).toJS() as { config: Record<string, never> }).config[`${NS}:nodes`];
+
+    before(async function () {
+        assertEngineWithPlugin("@pulumi/tls");
+        testbed("down");
+        testbed("up", ["--private"]);
+        backend = createTestBackend("azs-discover-e2e");
+        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-discover-project-"));
+        stack = await openGeneratedStack(workspace, STACK, testbedStackFileBeforeDiscovery(), backend.envVars);
+        await setAccessConfig(stack, TESTBED_STATE, testbedRollout());
+        stackFile = path.join(workspace, `Pulumi.${STACK}.yaml`);
+    });
+
+    after(() => {
+        backend?.remove();
+        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+    });
+
+    it("writes every node with its address and host key, prints each fingerprint, and adopts the front-proxy CA the masters share", async () => {
+        const { code, output } = discover();
+        assert.equal(code, 0);
+        const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+        const expected = testbedNodes().map((n) => ({ name: n.name, ip: n.ip, hostKey: (n as unknown as { hostKey: string }).hostKey }));
+        const written = stackNodes().map(({ name, ip, hostKey }) => ({ name, ip, hostKey }));
+        assert.deepEqual(written.sort(byName), [...expected].sort(byName));
+        for (const n of expected) assert.match(output, new RegExp(`^${n.name} +${n.ip.replace(/\./g, "\\.")} +ssh-ed25519 ${hostKeyFingerprint(n.hostKey).replace(/[+/]/g, "\\$&")} \\(new\\)$`, "m"));
+        const masters = testbedNodes().filter((n) => n.role === "master");
+        const onMasters = masters.map((m) => onNode(m.name, "cat /etc/kubernetes/certs/proxy-ca.crt"));
+        const config = await stack.getAllConfig();
+        assert.equal(config[`${NS}:frontProxyCaCertificate`]!.value.trim(), onMasters[0]!.trim());
+        assert.equal(config[`${NS}:frontProxyCaPrivateKey`]!.secret, true);
+        assert.equal(config[`${NS}:frontProxyCaPrivateKey`]!.value.trim(), onNode(masters[1]!.name, "sudo cat /etc/kubernetes/certs/proxy-ca.key").trim());
+        assert.doesNotMatch(fs.readFileSync(stackFile, "utf8"), /PRIVATE KEY/);
+        assert.doesNotMatch(output, /PRIVATE KEY/);
+    });
+
+    it("a rerun with nothing changed writes nothing", () => {
+        const before = fs.readFileSync(stackFile, "utf8");
+        const { code, output } = discover();
+        assert.equal(code, 0);
+        assert.match(output, /The stack's nodes are up to date: nothing written/);
+        assert.match(output, /front-proxy-ca: adopted already \(frontProxyCaCertificate\); the masters' \/etc\/kubernetes\/certs\/proxy-ca\.crt is the same/);
+        assert.equal(fs.readFileSync(stackFile, "utf8"), before);
+    });
+
+    it("a changed host key is shown with both fingerprints and written only with --accept-changed-host-keys", () => {
+        const nodes = stackNodes();
+        const agent = nodes[nodes.length - 1]!;
+        const keyFile = path.join(workspace, "impostor");
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]);
+        const impostor = fs.readFileSync(`${keyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+        fs.writeFileSync(stackFile, fs.readFileSync(stackFile, "utf8").replace(agent.hostKey, impostor));
+        const pinned = fs.readFileSync(stackFile, "utf8");
+        const refused = discover();
+        assert.equal(refused.code, 1);
+        assert.ok(refused.output.includes(`${agent.name} (${agent.ip}): pinned ${hostKeyFingerprint(impostor)}, now presents ${hostKeyFingerprint(agent.hostKey)}`), refused.output);
+        assert.equal(fs.readFileSync(stackFile, "utf8"), pinned, "nothing written");
+        assert.equal(discover("--accept-changed-host-keys").code, 0);
+        assert.equal(stackNodes().find((n) => n.name === agent.name)!.hostKey, agent.hostKey);
+    });
+
+    it("an apimodel that no longer matches the cluster (a pool scaled out in the file) is refused with the difference, nothing written", async () => {
+        const config = await stack.getAllConfig();
+        const apimodelPath = config[`${NS}:apimodelPath`]!.value;
+        const copy = fs.mkdtempSync(path.join(workspace, "_output-"));
+        const model = JSON.parse(fs.readFileSync(apimodelPath, "utf8"));
+        const pool = model.properties.agentPoolProfiles[0];
+        pool.count += 1;
+        fs.writeFileSync(path.join(copy, "apimodel.json"), JSON.stringify(model, null, 2));
+        fs.copyFileSync(path.join(path.dirname(apimodelPath), "azuredeploy.json"), path.join(copy, "azuredeploy.json"));
+        fs.cpSync(path.join(path.dirname(apimodelPath), "kubeconfig"), path.join(copy, "kubeconfig"), { recursive: true });
+        await stack.setConfig(`${NS}:apimodelPath`, { value: path.join(copy, "apimodel.json") });
+        try {
+            const before = fs.readFileSync(stackFile, "utf8");
+            const { code, output } = discover();
+            assert.equal(code, 1);
+            assert.match(output, new RegExp(`k8s-${pool.name}-\\d+-${pool.count - 1}: a VM of the apimodel \\(pool ${pool.name}\\) that the cluster has no Node for`));
+            assert.match(output, /nothing was written/);
+            assert.equal(fs.readFileSync(stackFile, "utf8"), before);
+        } finally {
+            await stack.setConfig(`${NS}:apimodelPath`, { value: apimodelPath });
+        }
+    });
+
+    it("a jumpbox that presents another host key than the pinned one stops discovery before anything is read", () => {
+        const before = fs.readFileSync(stackFile, "utf8");
+        const doc = parseDocument(before);
+        doc.setIn(["config", `${NS}:jumpbox`, "hostKey"], stackNodes()[0]!.hostKey);
+        fs.writeFileSync(stackFile, doc.toString());
+        try {
+            const { code, output } = discover();
+            assert.equal(code, 2);
+            assert.match(output, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+        } finally {
+            fs.writeFileSync(stackFile, before);
+        }
+    });
+
+    it("the first preview of the discovered stack plans no new CA: every CA is the cluster's own", async () => {
+        const planned: string[] = [];
+        const preview = await stack.preview({ onEvent: (e) => e.resourcePreEvent && planned.push(`${e.resourcePreEvent.metadata.op} ${e.resourcePreEvent.metadata.type}`) });
+        assert.ok((preview.changeSummary.create ?? 0) > 40, JSON.stringify(preview.changeSummary));
+        assert.ok(planned.includes("create tls:index/locallySignedCert:LocallySignedCert"), "leaves are issued");
+        assert.deepEqual(planned.filter((p) => /selfSignedCert/i.test(p)), [], "no CA is generated");
+    });
+});
