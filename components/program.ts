@@ -1,11 +1,12 @@
-// The Pulumi program: stack config → inventory → PKI → rollout → outputs. Config is validated
-// first, so bad input stops `pulumi preview` before any resource is planned.
+// The Pulumi program: stack config → inventory → PKI → rollout → alert rules (optional) → outputs.
+// Config is validated first, so bad input stops `pulumi preview` before any resource is planned.
 import * as pulumi from "@pulumi/pulumi";
 import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
 import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { logExpiringCertificates } from "./pki/expiryWarnings";
+import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateAlertRules";
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
 
 /**
@@ -25,7 +26,7 @@ async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?:
 }
 
 export async function program(): Promise<Record<string, unknown>> {
-    const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow, apimodelWriteBack } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
+    const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow, apimodelWriteBack, prometheusRule } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pkiInventory = pkiInventoryFrom(inventory);
     const deployed = await deployedOutputs();
     const caPlan = planCaStages(deployed.caGenerations, settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
@@ -50,6 +51,9 @@ export async function program(): Promise<Record<string, unknown>> {
     } else {
         pulumi.log.warn("rollout.enabled is false: certificates are planned and reported, nothing is installed on the nodes");
     }
+    const alertRules = prometheusRule
+        ? new CertificateAlertRules("certificate-alerts", { ...prometheusRule, kubeconfig: outputs.adminKubeconfig, groups: readRuleGroups(), after: rollout ? [rollout] : [] })
+        : undefined;
     return {
         cluster: {
             name: inventory.clusterName,
@@ -78,6 +82,8 @@ export async function program(): Promise<Record<string, unknown>> {
         // the maintenance-window guard's decision (an override is recorded here), and what the next run's guard compares with
         maintenance: rollout?.maintenance ?? {},
         lockDigest: rollout?.lockDigest ?? deployed.lockDigest,
+        // namespace/name of the PrometheusRule holding the certificate alert rules
+        ...(alertRules ? { certificateAlertRules: alertRules.rule.metadata.apply((m) => `${m.namespace}/${m.name}`) } : {}),
         // written only once the rollout's activity resolves, i.e. every node step succeeded
         ...(apimodelWriteBack
             ? { apimodelWriteBack: profileWriteBack({ writeBack: apimodelWriteBack, caGenerations: caPlan.stages[caPlan.stages.length - 1]!, rolloutDone: rollout?.activity, profile: outputs.certificateProfile, now }) }

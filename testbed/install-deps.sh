@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages the testbed needs, and shellcheck, which the unit tests run over the
-# remote scripts. Idempotent: installs only what is missing,
-# and never starts the packages' own services (the testbed runs sshd/haproxy itself, per VM).
+# Install the Debian packages the testbed needs, shellcheck, which the unit tests run over the
+# remote scripts, and prometheus for its promtool, which the unit tests run over the alert rules
+# (monitoring/). Idempotent: installs only what is missing, and never starts the packages' own
+# services (the testbed runs sshd/haproxy itself, per VM; no Prometheus server runs here).
 set -euo pipefail
 
-PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils shellcheck)
+PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils shellcheck prometheus)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -19,7 +20,7 @@ fi
 [[ $EUID -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 
 echo "install-deps: installing ${missing[*]}"
-# Keep maintainer scripts from starting sshd/haproxy on the host.
+# Keep maintainer scripts from starting sshd/haproxy/prometheus on the host.
 policy=/usr/sbin/policy-rc.d created_policy=0
 if [[ ! -e $policy ]]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1

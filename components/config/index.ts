@@ -1,5 +1,5 @@
 // Stack configuration: reading and validation with clear errors, before any resource exists.
-// One file per section (inventory.ts, pki.ts, rollout.ts, maintenanceWindow.ts); each has a pure parser (raw values in,
+// One file per section (inventory.ts, pki.ts, rollout.ts, maintenanceWindow.ts, monitoring.ts); each has a pure parser (raw values in,
 // typed settings or a ConfigError out), a reader over pulumi.Config, the lists of the keys it
 // accepts and the documentation rows of its keys (gathered in keys.ts). reader.ts is the checked
 // reader they share. A new section: a file like those, its rows and accepted keys in keys.ts, a
@@ -15,6 +15,7 @@ import { readApiModelConfig } from "./apimodel";
 import { ApiModelWriteBack, readApiModelWriteBackConfig } from "./apimodelWriteBack";
 import { InventorySettings, readInventoryConfig } from "./inventory";
 import { readMaintenanceWindowConfig } from "./maintenanceWindow";
+import { PrometheusRuleSettings, readMonitoringConfig } from "./monitoring";
 import { ParseOptions, readPkiConfig } from "./pki";
 import { CONFIG_NAMESPACE, ConfigError } from "./reader";
 import { readRolloutConfig, RolloutSettings } from "./rollout";
@@ -29,6 +30,8 @@ export { CONFIG_KEYS } from "./keys";
 export { INVENTORY_KEYS, parseInventoryConfig, readInventoryConfig } from "./inventory";
 export type { InventoryNode, InventorySettings } from "./inventory";
 export { MAINTENANCE_WINDOW_KEY, parseMaintenanceWindowConfig } from "./maintenanceWindow";
+export { parseMonitoringConfig } from "./monitoring";
+export type { PrometheusRuleSettings } from "./monitoring";
 export { parsePkiConfig, readPkiConfig } from "./pki";
 export type { AdoptionInput, ParseOptions } from "./pki";
 export { parseRolloutConfig, ROLLOUT_KEYS } from "./rollout";
@@ -43,6 +46,8 @@ export interface StackConfig {
     maintenanceWindow?: MaintenanceWindow;
     /** Where a successful up writes the certificateProfile back; undefined: apimodelWriteBack is false. */
     apimodelWriteBack?: ApiModelWriteBack;
+    /** Where the certificate alert rules go as a PrometheusRule; undefined: monitoring.prometheusRule is false. */
+    prometheusRule?: PrometheusRuleSettings;
 }
 
 /** Every section, validated, and checked against each other (stack.ts). Call first in index.ts: a ConfigError stops the program before any resource. */
@@ -64,7 +69,8 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
     const rollout = collect(() => readRolloutConfig(config));
     const maintenanceWindow = collect(() => readMaintenanceWindowConfig(config));
     const apimodelWriteBack = collect(() => readApiModelWriteBackConfig(config));
+    const prometheusRule = collect(() => readMonitoringConfig(config));
     if (inventory && rollout) problems.push(...stackProblems(inventory, rollout));
     if (problems.length > 0 || !inventory || !pki || !rollout) throw new ConfigError(problems);
-    return { inventory, pki, rollout, ...(maintenanceWindow ? { maintenanceWindow } : {}), ...(apimodelWriteBack ? { apimodelWriteBack } : {}) };
+    return { inventory, pki, rollout, ...(maintenanceWindow ? { maintenanceWindow } : {}), ...(apimodelWriteBack ? { apimodelWriteBack } : {}), ...(prometheusRule ? { prometheusRule } : {}) };
 }

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../components/config";
+import { readRuleGroups } from "../../components/monitoring/certificateAlertRules";
 import { program } from "../../components/program";
 import { apimodel, SUFFIX } from "./support/apimodel";
 import { setWritable } from "./support/files";
@@ -601,6 +602,69 @@ describe("program: stack config → resources and outputs (whole program under m
                     setWritable(target, true);
                 }
             }
+        });
+    });
+
+    describe("monitoring.prometheusRule: the certificate alert rules as a PrometheusRule, through a provider of the admin kubeconfig's", () => {
+        const PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
+        const KUBERNETES_PROVIDER = "pulumi:providers:kubernetes";
+
+        it("off by default: no Kubernetes resource or provider, no output", async () => {
+            setStackConfig(TESTBED_STACK);
+            const run = await runProgram();
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.deepEqual(
+                run.registrations.filter((r) => r.type.startsWith("kubernetes:") || r.type === KUBERNETES_PROVIDER || r.type.startsWith("azs-cert-rotation:monitoring:")),
+                [],
+            );
+            assert.equal("certificateAlertRules" in run.outputs!, false);
+        });
+
+        it("on: one PrometheusRule in monitoring with the rules file's groups and the configured labels, through its own provider of the admin kubeconfig, after every node step", async () => {
+            setStackConfig({ ...TESTBED_STACK, monitoring: { prometheusRule: true, labels: { release: "kube-prometheus-stack" } } });
+            const run = await runProgram();
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const rules = run.registrations.filter((r) => r.type === PROMETHEUS_RULE);
+            assert.equal(rules.length, 1);
+            const rule = rules[0]!;
+            assert.deepEqual(rule.inputs.metadata, {
+                name: "azs-cert-rotation-certificate-alerts",
+                namespace: "monitoring",
+                labels: { "app.kubernetes.io/managed-by": "azs-cert-rotation", release: "kube-prometheus-stack" },
+            });
+            assert.deepEqual(rule.inputs.spec, { groups: readRuleGroups() });
+            assert.match(rule.parent, /::azs-cert-rotation:monitoring:CertificateAlertRules::certificate-alerts$/);
+
+            const providers = run.registrations.filter((r) => r.type === KUBERNETES_PROVIDER);
+            assert.equal(providers.length, 1, "one explicit provider, no default one");
+            assert.ok(rule.provider.includes(`$${KUBERNETES_PROVIDER}::${providers[0]!.name}::`), `the rule's provider ${rule.provider}`);
+            assert.equal(providers[0]!.inputs.kubeconfig, await value(run.outputs!.adminKubeconfig), "the admin kubeconfig: trust bundle, apiServerEndpoint, admin client certificate");
+            assert.deepEqual(providers[0]!.secretInputs, ["kubeconfig"]);
+
+            const waitsFor = (name: string) => rule.dependencies.some((urn) => urn.endsWith(`::${name}`));
+            const steps = commandsOf(run).map((c) => c.name);
+            assert.ok(steps.length > 0);
+            assert.deepEqual(steps.filter((name) => !waitsFor(name)), [], "every remote command runs before the rule");
+            assert.equal(await value(run.outputs!.certificateAlertRules), "monitoring/azs-cert-rotation-certificate-alerts");
+        });
+
+        it("the namespace from config", async () => {
+            setStackConfig({ ...TESTBED_STACK, monitoring: { prometheusRule: true, namespace: "cattle-monitoring-system" } });
+            const run = await runProgram();
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            const rule = run.registrations.find((r) => r.type === PROMETHEUS_RULE)!;
+            assert.equal((rule.inputs.metadata as { namespace: string }).namespace, "cattle-monitoring-system");
+        });
+
+        it("a bad namespace or label: a ConfigError naming the key, before any resource", async () => {
+            setStackConfig({ ...TESTBED_STACK, monitoring: { prometheusRule: true, namespace: "Monitoring", labels: { release: "not a value" } } });
+            const run = await runProgram();
+            assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+            assert.deepEqual(
+                (run.error as ConfigError).problems.map((p) => p.split(":")[0]),
+                ["monitoring.namespace", "monitoring.labels.release"],
+            );
+            assert.deepEqual(run.registrations, []);
         });
     });
 });

@@ -21,6 +21,8 @@ export interface Registration {
     secretInputs: string[];
     /** URNs of the resources it depends on (dependsOn). */
     dependencies: string[];
+    /** The explicit provider's reference ("<urn>::<id>"), or "" for the default provider. */
+    provider: string;
 }
 
 let current: Registration[] = [];
@@ -36,6 +38,7 @@ type Req = {
     getIgnorechangesList(): string[];
     getAdditionalsecretoutputsList(): string[];
     getDependenciesList(): string[];
+    getProvider(): string;
 };
 const proto = MockMonitor.prototype as unknown as { registerResource(req: Req, cb: unknown): Promise<void>; __azsWrapped?: boolean };
 if (!proto.__azsWrapped) {
@@ -54,6 +57,7 @@ if (!proto.__azsWrapped) {
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             secretInputs: [],
             dependencies: req.getDependenciesList(),
+            provider: req.getProvider(),
         });
         return original.call(this, req, cb);
     };
