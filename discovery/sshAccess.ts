@@ -72,18 +72,19 @@ export class SshAccess {
         return ["-F", this.config, ...(this.opts.jumpbox && host !== JUMPBOX_ALIAS ? ["-J", JUMPBOX_ALIAS] : []), host];
     }
 
-    private exec(args: string[], what: string): Promise<string> {
+    private exec(args: string[], what: string, input?: string): Promise<string> {
         return new Promise((resolve, reject) => {
-            execFile("ssh", args, { encoding: "utf8", timeout: SSH_TIMEOUT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+            const child = execFile("ssh", args, { encoding: "utf8", timeout: SSH_TIMEOUT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
                 if (error) reject(new Error(`${what}: ${stderr.trim() || error.message}`));
                 else resolve(stdout);
             });
+            if (input !== undefined) child.stdin?.end(input);
         });
     }
 
-    /** Runs a command on a pinned node (through the jumpbox if there is one); its stdout. */
-    run(host: string, command: string): Promise<string> {
-        return this.exec([...this.args(host), command], `ssh ${host}`);
+    /** Runs a command on a pinned node (through the jumpbox if there is one); its stdout. `input` goes to the command's stdin (a script for `bash -s`). */
+    run(host: string, command: string, input?: string): Promise<string> {
+        return this.exec([...this.args(host), command], `ssh ${host}`, input);
     }
 
     /**
