@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, readStackConfig } from "./config";
-import { CLUSTER_PKI_NAME, ClusterPki, pkiInventoryFrom, stackOutputs } from "./pki";
+import { CLUSTER_PKI_NAME, ClusterPki, expectedNodeFiles, pkiInventoryFrom, stackOutputs } from "./pki";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { logExpiringCertificates } from "./pki/expiryWarnings";
 import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateAlertRules";
@@ -64,6 +64,8 @@ export async function program(): Promise<Record<string, unknown>> {
         // Certificate facts and CA bundles are public; they inherit secrecy from the CA keys they
         // were computed with, which would hide every expiry date from `pulumi stack output`.
         certificates: pulumi.unsecret(outputs.certificates),
+        // per node, per path, the fingerprints of the certificates the node should hold (npm run report compares them); no key
+        nodeFiles: pulumi.unsecret(expectedNodeFiles(pki, inventory.adminUsername)),
         // what this run said about certificates less than pki.warnDays from expiry (awaited as an output, so the messages are logged)
         expiryWarnings: pulumi.unsecret(logExpiringCertificates(pki, settings.warnDays, now)),
         trustBundles: pulumi.unsecret(outputs.trustBundles),

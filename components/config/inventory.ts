@@ -192,6 +192,15 @@ export function readInventoryConfig(config: pulumi.Config = new pulumi.Config(CO
             throw new ConfigError([`${key}: not valid YAML/JSON`]);
         }
     }
+    return inventoryFromValues(raw, apiModel);
+}
+
+/**
+ * The inventory of the top-level values as they are (objects parsed), merged with the apimodel's
+ * values when given: what readInventoryConfig reads, for tools that get the stack's values from
+ * the Pulumi CLI instead of pulumi.Config (the expiry report).
+ */
+export function inventoryFromValues(raw: Record<string, unknown>, apiModel?: ApiModelCluster): InventorySettings {
     if (!apiModel) return parseInventoryConfig(raw);
     // Until the stack agrees with the apimodel, the parser's problems would be about nodes that are not the cluster's.
     const merged = mergeInventory(raw, apiModel);

@@ -5,4 +5,5 @@ export { KUBECONFIG_CATALOG } from "./kubeconfigs";
 export { ClusterPki } from "./clusterPki";
 export { CLUSTER_PKI_NAME } from "./names";
 export { installsLeaves, instancesAt, kubeconfig, nodeFiles } from "./nodeFiles";
-export { stackOutputs } from "./stackOutputs";
+export { expectedNodeFiles, stackOutputs } from "./stackOutputs";
+export type { ExpectedNodeFile, NodeFilesOutput } from "./stackOutputs";

@@ -1,11 +1,14 @@
-// The PKI's part of the stack outputs: certificate facts, trust bundles, kubeconfigs and the
-// apimodel certificate profile. Private keys appear only inside secret outputs.
+// The PKI's part of the stack outputs: certificate facts, trust bundles, kubeconfigs, the
+// apimodel certificate profile and the certificate files each node should hold (for the expiry
+// report). Private keys appear only inside secret outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { certificateProfile } from "./certificateProfile";
 import type { ClusterPki } from "./clusterPki";
-import { caBundle, kubeconfig } from "./nodeFiles";
+import { KUBECONFIG_CATALOG } from "./kubeconfigs";
+import { caBundle, installsLeaves, kubeconfig, nodeFiles } from "./nodeFiles";
 import { certificateReport, CertificateReport, keyPairReport, KeyPairReport } from "./report";
 import type { ResolvedCa, ResolvedLeaf } from "./resolve";
+import { certificateBlocks, certificateFingerprint } from "./x509";
 
 /** The PKI's stack outputs (program.ts adds the cluster, the plans and the rollout's). */
 export function stackOutputs(pki: ClusterPki, now: Date = new Date()) {
@@ -58,4 +61,52 @@ export function certificatesReport(pki: ClusterPki, now: Date = new Date()): pul
             : certificates.filter((c) => c.entry === e).map((c) => c.report.apply((r): Item => [c.id, r])),
     );
     return pulumi.all(items).apply((kv) => Object.fromEntries(kv));
+}
+
+/** A file the state puts on a node, as the expiry report compares it (`npm run report`): no content, no key. */
+export interface ExpectedNodeFile {
+    /** "kubeconfig": the certificate is its client-certificate-data. */
+    kind: "certificate" | "kubeconfig";
+    /** The certificate instance its certificates come from. */
+    source: string;
+    /** SHA-256 fingerprints (openssl's AB:CD:… form) of the certificates it holds, in order. */
+    sha256: string[];
+    /** The path of the private key that belongs to its first certificate on this node, if the node holds it. */
+    key?: string;
+}
+
+/** Per node, per path, the certificate files the last stage of the run installs. */
+export type NodeFilesOutput = Record<string, Record<string, ExpectedNodeFile>>;
+
+/**
+ * What the nodes should hold once this run's rollout finished (the last CA stage): per node every
+ * certificate file of nodeFiles, and on the masters the admin kubeconfig (/home/<adminUser>/.kube/config),
+ * each with the fingerprints of the certificates in it and the path of the key that goes with it.
+ * Certificates and paths only: it holds no private key.
+ */
+export function expectedNodeFiles(pki: ClusterPki, adminUser: string): pulumi.Output<NodeFilesOutput> {
+    const admin = KUBECONFIG_CATALOG.find((k) => k.id === "admin")!;
+    const last = pki.stages.length - 1;
+    const perNode = pki.resolved.inventory.nodes.map((node) => {
+        const files = nodeFiles(pki, node.name, last);
+        const keyOf = (instance: string) => files.find((f) => f.secret && f.instance === instance)?.path;
+        const certificates = files
+            .filter((f) => !f.secret)
+            .map((f) => f.content.apply((text): [string, ExpectedNodeFile] | undefined => {
+                const blocks = certificateBlocks(text);
+                if (blocks.length === 0) return undefined; // a public key (sa.pub)
+                const key = keyOf(f.instance);
+                return [f.path, { kind: "certificate", source: f.instance, sha256: blocks.map(certificateFingerprint), ...(key ? { key } : {}) }];
+            }));
+        if (node.role === "master" && installsLeaves(pki, last)) {
+            certificates.push(
+                pki.leaves[admin.user]!.certPem.apply((pem): [string, ExpectedNodeFile] => [
+                    admin.path.replace("{adminUser}", adminUser),
+                    { kind: "kubeconfig", source: admin.user, sha256: certificateBlocks(pem).map(certificateFingerprint) },
+                ]),
+            );
+        }
+        return pulumi.all(certificates).apply((entries) => [node.name, Object.fromEntries(entries.filter((e) => e !== undefined))] as const);
+    });
+    return pulumi.all(perNode).apply((entries) => Object.fromEntries(entries));
 }

@@ -37,6 +37,16 @@ export function parseCertificate(pem: string): X509Certificate {
     }
 }
 
+/** The PEM certificate blocks of a text (a bundle, a serving chain, a pem with its key beside), in order, each ending in one newline. */
+export function certificateBlocks(text: string): string[] {
+    return (text.match(PEM_CERT) ?? []).map((block) => `${block}\n`);
+}
+
+/** SHA-256 of a certificate's DER as openssl prints it (AB:CD:…): what the expiry report compares. */
+export function certificateFingerprint(pem: string): string {
+    return parseCertificate(pem).fingerprint256;
+}
+
 export function parsePrivateKey(pem: string): KeyObject {
     if (typeof pem !== "string" || !/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(pem)) {
         throw new Error("malformed PEM: no -----BEGIN … PRIVATE KEY----- block");

@@ -74,4 +74,13 @@ describe("remote scripts: bash 4.3 and shellcheck", () => {
         }
         assert.match(execFileSync("shellcheck", ["--version"], { encoding: "utf8" }), /version: \d/);
     });
+
+    it("the expiry report's remote script (report/scripts/read-certs.sh) too: no feature newer than 4.3, guarded arrays, shellcheck", () => {
+        const text = fs.readFileSync(path.resolve(__dirname, "../../../../report/scripts/read-certs.sh"), "utf8");
+        for (const [pattern, what] of NEWER_THAN_4_3) assert.doesNotMatch(code(text), pattern, `read-certs.sh: ${what}`);
+        assert.deepEqual(unguardedExpansions(code(text)), [], "read-certs.sh: arrays that start empty, expanded without a guard");
+        const r = spawnSync("shellcheck", ["--shell=bash", "--severity=warning", "-"], { input: text, encoding: "utf8" });
+        assert.ok(r.error === undefined, `shellcheck is not installed (testbed/install-deps.sh installs it): ${r.error?.message}`);
+        assert.equal(r.status, 0, `read-certs.sh: ${r.stdout}`);
+    });
 });

@@ -1,0 +1,89 @@
+// What the expiry report knows of a stack before it reads any node: its config through the Pulumi
+// CLI (discovery's readStackValues: secrets in memory only), parsed by the program's own parsers
+// (the inventory with the apimodel's values when apimodelPath is set, the pki section for warnDays
+// and the catalog's layout), and its outputs (`pulumi stack output --json`, no secrets asked for):
+// the `nodeFiles` output says what each node should hold.
+import { execFile } from "child_process";
+import * as path from "path";
+import { readApiModelFile } from "../components/config/apimodel";
+import { inventoryFromValues, InventorySettings } from "../components/config/inventory";
+import { parsePkiConfig } from "../components/config/pki";
+import { ConfigError } from "../components/config/reader";
+import type { CatalogOptions } from "../components/pki/catalog";
+import type { SanSettings } from "../components/pki/instances";
+import type { NodeFilesOutput } from "../components/pki/stackOutputs";
+import type { StackRef } from "../discovery/stackFile";
+
+export interface ReportContext {
+    inventory: InventorySettings;
+    warnDays: number;
+    catalog: CatalogOptions;
+    sans: SanSettings;
+    /** The admin's SSH key (the stack's sshPrivateKey), kept in memory; SshAccess writes it 0600 into its private directory. */
+    sshPrivateKey: string;
+    /** The stack's nodeFiles output; undefined when the stack has none (never deployed, or by a version before it). */
+    nodeFiles?: NodeFilesOutput;
+}
+
+/** The stack's outputs as `pulumi stack output --json` prints them (secret ones as "[secret]"). */
+export function readStackOutputs(stack: StackRef): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+        execFile("pulumi", ["stack", "output", "--json", "--stack", stack.name, "--non-interactive"], { cwd: stack.dir, encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+            if (error) return reject(new Error(`pulumi stack output (stack ${stack.name}): ${stderr.trim() || error.message}`));
+            try {
+                resolve(JSON.parse(stdout || "{}") as Record<string, unknown>);
+            } catch (e) {
+                reject(new Error(`pulumi stack output (stack ${stack.name}): not JSON: ${(e as Error).message}`));
+            }
+        });
+    });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The nodeFiles output checked for its shape; undefined when absent. */
+export function parseNodeFilesOutput(value: unknown): NodeFilesOutput | undefined {
+    if (value === undefined) return undefined;
+    const bad = (why: string): never => {
+        throw new Error(`the stack's nodeFiles output is not what this version writes (${why}); run pulumi up with this version`);
+    };
+    if (!isObject(value)) bad("not an object");
+    for (const [node, files] of Object.entries(value as object)) {
+        if (!isObject(files)) bad(`${node}: not an object`);
+        for (const [file, f] of Object.entries(files as object)) {
+            const ok = isObject(f) && (f.kind === "certificate" || f.kind === "kubeconfig") && typeof f.source === "string" && Array.isArray(f.sha256) && f.sha256.every((x) => typeof x === "string") && (f.key === undefined || typeof f.key === "string");
+            if (!ok) bad(`${node} ${file}`);
+        }
+    }
+    return value as NodeFilesOutput;
+}
+
+/**
+ * The report's view of a stack from its config values (readStackValues) and outputs: the
+ * inventory as the program reads it (apimodelPath relative to the project directory), warnDays and
+ * the catalog's layout from the pki section, the SSH key. A ConfigError names every problem.
+ */
+export function reportContext(stack: StackRef, values: Record<string, unknown>, outputs: Record<string, unknown>): ReportContext {
+    const excluded = Array.isArray(values.apimodelExcludePools) ? values.apimodelExcludePools.map(String) : [];
+    const apiModel = typeof values.apimodelPath === "string" ? readApiModelFile(path.resolve(stack.dir, values.apimodelPath), excluded) : undefined;
+    const problems: string[] = [];
+    let inventory: InventorySettings | undefined;
+    let pki: ReturnType<typeof parsePkiConfig>["value"] | undefined;
+    try {
+        inventory = inventoryFromValues(values, apiModel);
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problems.push(...e.problems);
+    }
+    try {
+        // the adopted CAs are not needed here: warnDays, the layout and the SANs are
+        pki = parsePkiConfig(values.pki, {}).value;
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problems.push(...e.problems);
+    }
+    if (typeof values.sshPrivateKey !== "string") problems.push("sshPrivateKey: not set (pulumi config set --secret azs-cert-rotation:sshPrivateKey < <key file>)");
+    if (problems.length > 0 || !inventory || !pki) throw new ConfigError(problems);
+    const nodeFiles = parseNodeFilesOutput(outputs.nodeFiles);
+    return { inventory, warnDays: pki.warnDays, catalog: pki.catalog, sans: pki.sans, sshPrivateKey: values.sshPrivateKey as string, ...(nodeFiles ? { nodeFiles } : {}) };
+}

@@ -1,0 +1,86 @@
+// The nodeFiles stack output (components/pki/stackOutputs.ts expectedNodeFiles) under mocks: per
+// node and path the fingerprints of the certificates the last CA stage installs there, the key
+// file that goes with each, the admin kubeconfig's client certificate on the masters; no private
+// key. Every mocked certificate resource gets a certificate of its own, made with openssl, and the
+// fingerprints expected are openssl's.
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterPki } from "../../../components/pki/clusterPki";
+import { expectedNodeFiles, NodeFilesOutput } from "../../../components/pki/stackOutputs";
+import { CaGenerations, PkiSettings } from "../../../components/pki/settings";
+import { inventory3x3, promiseOf, runMocked } from "../support/mocks";
+import { OpenSsl } from "../support/openssl";
+import { everything, settingsOf } from "../support/pki";
+
+const C = "/etc/kubernetes/certs";
+const MASTER0 = "k8s-master-31415926-0";
+const MASTER2 = "k8s-master-31415926-2";
+const AGENT0 = "k8s-agentpool1-31415926-0";
+const CERT_TYPES = ["tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"];
+
+describe("components: the nodeFiles output (what each node should hold, for npm run report)", function () {
+    this.timeout(60_000);
+    const ssl = new OpenSsl();
+    after(() => ssl.remove());
+    /** One real certificate per certificate resource name, made on first use. */
+    const certs = new Map<string, string>();
+    const certOf = (name: string) => {
+        if (!certs.has(name)) certs.set(name, ssl.selfSigned({ cn: name, days: 30, ext: [] }).cert);
+        return certs.get(name)!;
+    };
+    const fp = (name: string) => ssl.run(["x509", "-noout", "-fingerprint", "-sha256"], certOf(name)).trim().replace(/^sha256 Fingerprint=/i, "");
+
+    async function run(settings: PkiSettings, caStages?: CaGenerations[]): Promise<{ output: NodeFilesOutput; secret: boolean }> {
+        const { result } = await runMocked(
+            () => {
+                const pki = new ClusterPki("pki", { settings, inventory: inventory3x3(), clusterName: "azstb", caStages });
+                return { pki, output: expectedNodeFiles(pki, "azureuser") };
+            },
+            ({ pki, output }) => promiseOf(pulumi.all([everything(pki), output])),
+            { stateOf: (args) => (CERT_TYPES.includes(args.type) && args.name.endsWith("-cert") ? { ...args.inputs, certPem: certOf(args.name), readyForRenewal: false } : undefined) },
+        );
+        return { output: await promiseOf(result.output), secret: await pulumi.isSecret(result.output) };
+    }
+
+    it("a master: every certificate file with the fingerprints of its certificates and the key beside it; the admin kubeconfig's client certificate", async () => {
+        const { output } = await run(settingsOf({}));
+        assert.deepEqual(Object.keys(output), [0, 1, 2].map((i) => `k8s-master-31415926-${i}`).concat([0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`)));
+        assert.deepEqual(output[MASTER2], {
+            [`${C}/ca.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: [fp("kubernetes-ca-cert")], key: `${C}/ca.key` },
+            [`${C}/proxy-ca.crt`]: { kind: "certificate", source: "front-proxy-ca", sha256: [fp("front-proxy-ca-cert")], key: `${C}/proxy-ca.key` },
+            [`${C}/apiserver.crt`]: { kind: "certificate", source: "apiserver", sha256: [fp("apiserver-cert")], key: `${C}/apiserver.key` },
+            [`${C}/client.crt`]: { kind: "certificate", source: "client", sha256: [fp("client-cert")], key: `${C}/client.key` },
+            [`${C}/kubectlClient.crt`]: { kind: "certificate", source: "kubectl-client", sha256: [fp("kubectl-client-cert")], key: `${C}/kubectlClient.key` },
+            [`${C}/etcdserver.crt`]: { kind: "certificate", source: "etcd-server", sha256: [fp("etcd-server-cert")], key: `${C}/etcdserver.key` },
+            [`${C}/etcdclient.crt`]: { kind: "certificate", source: "etcd-client", sha256: [fp("etcd-client-cert")], key: `${C}/etcdclient.key` },
+            [`${C}/etcdpeer2.crt`]: { kind: "certificate", source: "etcd-peer-2", sha256: [fp("etcd-peer-2-cert")], key: `${C}/etcdpeer2.key` },
+            [`${C}/proxy.crt`]: { kind: "certificate", source: "front-proxy-client", sha256: [fp("front-proxy-client-cert")], key: `${C}/proxy.key` },
+            "/home/azureuser/.kube/config": { kind: "kubeconfig", source: "kubectl-client", sha256: [fp("kubectl-client-cert")] },
+        });
+        assert.notEqual(fp("apiserver-cert"), fp("client-cert"), "each resource has a certificate of its own");
+    });
+
+    it("an agent: the CA and apiserver certificates without keys, its client certificate with its key, no admin kubeconfig", async () => {
+        const { output } = await run(settingsOf({}));
+        assert.deepEqual(output[AGENT0], {
+            [`${C}/ca.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: [fp("kubernetes-ca-cert")] },
+            [`${C}/apiserver.crt`]: { kind: "certificate", source: "apiserver", sha256: [fp("apiserver-cert")] },
+            [`${C}/client.crt`]: { kind: "certificate", source: "client", sha256: [fp("client-cert")], key: `${C}/client.key` },
+        });
+    });
+
+    it("no private key and no public-key file: the dedicated service-account key pair's sa.pub is left out, and the output is not secret", async () => {
+        const { output, secret } = await run(settingsOf({ serviceAccountKey: "dedicated" }));
+        assert.equal(secret, false);
+        const text = JSON.stringify(output);
+        assert.ok(!text.includes(["PRIVATE", "KEY"].join(" ")) && !text.includes("BEGIN"), "no PEM in the output");
+        assert.ok(!Object.keys(output[MASTER0]!).some((p) => p.endsWith("sa.pub") || p.endsWith(".key")));
+    });
+
+    it("a CA rotation's trust phase: ca.crt holds both generations, the active one first; the key beside it is the active one's", async () => {
+        const settings = settingsOf({ caGenerations: { kubernetesCa: { "0": "active", "1": "trusted" } } });
+        const { output } = await run(settings);
+        assert.deepEqual(output[AGENT0]![`${C}/ca.crt`]!.sha256, [fp("kubernetes-ca-cert"), fp("kubernetes-ca-g1-cert")]);
+        assert.equal(output[MASTER0]![`${C}/ca.crt`]!.key, `${C}/ca.key`);
+    });
+});
