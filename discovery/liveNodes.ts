@@ -89,7 +89,8 @@ export async function listLiveNodes(credentials: AdminCredentials, address: { ho
             operatingSystem: item.status?.nodeInfo?.operatingSystem,
         }));
     } catch (e) {
-        throw new Error(`reading the cluster's Nodes from ${credentials.server.href} (${address.host}:${address.port}${tunnel ? " through the jumpbox" : ""}): ${(e as Error).message}`);
+        const ssh = tunnel?.stderr() ? ` (ssh: ${tunnel.stderr()})` : "";
+        throw new Error(`reading the cluster's Nodes from ${credentials.server.href} (${address.host}:${address.port}${tunnel ? " through the jumpbox" : ""}): ${(e as Error).message}${ssh}`);
     } finally {
         tunnel?.process.kill();
     }

@@ -108,10 +108,15 @@ export class SshAccess {
      * A byte stream to host:port: through the jumpbox (ssh -W, nothing listens here), or without
      * one a direct connection (null: the caller connects itself).
      */
-    tunnel(host: string, port: number): { stream: Duplex; process: ChildProcess } | null {
+    tunnel(host: string, port: number): { stream: Duplex; process: ChildProcess; stderr: () => string } | null {
         if (!this.opts.jumpbox) return null;
         const child = spawn("ssh", ["-F", this.config, "-W", `${host}:${port}`, JUMPBOX_ALIAS], { stdio: ["pipe", "pipe", "pipe"] });
-        return { stream: Duplex.from({ readable: child.stdout, writable: child.stdin }), process: child };
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+        const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+        // the stream closes with ssh ("Premature close"): what went wrong is in ssh's stderr, which the caller reports
+        stream.on("error", () => undefined);
+        return { stream, process: child, stderr: () => stderr.trim() };
     }
 
     /** Removes the private directory (the identity file with it). */

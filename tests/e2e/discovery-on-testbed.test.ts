@@ -12,7 +12,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { parseDocument } from "yaml";
 import { hostKeyFingerprint } from "../../discovery/reconcile";
-import { openGeneratedStack, REPO_ROOT, setAccessConfig, testbedRollout, testbedStackFileBeforeDiscovery } from "../../testbed/harness/workspace";
+import { openGeneratedStack, REPO_ROOT, setAccessConfig, setObjectConfig, testbedRollout, testbedStackFileBeforeDiscovery } from "../../testbed/harness/workspace";
 import { assertEngineWithPlugin, createTestBackend, TestBackend } from "./support/engine";
 import { onNode, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
@@ -136,10 +136,21 @@ describe("discovery on a private testbed: nodes, host keys and the front-proxy C
     });
 
     it("the first preview of the discovered stack plans no new CA: every CA is the cluster's own", async () => {
-        const planned: string[] = [];
-        const preview = await stack.preview({ onEvent: (e) => e.resourcePreEvent && planned.push(`${e.resourcePreEvent.metadata.op} ${e.resourcePreEvent.metadata.type}`) });
-        assert.ok((preview.changeSummary.create ?? 0) > 40, JSON.stringify(preview.changeSummary));
-        assert.ok(planned.includes("create tls:index/locallySignedCert:LocallySignedCert"), "leaves are issued");
-        assert.deepEqual(planned.filter((p) => /selfSignedCert/i.test(p)), [], "no CA is generated");
+        /** The self-signed certificates a preview plans that are not a leaf's renewal clock (…-clock): generated CAs. */
+        async function plannedCas(): Promise<string[]> {
+            const planned: string[] = [];
+            const preview = await stack.preview({
+                onEvent: (e) => e.resourcePreEvent && planned.push(`${e.resourcePreEvent.metadata.op} ${e.resourcePreEvent.metadata.type} ${e.resourcePreEvent.metadata.urn.split("::").pop()}`),
+            });
+            assert.ok((preview.changeSummary.create ?? 0) > 40, JSON.stringify(preview.changeSummary));
+            assert.ok(planned.some((p) => p.startsWith("create tls:index/locallySignedCert:LocallySignedCert ")), "leaves are issued");
+            const selfSigned = planned.filter((p) => p.includes(" tls:index/selfSignedCert:SelfSignedCert "));
+            assert.ok(selfSigned.length > 0, "the leaves' renewal clocks are planned");
+            return selfSigned.filter((p) => !p.endsWith("-clock"));
+        }
+        assert.deepEqual(await plannedCas(), [], "no CA is generated");
+        // the check sees a generated CA: a new front-proxy CA asked for on purpose
+        await setObjectConfig(stack, `${NS}:pki`, { caRotation: "immediate", caGenerations: { frontProxyCa: { "0": "retired", "1": "active" } } });
+        assert.equal((await plannedCas()).length, 1);
     });
 });
