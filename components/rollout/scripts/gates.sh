@@ -132,10 +132,7 @@ kubelet_set_aside_rotated_client() {
   local current=$ROOT$rel
   [[ -e $current || -L $current ]] || return 0
   [[ -n ${BACKUP_DIR:-} ]] || BACKUP_DIR=$(new_backup_dir)
-  mkdir -p "$BACKUP_DIR$(dirname "$rel")"
-  cp -P "$current" "$BACKUP_DIR$rel"
-  echo "$rel" >>"$BACKUP_DIR/.changed"
-  CHANGED+=("$rel")
+  back_up "$rel"
   begin_journal
   rm -f "$current"
   log "set aside the kubelet's self-rotated client certificate $rel (backed up in $BACKUP_DIR): it authenticates with the installed client certificate"

@@ -176,8 +176,17 @@ pem_lines() {
 # (once per step run), swap the new one in, and mark its services for restart.
 CHANGED=()
 ADDED_PENDING=()
+# back_up REL: records the node's REL as it is now (a file, a symlink, or its absence) in this
+# step's backup, for restore_backup, and counts it as changed.
+back_up() {
+  local rel=$1
+  mkdir -p "$BACKUP_DIR$(dirname "$rel")"
+  if [[ -e $ROOT$rel || -L $ROOT$rel ]]; then cp -pP "$ROOT$rel" "$BACKUP_DIR$rel"; else echo "$rel" >>"$BACKUP_DIR/.absent"; fi
+  echo "$rel" >>"$BACKUP_DIR/.changed"
+  CHANGED+=("$rel")
+}
 install_changed() {
-  local stage=$1 dest staged rel svc swaps=()
+  local stage=$1 dest staged svc swaps=()
   BACKUP_DIR=$(new_backup_dir)
   for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
     staged=$(staged_path "$stage" "$dest")
@@ -185,12 +194,8 @@ install_changed() {
       [[ $(stat -c %a "$dest") == "$(stat -c %a "$staged")" ]] || chmod "$(stat -c %a "$staged")" "$dest"
       continue
     fi
-    rel=${dest#"$ROOT"}
-    mkdir -p "$BACKUP_DIR$(dirname "$rel")"
-    if [[ -f $dest ]]; then cp -p "$dest" "$BACKUP_DIR$rel"; else echo "$rel" >>"$BACKUP_DIR/.absent"; fi
-    echo "$rel" >>"$BACKUP_DIR/.changed"
+    back_up "${dest#"$ROOT"}"
     swaps+=("$staged" "$dest" "$(stat -c %a "$staged")")
-    CHANGED+=("$rel")
     for svc in ${STAGED_RESTARTS[$dest]}; do
       pending_has "$svc" || ADDED_PENDING+=("$svc")
       pending_add "$svc"
