@@ -1,10 +1,11 @@
-// Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA: the
-// etcd CA, then the Kubernetes CA, each through trust → activate → retire (one reviewed `up` per
-// phase), then both together with the front-proxy CA in one one-shot `up`. Each of the two tests
-// starts from a cluster of its own (a fresh testbed, taken over by a new stack), so one failing
-// does not fail the next. Through every phase the prober (which trusts master 0's current CA
-// bundle) has no failed request, every Node is Ready after it, the canary data in etcd is
-// unchanged, and a client that trusts only the old CA works until the retire phase and fails after it.
+// Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA, on one
+// cluster taken over by a new stack: the etcd and Kubernetes CAs together through trust → activate
+// → retire (one reviewed `up` per phase), then all three CAs (the front-proxy CA too) from there in
+// one one-shot `up` (generation 1 → 2, the front-proxy CA 0 → 1). Through every phase the prober
+// (which trusts master 0's current CA bundle) has no failed request, every Node is Ready after it,
+// the canary data in etcd is unchanged, and a client that trusts only the old CA works until the
+// retire phase and fails after it. One cluster for both (a cluster each cost a testbed and a
+// takeover more, about 4 minutes of CI): the one-shot test needs the phased one to have passed.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -80,8 +81,8 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
 
     const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
 
-    /** A cluster of this test's own: a fresh testbed with a separate etcd CA, taken over by a new stack (every leaf re-issued by the adopted CAs, generation 0 active). */
-    beforeEach(async function () {
+    /** The cluster: a fresh testbed with a separate etcd CA, taken over by a new stack (every leaf re-issued by the adopted CAs, generation 0 active). */
+    before(async function () {
         assertEngineWithPlugin("@pulumi/tls");
         assertEngineWithPlugin("@pulumi/command");
         testbed("down");
@@ -103,91 +104,95 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
     }
 
-    afterEach(async function () {
+    afterEach(function () {
+        saveNodeLogs(`ca-rotation-${this.currentTest?.title.split(":")[0]!.replace(/\W+/g, "-")}`);
+    });
+
+    after(async function () {
         await stack?.destroy().catch(() => undefined);
         backend?.remove();
         if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
-        saveNodeLogs(`ca-rotation-${this.currentTest?.title.split(":")[0]!.replace(/\W+/g, "-")}`);
+        fs.rmSync(tmp, { recursive: true, force: true });
         // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
         testbed("down");
     });
 
-    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    /** The phased rotation's last outputs: the one-shot starts from its cluster. */
+    let afterRetire: OutputMap | undefined;
 
-    it("the etcd CA, then the Kubernetes CA, each alone: a phase out of order refused at preview, then trust, activate, retire", async () => {
+    it("the etcd and Kubernetes CAs together: a phase out of order refused at preview, then trust, activate, retire", async () => {
         await setPki({ caGenerations: { etcdCa: { "1": "active" } } });
         await assert.rejects(stack.preview(), /etcdCa: activating generation 1 before it is trusted everywhere is refused/);
-        await setPki({ caGenerations: { etcdCa: { "0": "retired" } } });
+        await setPki({ caGenerations: { kubernetesCa: { "0": "retired" } } });
         await assert.rejects(stack.preview(), /retiring the only CA is refused/);
 
         const oldEtcdClient = clientFiles("old-etcd", { ca: pem("etcd-ca.crt"), cert: pem("etcdclient.crt"), key: pem("etcdclient.key") });
+        const oldAdmin = clientFiles("old-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
         assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works before the rotation");
-        const etcd = (g: Generations) => ({ caGenerations: { etcdCa: g } });
+        assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
+        const both = (g: Generations) => ({ caGenerations: { etcdCa: g, kubernetesCa: g } });
 
-        const trusted = await phase("etcd CA trust", etcd({ "0": "active", "1": "trusted" }));
+        const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }));
         assert.deepEqual(certsInFile(masters[0]!.name, "etcd-ca.crt").subjects, ["etcd-ca", "etcd-ca-g1"]);
+        for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca", "ca-g1"], `${n.name}: ca.crt holds both generations`);
         assert.equal(certsInFile(masters[1]!.name, "etcdserver.crt").issuer, "etcd-ca", "nothing is signed by generation 1 yet");
-        assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works after the trust phase");
-        assert.match((trusted.caRotationPlan!.value as string[]).join("\n"), /etcd CA: next, activate generation 1/);
+        assert.equal(certsInFile(masters[1]!.name, "apiserver.crt").issuer, "ca", "nothing is signed by generation 1 yet");
+        assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work after the trust phase");
+        const plan = (trusted.caRotationPlan!.value as string[]).join("\n");
+        assert.match(plan, /etcd CA: next, activate generation 1/);
+        assert.match(plan, /Kubernetes CA: next, activate generation 1/);
 
-        await phase("etcd CA activate", etcd({ "0": "trusted", "1": "active" }));
+        const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }));
         for (const m of masters) {
             assert.deepEqual(certsInFile(m.name, "etcdserver.crt"), { subjects: ["etcdserver", "etcd-ca-g1"], issuer: "etcd-ca-g1" }, "leaf + generation 1 cross-signed by 0");
             assert.equal(certsInFile(m.name, `etcdpeer${m.index}.crt`).issuer, "etcd-ca-g1");
+            assert.deepEqual(certsInFile(m.name, "apiserver.crt"), { subjects: ["apiserver", "ca-g1"], issuer: "ca-g1" });
         }
-        assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works until the retire phase");
-
-        const retired = await phase("etcd CA retire", etcd({ "0": "retired", "1": "active" }));
-        assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
-        assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
-        assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
-        assert.deepEqual(retired.caGenerations!.value["etcd-ca"], { "0": "retired", "1": "active" });
-
-        // the Kubernetes CA on the same cluster (a cluster of its own would cost another takeover)
-        const oldAdmin = clientFiles("old-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
-        assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
-        const k8s = (g: Generations) => ({ caGenerations: { etcdCa: { "0": "retired", "1": "active" }, kubernetesCa: g } });
-
-        await phase("Kubernetes CA trust", k8s({ "0": "active", "1": "trusted" }));
-        for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca", "ca-g1"], `${n.name}: ca.crt holds both generations`);
-        assert.ok(apiWorks(oldAdmin), "the old admin client works after the trust phase");
-
-        const active = await phase("Kubernetes CA activate", k8s({ "0": "trusted", "1": "active" }));
-        for (const m of masters) assert.deepEqual(certsInFile(m.name, "apiserver.crt"), { subjects: ["apiserver", "ca-g1"], issuer: "ca-g1" });
         for (const n of nodes) assert.equal(certsInFile(n.name, "client.crt").issuer, "ca-g1");
-        assert.ok(apiWorks(oldAdmin), "the old admin client works until the retire phase");
+        assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work until the retire phase");
         assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
 
-        const k8sRetired = await phase("Kubernetes CA retire", k8s({ "0": "retired", "1": "active" }));
+        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }));
+        assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
+        assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca-g1"]);
+        assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
         assert.ok(!apiWorks(oldAdmin), "a client that trusts only the retired Kubernetes CA fails");
-        assert.equal(k8sRetired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
-        const bundle = clientFiles("new-admin", { ...adminClient(k8sRetired.adminKubeconfig!.value as string), ca: k8sRetired.caBundle!.value as string });
+        assert.deepEqual(retired.caGenerations!.value, {
+            "kubernetes-ca": { "0": "retired", "1": "active" },
+            "etcd-ca": { "0": "retired", "1": "active" },
+            "front-proxy-ca": { "0": "active" },
+        });
+        assert.equal(retired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
+        const bundle = clientFiles("new-admin", { ...adminClient(retired.adminKubeconfig!.value as string), ca: retired.caBundle!.value as string });
         assert.ok(apiWorks(bundle), "the stack outputs caBundle + adminKubeconfig reach the API");
         assertNoPlainKeys();
+        afterRetire = retired;
     });
 
-    it("both CAs and the front-proxy CA together in one one-shot up", async () => {
-        const oldAdmin = clientFiles("gen0-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
-        assert.ok(apiWorks(oldAdmin));
+    it("then all three CAs in one one-shot up: generation 1 → 2, the front-proxy CA 0 → 1", async function () {
+        if (!afterRetire) this.skip();
+        const gen1Admin = clientFiles("gen1-admin", { ...adminClient(afterRetire!.adminKubeconfig!.value as string), ca: afterRetire!.caBundle!.value as string });
+        assert.ok(apiWorks(gen1Admin));
         const outputs = await phase("one-shot (Kubernetes, etcd and front-proxy CAs)", {
             caRotation: "oneShot",
-            caGenerations: { kubernetesCa: { "1": "active" }, etcdCa: { "1": "active" }, frontProxyCa: { "1": "active" } },
+            caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "2": "active" }, frontProxyCa: { "1": "active" } },
         });
         const plan = (outputs.caRotationPlan!.value as string[]).join("\n");
         assert.match(plan, /one-shot stage 3 of 3/);
-        assert.deepEqual(outputs.caGenerations!.value, {
-            "kubernetes-ca": { "0": "retired", "1": "active" },
-            "etcd-ca": { "0": "retired", "1": "active" },
-            "front-proxy-ca": { "0": "retired", "1": "active" },
-        });
+        const generations = outputs.caGenerations!.value as Record<string, Record<string, string>>;
+        assert.deepEqual(
+            ["kubernetes-ca", "etcd-ca", "front-proxy-ca"].map((id) => Object.entries(generations[id]!).filter(([, state]) => state !== "retired")),
+            [[["2", "active"]], [["2", "active"]], [["1", "active"]]],
+            JSON.stringify(generations),
+        );
         for (const m of masters) {
-            assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g1"]);
-            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
+            assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g2"]);
+            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g2"]);
             assert.deepEqual(certsInFile(m.name, "apiserver.crt").subjects, ["apiserver"]);
             assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
         }
-        assert.ok(!apiWorks(oldAdmin), "a client that trusts only generation 0 fails after the one-shot");
+        assert.ok(!apiWorks(gen1Admin), "a client that trusts only generation 1 fails after the one-shot");
         const again = await stack.preview();
         assert.deepEqual(Object.keys(changesOf(again.changeSummary)).filter((k) => k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");
         assertNoPlainKeys();

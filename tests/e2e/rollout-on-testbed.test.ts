@@ -1,14 +1,17 @@
 // The rollout with the real engine, the command plugin and the testbed's real sshd, etcd,
 // kube-apiserver, kubelets and haproxy: (a) every leaf type rotated and served, (b) a second up
-// runs nothing, (c) certificates near expiry are planned for rotation, (e) a master that fails
+// runs nothing, (f) the expiry report finds the nodes healthy and a hand-changed file drifted,
+// (c) certificates near expiry are planned for rotation, (e) a master that fails
 // its health check is rolled back and a rerun converges, (d) a cluster whose certificates have
 // already expired is repaired.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { openTestbedStack, testbedRollout } from "../../testbed/harness/workspace";
+import type { Report } from "../../report/classify";
+import { openTestbedStack, REPO_ROOT, testbedRollout } from "../../testbed/harness/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
 import { fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
@@ -136,6 +139,44 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     it("(b) a second up runs no remote command", async () => {
         const result = await up(run!);
         assert.deepEqual(changesOf(result.summary.resourceChanges), {}, JSON.stringify(result.summary.resourceChanges));
+    });
+
+    it("(f) npm run report reads every node: healthy and equal to the state after the rotation; a certificate changed by hand is drifted (exit 2), named by node and file", () => {
+        const report = (): { code: number; json: Report } => {
+            const r = spawnSync("node", ["-r", "ts-node/register/transpile-only", path.join(REPO_ROOT, "report/index.ts"), "--stack", STACK, "--cwd", run!.workspace, "--json"], {
+                cwd: REPO_ROOT,
+                env: { ...process.env, ...run!.backend.envVars },
+                encoding: "utf8",
+                timeout: 300_000,
+            });
+            assert.doesNotMatch(`${r.stdout}${r.stderr}`, /PRIVATE KEY/);
+            assert.ok(r.stdout.trim().startsWith("{"), r.stderr);
+            return { code: r.status ?? -1, json: JSON.parse(r.stdout) as Report };
+        };
+        const healthy = report();
+        const failing = healthy.json.nodes.flatMap((n) => n.files.filter((f) => f.state !== "ok" && f.state !== "absent").map((f) => `${n.name} ${f.path}: ${f.problems.join("; ")}`));
+        assert.deepEqual(failing, []);
+        assert.equal(healthy.code, 0);
+        assert.deepEqual([healthy.json.schemaVersion, healthy.json.summary.stateCompared, healthy.json.nodes.length], [1, true, nodes().length]);
+        const clientCrt = healthy.json.nodes[0]!.files.find((f) => f.path === `${CERTS}/client.crt`)!;
+        assert.deepEqual([clientCrt.matchesState, clientCrt.key.status], [true, "match"]);
+
+        // the testbed's original client certificate (same CA, another key) put back by hand on one agent
+        const agent = nodes().find((n) => n.role === "agent")!;
+        const rotated = certOnNode(agent.name, "client.crt");
+        const original = fs.readFileSync(path.join(TESTBED_STATE, "pki", "client.crt"), "utf8");
+        onNode(agent.name, `sudo tee ${CERTS}/client.crt >/dev/null <<'PEM'\n${original.trim()}\nPEM`);
+        try {
+            const drifted = report();
+            assert.equal(drifted.code, 2);
+            const file = drifted.json.nodes.find((n) => n.name === agent.name)!.files.find((f) => f.path === `${CERTS}/client.crt`)!;
+            assert.ok(file.states.includes("drifted") && file.states.includes("key-mismatch"), JSON.stringify(file));
+            const others = drifted.json.nodes.flatMap((n) => n.files.filter((f) => f.state !== "ok" && f.state !== "absent" && !(n.name === agent.name && f.path.endsWith("client.crt"))).map((f) => `${n.name} ${f.path}`));
+            assert.deepEqual(others.filter((o) => !o.startsWith(`${agent.name} `)), [], "only that node is flagged");
+        } finally {
+            onNode(agent.name, `sudo tee ${CERTS}/client.crt >/dev/null <<'PEM'\n${rotated.trim()}\nPEM`);
+        }
+        assert.equal(report().code, 0, "healthy again with the rotated file back");
     });
 
     it("(c) certificates 10 days from expiry: a plain preview plans their rotation and the node steps that install them", async () => {
