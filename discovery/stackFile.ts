@@ -24,14 +24,15 @@ function pulumi(stack: StackRef, args: string[], input?: string): Promise<string
     });
 }
 
-/** The stack's config values of this project, secrets in plain text (kept in memory only), objects parsed; "" is unset (Pulumi.yaml's default). */
+/** The stack's config values of this project, secrets in plain text (kept in memory only), objects parsed; "", [] and {} are unset (Pulumi.yaml's defaults of optional keys, as the program reads them). */
 export async function readStackValues(stack: StackRef): Promise<Record<string, unknown>> {
     const json = JSON.parse(await pulumi(stack, ["config", "--json", "--show-secrets"])) as Record<string, { value?: string; objectValue?: unknown }>;
     const values: Record<string, unknown> = {};
     for (const [key, entry] of Object.entries(json)) {
         if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
         const value = entry.objectValue ?? entry.value;
-        if (value !== undefined && value !== "") values[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
+        const empty = value === undefined || value === "" || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+        if (!empty) values[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
     }
     return values;
 }
