@@ -1,5 +1,6 @@
 // The rollout with the real engine, the command plugin and the testbed's real sshd, etcd,
-// kube-apiserver, kubelets and haproxy: (a) every leaf type rotated and served, (b) a second up
+// kube-apiserver, kubelets and haproxy: (a) every leaf type rotated and served, no CA changed, the
+// certificateProfile written back into apimodel.json, (b) a second up
 // runs nothing, (f) the expiry report finds the nodes healthy and a hand-changed file drifted,
 // (c) certificates near expiry are planned for rotation, (e) a master that fails
 // its health check is rolled back and a rerun converges, (d) a cluster whose certificates have
@@ -64,6 +65,8 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         testbed("up");
         masters = nodes().filter((n) => n.role === "master");
         run = await openRun();
+        // the certificateProfile goes back into the testbed's apimodel.json after each successful up
+        await run.stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
     });
 
     after(async function () {
@@ -72,12 +75,33 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         testbed("down");
     });
 
-    it("(a) rotates every leaf type: each node holds the new files, each component presents them, all Nodes Ready", async () => {
+    it("(a) rotates every leaf type: each node holds the new files, each component presents them, all Nodes Ready; no CA changes; the profile written back into apimodel.json", async () => {
         const before = Object.fromEntries(nodes().map((n) => [n.name, hashes(n.name, ["ca.crt", "client.crt", "client.key"])]));
         const saKeyBefore = Object.fromEntries(masters.map((m) => [m.name, hashes(m.name, ["apiserver.key"])]));
+        const proxyCaBefore = Object.fromEntries(masters.map((m) => [m.name, fingerprint(certOnNode(m.name, "proxy-ca.crt"))]));
+        const apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
+        const apimodelBefore = fs.readFileSync(apimodelFile, "utf8");
         const result = await up(run!);
         assert.equal(result.summary.result, "succeeded");
         outputs = result.outputs;
+
+        // the first up adopts every CA: no CA fingerprint changes on any node (ca.crt: below)
+        for (const m of masters) assert.equal(fingerprint(certOnNode(m.name, "proxy-ca.crt")), proxyCaBefore[m.name], `${m.name}: the front-proxy CA stays`);
+        // write-back: a 0600 backup of the old file, valid JSON, the new profile, every other field as it was
+        const status = outputs.apimodelWriteBack!.value as string;
+        const backup = /\(the previous file is (\S+)\)/.exec(status)?.[1];
+        assert.ok(backup, status);
+        assert.equal(fs.readFileSync(backup, "utf8"), apimodelBefore);
+        assert.equal(fs.statSync(backup).mode & 0o777, 0o600);
+        assert.equal(fs.statSync(apimodelFile).mode & 0o777, 0o600);
+        const written = JSON.parse(fs.readFileSync(apimodelFile, "utf8")) as { properties: Record<string, unknown> };
+        const original = JSON.parse(apimodelBefore) as { properties: Record<string, unknown> };
+        const { certificateProfile: writtenProfile, ...writtenRest } = written.properties;
+        const { certificateProfile: _oldProfile, ...originalRest } = original.properties;
+        assert.deepEqual({ ...written, properties: writtenRest }, { ...original, properties: originalRest }, "only the certificateProfile changed");
+        for (const [field, value] of Object.entries(outputs.certificateProfile!.value as Record<string, unknown>)) {
+            assert.deepEqual((writtenProfile as Record<string, unknown>)[field], value, `the apimodel's certificateProfile.${field} is the stack's`);
+        }
         profile = outputs.certificateProfile!.value;
         const ca = profile.caCertificate as string;
 
@@ -139,6 +163,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     it("(b) a second up runs no remote command", async () => {
         const result = await up(run!);
         assert.deepEqual(changesOf(result.summary.resourceChanges), {}, JSON.stringify(result.summary.resourceChanges));
+        assert.match(result.outputs.apimodelWriteBack!.value as string, /holds this certificateProfile already; not written/);
     });
 
     it("(f) npm run report reads every node: healthy and equal to the state after the rotation; a certificate changed by hand is drifted (exit 2), named by node and file", () => {
