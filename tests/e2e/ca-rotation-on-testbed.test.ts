@@ -93,6 +93,11 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         backend = createTestBackend("azs-ca-e2e");
         workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-ca-project-"));
         stack = await openTestbedStack(workspace, "ca", TESTBED_STATE, backend.envVars);
+        // The cluster CA and the service-account key from apimodel.json alone (typed copies would
+        // conflict with it once the write-back has put generation 1 there), written back after each up.
+        for (const key of ["kubernetesCaCertificate", "kubernetesCaPrivateKey", "serviceAccountPrivateKey"]) await stack.removeConfig(`azs-cert-rotation:${key}`);
+        await stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
+        apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
         const first = await stack.up({ onOutput: (o) => log.push(o) });
         assert.equal(first.summary.result, "succeeded");
         assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
@@ -117,6 +122,10 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         testbed("down");
     });
 
+    let apimodelFile: string;
+    /** The CA certificate apimodel.json holds now (its certificateProfile.caCertificate). */
+    const apimodelCa = (): string => (JSON.parse(fs.readFileSync(apimodelFile, "utf8")) as { properties: { certificateProfile: { caCertificate: string } } }).properties.certificateProfile.caCertificate;
+
     /** The phased rotation's last outputs: the one-shot starts from its cluster. */
     let afterRetire: OutputMap | undefined;
 
@@ -132,7 +141,11 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
         const both = (g: Generations) => ({ caGenerations: { etcdCa: g, kubernetesCa: g } });
 
+        const apimodelBefore = fs.readFileSync(apimodelFile, "utf8");
         const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }));
+        // mid-rotation the apimodel (one CA) is left alone, and the output says why
+        assert.match(trusted.apimodelWriteBack!.value as string, /^apimodelWriteBack: refused, .* left untouched: the Kubernetes CA is mid-rotation/);
+        assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
         assert.deepEqual(certsInFile(masters[0]!.name, "etcd-ca.crt").subjects, ["etcd-ca", "etcd-ca-g1"]);
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca", "ca-g1"], `${n.name}: ca.crt holds both generations`);
         assert.equal(certsInFile(masters[1]!.name, "etcdserver.crt").issuer, "etcd-ca", "nothing is signed by generation 1 yet");
@@ -151,6 +164,8 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         for (const n of nodes) assert.equal(certsInFile(n.name, "client.crt").issuer, "ca-g1");
         assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work until the retire phase");
         assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
+        assert.match(active.apimodelWriteBack!.value as string, /refused/);
+        assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
 
         const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }));
         assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
@@ -164,6 +179,8 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
             "front-proxy-ca": { "0": "active" },
         });
         assert.equal(retired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
+        assert.match(retired.apimodelWriteBack!.value as string, /^apimodelWriteBack: wrote the new certificateProfile/);
+        assert.equal(apimodelCa().trim(), (retired.caBundle!.value as string).trim(), "the apimodel holds generation 1 once generation 0 is retired");
         const bundle = clientFiles("new-admin", { ...adminClient(retired.adminKubeconfig!.value as string), ca: retired.caBundle!.value as string });
         assert.ok(apiWorks(bundle), "the stack outputs caBundle + adminKubeconfig reach the API");
         assertNoPlainKeys();
@@ -193,6 +210,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
             assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
         }
         assert.ok(!apiWorks(gen1Admin), "a client that trusts only generation 1 fails after the one-shot");
+        assert.equal(apimodelCa().trim(), (outputs.caBundle!.value as string).trim(), "the apimodel holds generation 2");
         const again = await stack.preview();
         assert.deepEqual(Object.keys(changesOf(again.changeSummary)).filter((k) => k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");
         assertNoPlainKeys();
