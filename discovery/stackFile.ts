@@ -15,7 +15,8 @@ export interface StackRef {
     dir: string;
 }
 
-function pulumi(stack: StackRef, args: string[], input?: string): Promise<string> {
+/** Runs the Pulumi CLI on the stack (in its project directory, non-interactive); its stdout. `input` goes to its stdin. */
+export function runPulumi(stack: StackRef, args: string[], input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
         const child = execFile("pulumi", [...args, "--stack", stack.name, "--non-interactive"], { cwd: stack.dir, encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
             error ? reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} (stack ${stack.name}): ${stderr.trim() || error.message}`)) : resolve(stdout),
@@ -26,7 +27,7 @@ function pulumi(stack: StackRef, args: string[], input?: string): Promise<string
 
 /** The stack's config values of this project, secrets in plain text (kept in memory only), objects parsed; "", [] and {} are unset (Pulumi.yaml's defaults of optional keys, as the program reads them). */
 export async function readStackValues(stack: StackRef): Promise<Record<string, unknown>> {
-    const json = JSON.parse(await pulumi(stack, ["config", "--json", "--show-secrets"])) as Record<string, { value?: string; objectValue?: unknown }>;
+    const json = JSON.parse(await runPulumi(stack, ["config", "--json", "--show-secrets"])) as Record<string, { value?: string; objectValue?: unknown }>;
     const values: Record<string, unknown> = {};
     for (const [key, entry] of Object.entries(json)) {
         if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
@@ -39,7 +40,7 @@ export async function readStackValues(stack: StackRef): Promise<Record<string, u
 
 /** Sets one config value of the stack, read by the CLI from stdin (never on a command line); `secret` encrypts it. */
 export async function setStackValue(stack: StackRef, key: string, value: string, secret: boolean): Promise<void> {
-    await pulumi(stack, ["config", "set", ...(secret ? ["--secret"] : []), `${CONFIG_NAMESPACE}:${key}`], value);
+    await runPulumi(stack, ["config", "set", ...(secret ? ["--secret"] : []), `${CONFIG_NAMESPACE}:${key}`], value);
 }
 
 /**

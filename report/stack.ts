@@ -3,7 +3,6 @@
 // (the inventory with the apimodel's values when apimodelPath is set, the pki section for warnDays
 // and the catalog's layout), and its outputs (`pulumi stack output --json`, no secrets asked for):
 // the `nodeFiles` output says what each node should hold.
-import { execFile } from "child_process";
 import * as path from "path";
 import { readApiModelFile } from "../components/config/apimodel";
 import { inventoryFromValues, InventorySettings } from "../components/config/inventory";
@@ -12,7 +11,7 @@ import { ConfigError } from "../components/config/reader";
 import type { CatalogOptions } from "../components/pki/catalog";
 import type { SanSettings } from "../components/pki/instances";
 import type { NodeFilesOutput } from "../components/pki/stackOutputs";
-import type { StackRef } from "../discovery/stackFile";
+import { runPulumi, StackRef } from "../discovery/stackFile";
 
 export interface ReportContext {
     inventory: InventorySettings;
@@ -26,17 +25,13 @@ export interface ReportContext {
 }
 
 /** The stack's outputs as `pulumi stack output --json` prints them (secret ones as "[secret]"). */
-export function readStackOutputs(stack: StackRef): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-        execFile("pulumi", ["stack", "output", "--json", "--stack", stack.name, "--non-interactive"], { cwd: stack.dir, encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-            if (error) return reject(new Error(`pulumi stack output (stack ${stack.name}): ${stderr.trim() || error.message}`));
-            try {
-                resolve(JSON.parse(stdout || "{}") as Record<string, unknown>);
-            } catch (e) {
-                reject(new Error(`pulumi stack output (stack ${stack.name}): not JSON: ${(e as Error).message}`));
-            }
-        });
-    });
+export async function readStackOutputs(stack: StackRef): Promise<Record<string, unknown>> {
+    const stdout = await runPulumi(stack, ["stack", "output", "--json"]);
+    try {
+        return JSON.parse(stdout || "{}") as Record<string, unknown>;
+    } catch (e) {
+        throw new Error(`pulumi stack output (stack ${stack.name}): not JSON: ${(e as Error).message}`);
+    }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
