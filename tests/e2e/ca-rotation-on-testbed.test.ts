@@ -15,7 +15,7 @@ import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
 import { openTestbedStack, setObjectConfig } from "../../testbed/harness/workspace";
 import { assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
-import { etcdCanaryHash, onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+import { activityOf, etcdCanaryHash, onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
 const CERTS = "/etc/kubernetes/certs";
 type Generations = Record<string, "trusted" | "active" | "retired">;
@@ -187,25 +187,30 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         afterRetire = retired;
     });
 
-    it("then all three CAs in one one-shot up: generation 1 → 2, the front-proxy CA 0 → 1", async function () {
+    // The etcd CA stays at generation 1 here: its phases ran above, and a one-shot chains the same
+    // stages; leaving it out keeps three etcd restarts per master (about 4 min) out of CI.
+    it("then the Kubernetes and front-proxy CAs in one one-shot up: generation 1 → 2 and 0 → 1; the etcd CA and etcd untouched", async function () {
         if (!afterRetire) this.skip();
         const gen1Admin = clientFiles("gen1-admin", { ...adminClient(afterRetire!.adminKubeconfig!.value as string), ca: afterRetire!.caBundle!.value as string });
         assert.ok(apiWorks(gen1Admin));
-        const outputs = await phase("one-shot (Kubernetes, etcd and front-proxy CAs)", {
+        const etcdSteps = () => masters.map((m) => JSON.stringify(activityOf(m.name)[`etcd/${m.name}`]));
+        const etcdBefore = etcdSteps();
+        const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", {
             caRotation: "oneShot",
-            caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "2": "active" }, frontProxyCa: { "1": "active" } },
+            caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "0": "retired", "1": "active" }, frontProxyCa: { "1": "active" } },
         });
+        assert.deepEqual(etcdSteps(), etcdBefore, "no etcd step ran: the etcd CA and its leaves did not change");
         const plan = (outputs.caRotationPlan!.value as string[]).join("\n");
         assert.match(plan, /one-shot stage 3 of 3/);
         const generations = outputs.caGenerations!.value as Record<string, Record<string, string>>;
         assert.deepEqual(
             ["kubernetes-ca", "etcd-ca", "front-proxy-ca"].map((id) => Object.entries(generations[id]!).filter(([, state]) => state !== "retired")),
-            [[["2", "active"]], [["2", "active"]], [["1", "active"]]],
+            [[["2", "active"]], [["1", "active"]], [["1", "active"]]],
             JSON.stringify(generations),
         );
         for (const m of masters) {
             assert.deepEqual(certsInFile(m.name, "ca.crt").subjects, ["ca-g2"]);
-            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g2"]);
+            assert.deepEqual(certsInFile(m.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
             assert.deepEqual(certsInFile(m.name, "apiserver.crt").subjects, ["apiserver"]);
             assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
         }

@@ -20,7 +20,7 @@ import { whileProbing } from "../../testbed/harness/prober";
 import { openTestbedStack } from "../../testbed/harness/workspace";
 import { createTestBackend, spawnPulumi, TestBackend } from "./support/engine";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
-import { etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { activityOf, etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 /** The health timeout of a step under a fault: short, so each fault fails fast. */
 const HEALTH_TIMEOUT = 10;
@@ -75,7 +75,7 @@ describe("faults during a step on a testbed node", function () {
     let run = 0;
 
     const hashes = (node: string, files: string[]) => onNode(node, `sudo sha256sum ${files.map((f) => `${CERTS}/${f}`).join(" ")}`).trim();
-    const activity = (node: string) => JSON.parse(onNode(node, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string; message: string }>;
+
     /** Runs a step of `kind` on `node` with `files` (health timeout HEALTH_TIMEOUT unless given); each call gets a new watch digest, as a changed input would. */
     const step = (node: string, kind: StepKind, files: InputFile[], opts: { disconnectAfterMs?: number; healthTimeout?: number } = {}): Promise<StepResult> =>
         runStep(node, "rotate", [kind, node, `fault${++run}`], stepParams(testbedParamContext(opts.healthTimeout ?? HEALTH_TIMEOUT, true), testbedParamNode(node), kind), files, opts);
@@ -167,7 +167,7 @@ describe("faults during a step on a testbed node", function () {
                 assert.match(r.stderr, new RegExp(`etcd/${m0}: etcd member ${m2.ip.replace(/\./g, "\\.")} is not healthy: restarting this member as well could lose quorum; nothing was changed`));
                 assert.equal(hashes(m0, files), before);
                 assert.equal(onNode(m0, "systemctl show -p MainPID etcd").trim(), pid, "etcd was not restarted");
-                assert.equal(activity(m0)[`etcd/${m0}`]!.status, "Failed");
+                assert.equal(activityOf(m0)[`etcd/${m0}`]!.status, "Failed");
                 return (Date.now() - started) / 1000;
             },
             remove: async () => {
@@ -267,7 +267,7 @@ describe("faults during a step on a testbed node", function () {
                 await until("the step opened its journal", 30_000, () => fs.existsSync(journal));
                 onNode(m0, "sudo pkill -KILL -f 'bash -s -- rotate [c]ontrolPlane'");
                 await running;
-                assert.equal(activity(m0)[`controlPlane/${m0}`]!.status, "Initiated", "a killed step records nothing more");
+                assert.equal(activityOf(m0)[`controlPlane/${m0}`]!.status, "Initiated", "a killed step records nothing more");
                 const rerun = await step(m0, "controlPlane", next, { healthTimeout: SUCCESS_TIMEOUT });
                 assert.equal(rerun.status, 0, rerun.stderr);
                 assert.match(rerun.stderr, new RegExp(`step controlPlane/${m0} was interrupted after its files moved: restored its previous files`));
@@ -306,8 +306,8 @@ describe("faults during a step on a testbed node", function () {
                 const next = clientFiles("/O=system:masters/CN=client", ["kube-controller-manager", "kube-scheduler"]);
                 const r = await step(m0, "controlPlane", next, { disconnectAfterMs: 1500, healthTimeout: SUCCESS_TIMEOUT });
                 assert.notEqual(r.status, 0, "the operator's side saw the connection drop");
-                await until("the step recorded its outcome", 60_000, () => activity(m0)[`controlPlane/${m0}`]!.status !== "Initiated");
-                assert.equal(activity(m0)[`controlPlane/${m0}`]!.status, "Success");
+                await until("the step recorded its outcome", 60_000, () => activityOf(m0)[`controlPlane/${m0}`]!.status !== "Initiated");
+                assert.equal(activityOf(m0)[`controlPlane/${m0}`]!.status, "Success");
                 assert.equal(hashes(m0, ["client.crt"]).split(" ")[0], createHash("sha256").update(next[0]!.content).digest("hex"));
                 return undefined;
             },
@@ -393,7 +393,7 @@ describe("faults during a step on a testbed node", function () {
                     assert.notEqual(killedOn, "", `killed during a step: ${outA.slice(-2000)}`);
                     // the step goes on without its connection and ends on its own: no journal left, every key matching its certificate
                     const journal = path.join(vmDir(killedOn), "root/etc-kubernetes/rotate-certs/journal");
-                    await until(`the interrupted step on ${killedOn} finished on its own`, 900_000, () => !fs.existsSync(journal) && !Object.values(activity(killedOn)).some((x) => x.status === "Initiated"));
+                    await until(`the interrupted step on ${killedOn} finished on its own`, 900_000, () => !fs.existsSync(journal) && !Object.values(activityOf(killedOn)).some((x) => x.status === "Initiated"));
                     killAll(orphans);
                     const pairs = onNode(killedOn, `cd ${CERTS} && for c in *.crt; do k=\${c%.crt}.key; [ -f "$k" ] || continue; a=$(openssl x509 -noout -pubkey -in "$c" | sha256sum); b=$(sudo openssl pkey -pubout -in "$k" | sha256sum); [ "$a" = "$b" ] && echo "ok $c" || echo "MISMATCH $c"; done`);
                     assert.doesNotMatch(pairs, /MISMATCH/, `${killedOn}: every certificate matches its key`);
@@ -407,7 +407,7 @@ describe("faults during a step on a testbed node", function () {
                     return undefined;
                 },
             });
-            const interrupted = Object.entries(activity(killedOn)).map(([id, a]) => `${id} ${a.status}`).join(", ");
+            const interrupted = Object.entries(activityOf(killedOn)).map(([id, a]) => `${id} ${a.status}`).join(", ");
             console.log(`      (d) killed during a step on ${killedOn}; its steps there: ${interrupted}`);
         });
     });

@@ -8,7 +8,7 @@ import * as path from "path";
 import { preflightParams, stepParams } from "../../components/rollout/stepParams";
 import { certFile as file, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
 import { testbedRollout } from "../../testbed/harness/workspace";
-import { fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
+import { activityOf, fingerprint, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes } from "./support/testbed";
 
 const PKI = path.join(TESTBED_STATE, "pki");
 
@@ -114,7 +114,7 @@ describe("remote step scripts on a testbed master", function () {
         assert.match(cut.stderr, /the input was cut off/);
 
         assert.equal(installed("etcdserver.crt"), before, "nothing changed on the node");
-        const activity = JSON.parse(onNode(master.name, "cat /var/log/azure/rotate-certs-activity.json")) as Record<string, { status: string }>;
+        const activity = activityOf(master.name);
         assert.equal(activity[`etcd/${master.name}`]!.status, "Failed");
     });
 });

@@ -66,14 +66,15 @@ export function filesWithPemPrivateKeys(dir: string): string[] {
 /**
  * Ages every leaf certificate (and renewal clock) in the stack's state: notAfter `days` from now,
  * as the state will look that close to expiry. The tls provider's plan reads notAfter from the
- * state, so a plain preview then plans the renewal. Returns how many resources were aged.
+ * state, so a plain preview then plans the renewal. `only` picks leaves by resource name (all
+ * when unset). Returns how many resources were aged.
  */
-export async function ageLeavesInState(stack: Stack, days: number): Promise<number> {
+export async function ageLeavesInState(stack: Stack, days: number, only: (name: string) => boolean = () => true): Promise<number> {
     const state = await stack.exportStack();
     const notAfter = new Date(Date.now() + days * 86_400_000).toISOString();
     let aged = 0;
     for (const r of state.deployment.resources ?? []) {
-        if (/^tls:index\/(locallySignedCert|selfSignedCert):/.test(r.type) && r.outputs?.isCaCertificate !== true) {
+        if (/^tls:index\/(locallySignedCert|selfSignedCert):/.test(r.type) && r.outputs?.isCaCertificate !== true && only(r.urn.split("::").pop()!)) {
             r.outputs.validityEndTime = notAfter;
             aged++;
         }

@@ -28,6 +28,12 @@ export function onNode(node: string, script: string, timeoutMs = 60_000): string
     return execFileSync("ssh", ["-F", path.join(TESTBED_STATE, "ssh/config"), "-o", "BatchMode=yes", node, script], { encoding: "utf8", timeout: timeoutMs });
 }
 
+/** One node's step records (/var/log/azure/rotate-certs-activity.json), by step id ("<kind>/<node>"). */
+export type StepRecords = Record<string, { status: string; message: string; initiated: string; finished?: string }>;
+export function activityOf(node: string): StepRecords {
+    return JSON.parse(onNode(node, "cat /var/log/azure/rotate-certs-activity.json")) as StepRecords;
+}
+
 /** Runs a testbed script (testbed/up, down, …) from the repository. */
 export function testbed(command: string, args: string[] = [], timeoutMs = 900_000): void {
     execFileSync(path.join(REPO_ROOT, "testbed", command), args, { stdio: "inherit", timeout: timeoutMs });
