@@ -2,27 +2,43 @@
 // Config is validated first, so bad input stops `pulumi preview` before any resource is planned.
 import * as pulumi from "@pulumi/pulumi";
 import { profileWriteBack } from "./apimodel/profileWriteBack";
-import { CONFIG_NAMESPACE, readStackConfig } from "./config";
+import { CONFIG_NAMESPACE, InventorySettings, readStackConfig } from "./config";
 import { CLUSTER_PKI_NAME, ClusterPki, expectedNodeFiles, pkiInventoryFrom, stackOutputs } from "./pki";
+import { NodeFilesOutput, parseNodeFilesOutput } from "./pki/stackOutputs";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { logExpiringCertificates } from "./pki/expiryWarnings";
 import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateAlertRules";
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
+import { describeDrift, DriftReading, readDrift, recordedRepairMarks, RepairMarks } from "./rollout/drift";
 
 /**
  * What the last successful run left, from this stack's own outputs (a failed run keeps the
  * previous ones): `caGenerations`, the CA generations the cluster has now, so a phase counts as
  * done only once it finished on every node; `lockDigest`, the cluster lock's digest then, which
- * the maintenance-window guard compares this run's with.
+ * the maintenance-window guard compares this run's with; `nodeFiles`, what the nodes hold since,
+ * and `repairMarks`, the drift repairs planned so far (drift.ts).
  */
-async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?: string }> {
+async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?: string; nodeFiles?: NodeFilesOutput; repairMarks: RepairMarks }> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
     const read = async (name: string): Promise<unknown> => {
         const details = await self.getOutputDetails(name);
         return details.value ?? details.secretValue;
     };
-    const [caGenerations, lockDigest] = await Promise.all([read("caGenerations"), read("lockDigest")]);
-    return { caGenerations, ...(typeof lockDigest === "string" ? { lockDigest } : {}) };
+    const [caGenerations, lockDigest, nodeFiles, repairMarks] = await Promise.all([read("caGenerations"), read("lockDigest"), read("nodeFiles"), read("repairMarks")]);
+    let recordedFiles: NodeFilesOutput | undefined;
+    try {
+        recordedFiles = parseNodeFilesOutput(nodeFiles);
+    } catch (e) {
+        pulumi.log.warn(`drift not checked: ${(e as Error).message}`);
+    }
+    return { caGenerations, ...(typeof lockDigest === "string" ? { lockDigest } : {}), ...(recordedFiles ? { nodeFiles: recordedFiles } : {}), repairMarks: recordedRepairMarks(repairMarks) };
+}
+
+/** The nodes' files against what the last run installed (drift.ts), read with the stack's SSH key. */
+async function checkDrift(inventory: InventorySettings, recorded: NodeFilesOutput, sshPrivateKey: pulumi.Output<string>): Promise<DriftReading> {
+    const key = await new Promise<string>((resolve) => sshPrivateKey.apply(resolve));
+    const jumpbox = inventory.privateNetwork ? inventory.jumpbox : undefined;
+    return readDrift({ nodes: inventory.nodes, recorded, user: inventory.adminUsername, sshPrivateKey: key, ...(jumpbox ? { jumpbox } : {}), now: new Date() });
 }
 
 export async function program(): Promise<Record<string, unknown>> {
@@ -42,9 +58,24 @@ export async function program(): Promise<Record<string, unknown>> {
     const now = new Date();
     const outputs = stackOutputs(pki, now);
     const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
+    // drift: only against a record of what the nodes hold (none before the first up)
+    const drift = rolloutSettings.enabled && rolloutSettings.driftCheck && deployed.nodeFiles && rolloutSettings.sshPrivateKey ? await checkDrift(inventory, deployed.nodeFiles, rolloutSettings.sshPrivateKey) : undefined;
     const rollout = rolloutSettings.enabled
-        ? new Rollout("rollout", { pki, inventory, settings: rolloutSettings, stageNames: caPlan.stageNames, lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, maintenance })
+        ? new Rollout("rollout", {
+              pki,
+              inventory,
+              settings: rolloutSettings,
+              stageNames: caPlan.stageNames,
+              lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+              maintenance,
+              drift: { drifted: drift?.drifted ?? [], recorded: deployed.repairMarks },
+          })
         : undefined;
+    if (rollout && drift) {
+        const found = describeDrift(drift, rollout.repairs);
+        if (found.length > 0) pulumi.log.warn(`drift: the nodes' files against what the last run installed:\n${found.join("\n")}`);
+        else pulumi.log.info(`drift: none; every node holds what the last run installed (${inventory.nodes.length} nodes read)`);
+    }
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);
         if (maintenanceWindow) pulumi.log.info(`${windowStatus(maintenanceWindow, now)}; outside it, pulumi up refuses to change the nodes (${OVERRIDE_ENV}=1 overrides)`);
@@ -84,6 +115,8 @@ export async function program(): Promise<Record<string, unknown>> {
         // the maintenance-window guard's decision (an override is recorded here), and what the next run's guard compares with
         maintenance: rollout?.maintenance ?? {},
         lockDigest: rollout?.lockDigest ?? deployed.lockDigest,
+        // read back by the next run: per step, the drift repairs planned so far (recorded once every step succeeded)
+        repairMarks: rollout ? pulumi.unsecret(rollout.activity.apply(() => rollout.repairs.marks)) : deployed.repairMarks,
         // namespace/name of the PrometheusRule holding the certificate alert rules
         ...(alertRules ? { certificateAlertRules: alertRules.rule.metadata.apply((m) => `${m.namespace}/${m.name}`) } : {}),
         // written only once the rollout's activity resolves, i.e. every node step succeeded

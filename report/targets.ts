@@ -59,13 +59,18 @@ const fromState = (path: string, f: ExpectedNodeFile): Target => ({
     stateSha256: f.sha256,
 });
 
+/** The files the state (one node's part of the nodeFiles output) says the node holds. */
+export function stateTargets(stateFiles: NodeFilesOutput[string]): Target[] {
+    return Object.entries(stateFiles).map(([path, f]) => fromState(path, f));
+}
+
 /**
  * Every file the report reads on one node, in this order: what the state says the node holds
  * (`stateFiles`, from the nodeFiles output), the catalog's files the state does not list (all of
  * them when the stack has no such output), the admin kubeconfig on a master, then NODE_EXTRAS.
  */
 export function targetsFor(input: { node: string; role: "master" | "agent"; adminUser: string; catalog: Target[]; stateFiles?: NodeFilesOutput[string] }): Target[] {
-    const out: Target[] = Object.entries(input.stateFiles ?? {}).map(([path, f]) => fromState(path, f));
+    const out: Target[] = stateTargets(input.stateFiles ?? {});
     const has = (path: string) => out.some((t) => t.path === path);
     for (const t of input.catalog) if (!has(t.path)) out.push(t);
     const admin = adminKubeconfigPath(input.adminUser);

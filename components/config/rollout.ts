@@ -17,6 +17,8 @@ export interface RolloutSettings {
     loadBalancerProbeSources: string[];
     /** How many backups of replaced files each node keeps (the newest). */
     backupsKept: number;
+    /** Read the nodes' certificates before planning and plan the repair of those that drifted (drift.ts). */
+    driftCheck: boolean;
     /** The admin user's SSH private key (secret); undefined when the rollout is off. */
     sshPrivateKey?: pulumi.Output<string>;
 }
@@ -27,7 +29,7 @@ export const AZURE_PROBE_SOURCE = "168.63.129.16";
 /** Config key of the admin user's SSH private key. */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The fields of the `rollout` object: what parseRolloutConfig accepts. */
-export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept"] as const;
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept", "driftCheck"] as const;
 
 /** The keys of this section (see keys.ts). */
 export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
@@ -56,6 +58,13 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
         default: "5",
         description: "backups of replaced files each node keeps under /etc/kubernetes/rotate-certs/backup (the newest; older ones, and any holding the key of a CA no bundle trusts any more, are deleted after a successful step)",
     },
+    {
+        key: "rollout.driftCheck",
+        type: "boolean",
+        default: "true",
+        description:
+            "at every preview and up, read the certificates on every node over SSH (read-only, before anything is planned) and plan the step that puts back any that is not what the last run installed: another certificate, a missing file, a key that does not match; false skips the reads",
+    },
     { key: SSH_PRIVATE_KEY, type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
 ];
 
@@ -75,6 +84,7 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
         loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkProbeSource) : [AZURE_PROBE_SOURCE],
         backupsKept: r.int("backupsKept", 5, 1, 100),
+        driftCheck: r.bool("driftCheck", true),
     };
     const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");
     if (notSecret) {

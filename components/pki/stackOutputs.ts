@@ -110,3 +110,22 @@ export function expectedNodeFiles(pki: ClusterPki, adminUser: string): pulumi.Ou
     });
     return pulumi.all(perNode).apply((entries) => Object.fromEntries(entries));
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The nodeFiles output checked for its shape; undefined when absent. */
+export function parseNodeFilesOutput(value: unknown): NodeFilesOutput | undefined {
+    if (value === undefined) return undefined;
+    const bad = (why: string): never => {
+        throw new Error(`the stack's nodeFiles output is not what this version writes (${why}); run pulumi up with this version`);
+    };
+    if (!isObject(value)) bad("not an object");
+    for (const [node, files] of Object.entries(value as object)) {
+        if (!isObject(files)) bad(`${node}: not an object`);
+        for (const [file, f] of Object.entries(files as object)) {
+            const ok = isObject(f) && (f.kind === "certificate" || f.kind === "kubeconfig") && typeof f.source === "string" && Array.isArray(f.sha256) && f.sha256.every((x) => typeof x === "string") && (f.key === undefined || typeof f.key === "string");
+            if (!ok) bad(`${node} ${file}`);
+        }
+    }
+    return value as NodeFilesOutput;
+}

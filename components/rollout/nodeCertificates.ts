@@ -31,6 +31,8 @@ export interface NodeCertificatesArgs {
     preflightAfter: pulumi.Resource[];
     /** Bound on one remote command (gates included). */
     commandTimeoutSeconds: number;
+    /** The node's repair marks (drift.ts), in words: the preflight runs again when they change. */
+    repairMarks?: string;
 }
 
 export interface StepRun {
@@ -38,6 +40,8 @@ export interface StepRun {
     /** The step's parameters (registry paramsOf its kind). */
     params: Record<string, string>;
     after: pulumi.Resource[];
+    /** How many repairs of this step were planned (drift.ts); 0 or unset: none, the digest is the files' alone. */
+    repairMark?: number;
 }
 
 export class NodeCertificates extends pulumi.ComponentResource {
@@ -50,7 +54,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
     constructor(name: string, args: NodeCertificatesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:NodeCertificates", name, {}, opts);
         this.args = args;
-        this.watchDigest = digestOf(args.files.map((f) => f.content));
+        this.watchDigest = digestOf([...args.files.map((f) => f.content), ...(args.repairMarks ? [pulumi.output(args.repairMarks)] : [])]);
         this.preflight = this.remoteCommand("preflight", "preflight", [args.node], this.watchDigest, pulumi.output(stepInput(args.preflightParams, [])), args.preflightAfter);
     }
 
@@ -63,6 +67,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
             return file.content.apply((content): InputFile => ({ path: planned.path, mode: planned.secret ? "0600" : "0644", restarts: planned.restarts, content }));
         });
         const watched = this.args.files.filter((f) => step.watches.includes(f.path)).map((f) => f.content);
+        if (run.repairMark) watched.push(pulumi.output(`repair ${run.repairMark}`));
         const input = pulumi.all(installs).apply((files) => stepInput(run.params, files));
         const cmd = this.remoteCommand(step.kind, "rotate", [step.kind, step.node], digestOf(watched), input, run.after);
         this.steps[step.id] = cmd;

@@ -9,6 +9,7 @@ import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig
 import { ClusterLock } from "./clusterLock";
 import { guardLockDigest, MaintenanceDecision, MaintenanceGuardArgs } from "./maintenanceGuard";
 import { NodeCertificates, SourcedFile } from "./nodeCertificates";
+import { DriftedFile, planRepairs, RepairMarks, RepairPlan } from "./drift";
 import { digestOf, NodeConnection } from "./remoteCommand";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
 import { STEP_KINDS, stepWorstCaseSeconds } from "./registry";
@@ -27,6 +28,8 @@ export interface RolloutArgs {
     lockHolder: string;
     /** The maintenance window and what the guard compares the lock's digest with (maintenanceGuard.ts). */
     maintenance: MaintenanceGuardArgs;
+    /** Drift found on the nodes and the last run's repair marks (drift.ts); unset: no drift check. */
+    drift?: { drifted: DriftedFile[]; recorded: RepairMarks };
 }
 
 export const ADMIN_KUBECONFIG_ID = "admin-kubeconfig";
@@ -61,6 +64,8 @@ export class Rollout extends pulumi.ComponentResource {
     readonly maintenance: pulumi.Output<MaintenanceDecision>;
     /** The cluster lock's digest, once the lock was released after every step: the next run's guard compares its own with it. */
     readonly lockDigest: pulumi.Output<string>;
+    /** The steps that repair drifted files, and every step's repair mark (in the last CA stage). */
+    readonly repairs: RepairPlan;
 
     constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:Rollout", name, {}, opts);
@@ -104,6 +109,8 @@ export class Rollout extends pulumi.ComponentResource {
         };
 
         const stageCount = pki.stages.length;
+        // drift is repaired by the steps of the configured (last) stage, whose files the nodes keep
+        this.repairs = planRepairs(stageSteps(shared, stageCount - 1), args.drift?.drifted ?? [], args.drift?.recorded ?? {});
         // taken before every preflight (every stage's), released after every step. It runs when the
         // files of the configured (last) stage change: they do in every run that changes a node, and
         // not in the run after a one-shot, whose intermediate stages are gone but whose files stay.
@@ -111,7 +118,8 @@ export class Rollout extends pulumi.ComponentResource {
         // The maintenance-window guard sits on the lock's digest: a refused run fails the lock's
         // input, and every preflight and step waits for the lock, so no remote command runs.
         const everyFile = inventory.nodes.flatMap((node) => stageFiles(shared, stageCount - 1, node).map((f) => f.content));
-        const lockDigest = digestOf(everyFile);
+        const marks = marksText(this.repairs.marks);
+        const lockDigest = digestOf(marks ? [...everyFile, pulumi.output(marks)] : everyFile);
         const guard = guardLockDigest(lockDigest, args.maintenance);
         this.maintenance = guard.decision;
         const lock = new ClusterLock(
@@ -123,7 +131,7 @@ export class Rollout extends pulumi.ComponentResource {
         const all: pulumi.Resource[] = [];
         for (let stage = 0; stage < stageCount; stage++) {
             const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
-            const built = this.stage(shared, stage, label, previous, lock.take);
+            const built = this.stage(shared, stage, label, previous, lock.take, stage === stageCount - 1 ? this.repairs.marks : {});
             all.push(...Object.values(built.nodes).map((n) => n.preflight), ...built.commands);
             if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
             this.planText.push(...describeRollout(built.steps));
@@ -139,20 +147,15 @@ export class Rollout extends pulumi.ComponentResource {
     }
 
     /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
-    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource) {
-        const { pki, inventory, settings, adminKubeconfig } = ctx;
-        const leaves = installsLeaves(pki, stageIndex);
-        const steps = planRollout({
-            instances: instancesAt(pki, stageIndex),
-            extraFiles: leaves ? [adminKubeconfig] : [],
-            nodes: inventory.nodes,
-            maxUnavailable: settings.maxUnavailable,
-        });
+    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource, marks: RepairMarks) {
+        const { inventory } = ctx;
+        const steps = stageSteps(ctx, stageIndex);
 
         const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
             const files = stageFiles(ctx, stageIndex, node);
             const resourceName = label ? `${node.name}-${label}` : node.name;
+            const nodeMarks = marksText(marks, node.name);
             nodes[node.name] = new NodeCertificates(
                 resourceName,
                 {
@@ -164,6 +167,7 @@ export class Rollout extends pulumi.ComponentResource {
                     preflightParams: preflightParams(ctx.params, node),
                     preflightAfter: [lock],
                     commandTimeoutSeconds: ctx.commandTimeoutSeconds,
+                    ...(nodeMarks ? { repairMarks: nodeMarks } : {}),
                 },
                 { parent: this },
             );
@@ -176,6 +180,7 @@ export class Rollout extends pulumi.ComponentResource {
             const cmd = nodes[step.node]!.addStep({
                 step,
                 params: stepParams(ctx.params, node, step.kind),
+                ...(marks[step.id] ? { repairMark: marks[step.id] } : {}),
                 // The first wave waits for every preflight (and the stage before); each later wave for the one before it.
                 after: step.wave === 0 ? preflights : step.after.map((id) => byId.get(id)!),
             });
@@ -184,6 +189,25 @@ export class Rollout extends pulumi.ComponentResource {
         for (const n of Object.values(nodes)) n.finish();
         return { steps, nodes, commands: [...byId.values()] };
     }
+}
+
+/** Repair marks in words (of one node's steps, or all); "" when there are none. */
+function marksText(marks: RepairMarks, node?: string): string {
+    return Object.entries(marks)
+        .filter(([id]) => node === undefined || id.endsWith(`/${node}`))
+        .map(([id, n]) => `${id} ${n}`)
+        .join("\n");
+}
+
+/** The steps of one CA stage's pass over the nodes, in order. */
+function stageSteps(ctx: StageContext, stageIndex: number): RolloutStep[] {
+    const { pki, inventory, settings, adminKubeconfig } = ctx;
+    return planRollout({
+        instances: instancesAt(pki, stageIndex),
+        extraFiles: installsLeaves(pki, stageIndex) ? [adminKubeconfig] : [],
+        nodes: inventory.nodes,
+        maxUnavailable: settings.maxUnavailable,
+    });
 }
 
 /** The files a node receives in a CA stage, with their contents (keys secret). */

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InventorySettings, parseInventoryConfig, parseRolloutConfig } from "../../../components/config";
 import { ClusterPki, pkiInventoryFrom } from "../../../components/pki";
 import { CaPlan, caRecordOf, planCaStages } from "../../../components/pki/caPhases";
-import { Rollout } from "../../../components/rollout";
+import { Rollout, RolloutArgs } from "../../../components/rollout";
 import { FAKE_SSH_KEY, promiseOf, Registration, runMocked } from "../support/mocks";
 import { everything, settingsOf } from "../support/pki";
 
@@ -23,13 +23,13 @@ function inventory(privateNetwork: boolean): InventorySettings {
     });
 }
 
-async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan): Promise<{ rollout: Rollout; regs: Registration[] }> {
+async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan, drift?: RolloutArgs["drift"]): Promise<{ rollout: Rollout; regs: Registration[] }> {
     const inv = inventory(privateNetwork);
     const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: FAKE_SSH_KEY, secret: true });
     const { result, registrations } = await runMocked(
         () => {
             const pki = new ClusterPki("pki", { settings: settingsOf(pkiConfig), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName, caStages: ca?.stages });
-            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit", maintenance: { override: false, now: new Date() } }) };
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit", maintenance: { override: false, now: new Date() }, ...(drift ? { drift } : {}) }) };
         },
         ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)]), rollout.lock.take.stdout, rollout.lock.release.stdout])),
     );
@@ -132,5 +132,39 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.equal(rollout.planText.length, 15);
         assert.match(rollout.planText[0]!, /^1\. k8s-master-31415926-0 etcd: first: refused, nothing changed, .*; install /);
         assert.match(rollout.planText[14]!, /^15\. k8s-agentpool1-31415926-2 kubelet: install ca\.crt, apiserver\.crt, client\.crt, client\.key; restart kubelet if [^;]*; before the restart: its self-rotated client certificate \(kubelet-client-current\.pem\) is set aside/);
+    });
+});
+
+describe("drift repairs in the rollout (components under mocks)", function () {
+    const M1 = "k8s-master-31415926-1";
+    const PEER = "/etc/kubernetes/certs/etcdpeer1.crt";
+    const creates = (regs: Registration[]) => Object.fromEntries(regs.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.inputs.create as string]));
+    const changed = (a: Record<string, string>, b: Record<string, string>) => Object.keys(b).filter((name) => a[name] !== b[name]).sort();
+    let steady: Record<string, string>;
+    before(async () => {
+        steady = creates((await runRollout()).regs);
+    });
+
+    it("a drifted file changes the command of the step that installs it, its node's preflight and the lock's take and release: nothing else", async () => {
+        const { rollout, regs } = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: ["holds AB:…; the state says CD:…"] }], recorded: {} });
+        assert.deepEqual(changed(steady, creates(regs)), [`${M1}-etcd`, `${M1}-preflight`, "k8s-master-31415926-0-lock-take", "k8s-master-31415926-0-lock-release"].sort());
+        assert.deepEqual(rollout.repairs.marks, { [`etcd/${M1}`]: 1 });
+        assert.deepEqual(rollout.repairs.repairs.map((r) => r.step), [`etcd/${M1}`]);
+    });
+
+    it("the run after a repair (its marks recorded, no drift) has the repair run's commands: nothing runs again", async () => {
+        const repair = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: [] }], recorded: {} });
+        const after = await runRollout(false, {}, undefined, { drifted: [], recorded: repair.rollout.repairs.marks });
+        assert.deepEqual(changed(creates(repair.regs), creates(after.regs)), []);
+        assert.deepEqual(after.rollout.repairs.marks, { [`etcd/${M1}`]: 1 });
+        // and the same file drifting again is a new repair
+        const again = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: [] }], recorded: after.rollout.repairs.marks });
+        assert.deepEqual(changed(creates(after.regs), creates(again.regs)), [`${M1}-etcd`, `${M1}-preflight`, "k8s-master-31415926-0-lock-take", "k8s-master-31415926-0-lock-release"].sort());
+        assert.deepEqual(again.rollout.repairs.marks, { [`etcd/${M1}`]: 2 });
+    });
+
+    it("no drift and no marks: the commands of a stack that never drifted", async () => {
+        const { regs } = await runRollout(false, {}, undefined, { drifted: [], recorded: {} });
+        assert.deepEqual(changed(steady, creates(regs)), []);
     });
 });

@@ -1,0 +1,114 @@
+// Drift: certificate files on the nodes that are not what the last successful run installed
+// (another certificate, a missing file, a key that does not match it), e.g. a master rebuilt from
+// an old certificateProfile or a file changed by hand. The remote steps' inputs do not change for
+// that, so on its own Pulumi would plan nothing. Before the rollout is planned, the program reads
+// the nodes with the expiry report's read-only script (report/) and compares them with the
+// `nodeFiles` output the last run left. Each step that installs a drifted file gets a repair mark
+// one above the last run's; the mark is part of the step's digest, so the preview plans exactly
+// that step, and the marks are a stack output (recorded once every step succeeded) that the next
+// run starts from: once the files are back, nothing is planned again and no remote command runs.
+import { SshAccess, SshEndpoint } from "../../discovery/sshAccess";
+import { classifyFile, State } from "../../report/classify";
+import { collect } from "../../report/collect";
+import { stateTargets } from "../../report/targets";
+import type { NodeFilesOutput } from "../pki/stackOutputs";
+import type { RolloutStep } from "./plan";
+
+/** The states of a file the state puts on a node that a step repairs by installing it again. */
+const REPAIRED_STATES: readonly State[] = ["drifted", "missing", "key-mismatch", "unreadable"];
+
+export interface DriftedFile {
+    node: string;
+    /** The file, and the key file that belongs to it when the key is what is wrong. */
+    paths: string[];
+    /** What is wrong, in words. */
+    problems: string[];
+}
+
+export interface DriftReading {
+    drifted: DriftedFile[];
+    /** Nodes that could not be read: their drift is unknown. */
+    unread: { node: string; error: string }[];
+}
+
+export interface DriftCheckInput {
+    nodes: { name: string; ip: string; hostKey: string }[];
+    /** The last run's nodeFiles output: what each node holds since. */
+    recorded: NodeFilesOutput;
+    user: string;
+    sshPrivateKey: string;
+    jumpbox?: SshEndpoint;
+    now: Date;
+}
+
+/** Reads every node the record lists (in parallel, read-only) and returns the files that drifted. */
+export async function readDrift(input: DriftCheckInput): Promise<DriftReading> {
+    const nodes = input.nodes.filter((n) => input.recorded[n.name]).map((n) => ({ ...n, targets: stateTargets(input.recorded[n.name]!) }));
+    const ssh = new SshAccess({ user: input.user, privateKey: input.sshPrivateKey, ...(input.jumpbox ? { jumpbox: input.jumpbox } : {}) });
+    try {
+        const readings = await collect(ssh, nodes, 16);
+        const drifted: DriftedFile[] = [];
+        const unread: DriftReading["unread"] = [];
+        readings.forEach((reading, i) => {
+            const node = nodes[i]!;
+            if (reading.error !== undefined) {
+                unread.push({ node: node.name, error: reading.error });
+                return;
+            }
+            node.targets.forEach((target, j) => {
+                // warnDays 0: a file due soon is the renewal's business, not drift
+                const file = classifyFile(target, reading.files[j]!, input.now, 0);
+                if (!file.states.some((s) => REPAIRED_STATES.includes(s))) return;
+                const paths = [file.path, ...(file.states.includes("key-mismatch") && target.key && target.key !== file.path ? [target.key] : [])];
+                drifted.push({ node: node.name, paths, problems: file.problems });
+            });
+        });
+        return { drifted, unread };
+    } finally {
+        ssh.close();
+    }
+}
+
+/** Per step id ("<kind>/<node>"), how many repairs of it were planned; a step without drift ever has none. */
+export type RepairMarks = Record<string, number>;
+
+/** The repairMarks output of the last run; anything else (no output yet, another shape) is no marks. */
+export function recordedRepairMarks(value: unknown): RepairMarks {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+    return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => Number.isInteger(e[1]) && (e[1] as number) > 0));
+}
+
+export interface RepairPlan {
+    /** The marks of this run's steps: the recorded ones, one higher for each step that repairs a drifted file. */
+    marks: RepairMarks;
+    /** The steps that run because of drift, with the files they put back. */
+    repairs: { step: string; files: DriftedFile[] }[];
+    /** Drifted files no step installs (the node no longer receives them): reported, not repaired. */
+    orphans: DriftedFile[];
+}
+
+/** Which steps repair the drifted files: on the file's node, the step that installs it. */
+export function planRepairs(steps: RolloutStep[], drifted: DriftedFile[], recorded: RepairMarks): RepairPlan {
+    const repairs = new Map<string, DriftedFile[]>();
+    const orphans: DriftedFile[] = [];
+    for (const file of drifted) {
+        const installers = steps.filter((s) => s.node === file.node && s.installs.some((i) => file.paths.includes(i.path)));
+        if (installers.length === 0) orphans.push(file);
+        for (const step of installers) repairs.set(step.id, [...(repairs.get(step.id) ?? []), file]);
+    }
+    const marks: RepairMarks = {};
+    for (const step of steps) {
+        const mark = (recorded[step.id] ?? 0) + (repairs.has(step.id) ? 1 : 0);
+        if (mark > 0) marks[step.id] = mark;
+    }
+    return { marks, repairs: [...repairs].map(([step, files]) => ({ step, files })), orphans };
+}
+
+/** The plan in words, for the preview. */
+export function describeDrift(reading: DriftReading, plan: RepairPlan): string[] {
+    return [
+        ...plan.repairs.map((r) => `${r.step} runs to put back ${r.files.flatMap((f) => f.paths).join(", ")}: ${r.files.flatMap((f) => f.problems).join("; ")}`),
+        ...plan.orphans.map((f) => `${f.node}: ${f.paths.join(", ")} drifted, but this run installs it nowhere: ${f.problems.join("; ")}`),
+        ...reading.unread.map((u) => `${u.node}: drift not checked, the node could not be read: ${u.error}`),
+    ];
+}

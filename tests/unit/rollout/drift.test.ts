@@ -1,0 +1,51 @@
+import { strict as assert } from "assert";
+import { describeDrift, DriftedFile, planRepairs, recordedRepairMarks } from "../../../components/rollout/drift";
+import { adminKubeconfigFile, planRollout, RolloutStep } from "../../../components/rollout";
+import { AKS_ENGINE_SERVICES } from "../../../components/nodeModel";
+import { certificateCatalog } from "../../../components/pki/catalog";
+import { expandInstances } from "../../../components/pki/instances";
+import { inventory3x3 } from "../support/mocks";
+
+const CERTS = "/etc/kubernetes/certs";
+const M = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
+const A0 = "k8s-agentpool1-31415926-0";
+const inventory = inventory3x3();
+const steps: RolloutStep[] = planRollout({
+    instances: expandInstances(certificateCatalog(), inventory),
+    extraFiles: [adminKubeconfigFile("azureuser")],
+    nodes: inventory.nodes.map((n) => ({ ...n, pool: n.role === "master" ? "master" : "agentpool1", services: AKS_ENGINE_SERVICES[n.role] })),
+    maxUnavailable: 1,
+});
+const drifted = (node: string, ...paths: string[]): DriftedFile => ({ node, paths, problems: [`${paths[0]} drifted`] });
+
+describe("drift: which steps repair drifted files", () => {
+    it("the step that installs the file on its node, and no other", () => {
+        const plan = planRepairs(steps, [drifted(M[1]!, `${CERTS}/etcdpeer1.crt`), drifted(A0, `${CERTS}/client.crt`)], {});
+        assert.deepEqual(plan.marks, { [`etcd/${M[1]}`]: 1, [`kubelet/${A0}`]: 1 });
+        assert.deepEqual(plan.repairs.map((r) => r.step).sort(), [`etcd/${M[1]}`, `kubelet/${A0}`]);
+        assert.deepEqual(plan.orphans, []);
+    });
+
+    it("a key that does not match its certificate: the step that installs the key repairs it", () => {
+        const plan = planRepairs(steps, [drifted(M[2]!, `${CERTS}/apiserver.crt`, `${CERTS}/apiserver.key`)], {});
+        assert.deepEqual(plan.marks, { [`apiserver/${M[2]}`]: 1 });
+    });
+
+    it("keeps the recorded marks of steps that still exist, adds one per repair, drops those of steps that are gone", () => {
+        const plan = planRepairs(steps, [drifted(M[0]!, `${CERTS}/etcdserver.crt`)], { [`etcd/${M[0]}`]: 2, [`kubelet/${A0}`]: 1, "kubelet/gone": 4 });
+        assert.deepEqual(plan.marks, { [`etcd/${M[0]}`]: 3, [`kubelet/${A0}`]: 1 });
+    });
+
+    it("a drifted file no step installs is reported, not repaired", () => {
+        const plan = planRepairs(steps, [drifted(A0, "/etc/kubernetes/certs/not-ours.crt")], {});
+        assert.deepEqual(plan.marks, {});
+        assert.equal(plan.orphans.length, 1);
+        assert.match(describeDrift({ drifted: [], unread: [{ node: M[2]!, error: "ssh m2: timeout" }] }, plan).join("\n"), /^k8s-agentpool1-31415926-0: \/etc\/kubernetes\/certs\/not-ours\.crt drifted, but this run installs it nowhere: .*\nk8s-master-31415926-2: drift not checked, the node could not be read: ssh m2: timeout$/);
+    });
+
+    it("reads the recorded marks leniently: only positive integers count", () => {
+        assert.deepEqual(recordedRepairMarks(undefined), {});
+        assert.deepEqual(recordedRepairMarks([1]), {});
+        assert.deepEqual(recordedRepairMarks({ [`etcd/${M[0]}`]: 2, [`kubelet/${A0}`]: 0, "x/y": "3", "z/w": 1.5 }), { [`etcd/${M[0]}`]: 2 });
+    });
+});
