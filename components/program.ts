@@ -3,13 +3,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, InventorySettings, readStackConfig } from "./config";
+import type { PkiSettings } from "./pki/settings";
 import { CLUSTER_PKI_NAME, ClusterPki, expectedNodeFiles, pkiInventoryFrom, stackOutputs } from "./pki";
 import { NodeFilesOutput, parseNodeFilesOutput } from "./pki/stackOutputs";
 import { planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { logExpiringCertificates } from "./pki/expiryWarnings";
 import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateAlertRules";
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
-import { describeDrift, DriftReading, readDrift, recordedRepairMarks, RepairMarks } from "./rollout/drift";
+import { describeDrift, describeExpiring, DriftReading, readDrift, recordedRepairMarks, RepairMarks } from "./rollout/drift";
+import { catalogTargets } from "../report/targets";
 
 /**
  * What the last successful run left, from this stack's own outputs (a failed run keeps the
@@ -34,11 +36,21 @@ async function deployedOutputs(): Promise<{ caGenerations: unknown; lockDigest?:
     return { caGenerations, ...(typeof lockDigest === "string" ? { lockDigest } : {}), ...(recordedFiles ? { nodeFiles: recordedFiles } : {}), repairMarks: recordedRepairMarks(repairMarks) };
 }
 
-/** The nodes' files against what the last run installed (drift.ts), read with the stack's SSH key. */
-async function checkDrift(inventory: InventorySettings, recorded: NodeFilesOutput, sshPrivateKey: pulumi.Output<string>): Promise<DriftReading> {
+/** What the nodes hold (drift.ts): against what the last run installed, and their expiry; read with the stack's SSH key. */
+async function checkNodes(inventory: InventorySettings, settings: PkiSettings, recorded: NodeFilesOutput | undefined, sshPrivateKey: pulumi.Output<string>): Promise<DriftReading> {
     const key = await new Promise<string>((resolve) => sshPrivateKey.apply(resolve));
     const jumpbox = inventory.privateNetwork ? inventory.jumpbox : undefined;
-    return readDrift({ nodes: inventory.nodes, recorded, user: inventory.adminUsername, sshPrivateKey: key, ...(jumpbox ? { jumpbox } : {}), now: new Date() });
+    const pkiInventory = pkiInventoryFrom(inventory);
+    return readDrift({
+        nodes: inventory.nodes,
+        ...(recorded ? { recorded } : {}),
+        catalogTargets: (node) => catalogTargets(settings.catalog, pkiInventory, settings.sans, node),
+        warnDays: settings.warnDays,
+        user: inventory.adminUsername,
+        sshPrivateKey: key,
+        ...(jumpbox ? { jumpbox } : {}),
+        now: new Date(),
+    });
 }
 
 export async function program(): Promise<Record<string, unknown>> {
@@ -58,8 +70,8 @@ export async function program(): Promise<Record<string, unknown>> {
     const now = new Date();
     const outputs = stackOutputs(pki, now);
     const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
-    // drift: only against a record of what the nodes hold (none before the first up)
-    const drift = rolloutSettings.enabled && rolloutSettings.driftCheck && deployed.nodeFiles && rolloutSettings.sshPrivateKey ? await checkDrift(inventory, deployed.nodeFiles, rolloutSettings.sshPrivateKey) : undefined;
+    // drift needs a record of what the nodes hold (none before the first up); expiry on the nodes does not
+    const drift = rolloutSettings.enabled && rolloutSettings.driftCheck && rolloutSettings.sshPrivateKey ? await checkNodes(inventory, settings, deployed.nodeFiles, rolloutSettings.sshPrivateKey) : undefined;
     const rollout = rolloutSettings.enabled
         ? new Rollout("rollout", {
               pki,
@@ -74,7 +86,9 @@ export async function program(): Promise<Record<string, unknown>> {
     if (rollout && drift) {
         const found = describeDrift(drift, rollout.repairs);
         if (found.length > 0) pulumi.log.warn(`drift: the nodes' files against what the last run installed:\n${found.join("\n")}`);
-        else pulumi.log.info(`drift: none; every node holds what the last run installed (${inventory.nodes.length} nodes read)`);
+        else if (deployed.nodeFiles) pulumi.log.info(`drift: none; every node holds what the last run installed (${inventory.nodes.length} nodes read)`);
+        const expiring = describeExpiring(drift, settings.warnDays);
+        if (expiring.length > 0) pulumi.log.warn(expiring.join("\n"));
     }
     if (rollout) {
         pulumi.log.info(`rollout plan (a step runs only when its node's files change):\n${rollout.planText.join("\n")}`);

@@ -1,16 +1,19 @@
-// Drift: certificate files on the nodes that are not what the last successful run installed
-// (another certificate, a missing file, a key that does not match it), e.g. a master rebuilt from
-// an old certificateProfile or a file changed by hand. The remote steps' inputs do not change for
-// that, so on its own Pulumi would plan nothing. Before the rollout is planned, the program reads
-// the nodes with the expiry report's read-only script (report/) and compares them with the
-// `nodeFiles` output the last run left. Each step that installs a drifted file gets a repair mark
-// one above the last run's; the mark is part of the step's digest, so the preview plans exactly
-// that step, and the marks are a stack output (recorded once every step succeeded) that the next
-// run starts from: once the files are back, nothing is planned again and no remote command runs.
+// What the nodes hold, read before the rollout is planned (with the expiry report's read-only
+// script, report/), for two things the state alone cannot say:
+// - drift: certificate files that are not what the last successful run installed (another
+//   certificate, a missing file, a key that does not match it), e.g. a master rebuilt from an old
+//   certificateProfile or a file changed by hand. The remote steps' inputs do not change for that,
+//   so on its own Pulumi would plan nothing. Each step that installs a drifted file gets a repair
+//   mark one above the last run's; the mark is part of the step's digest, so the preview plans
+//   exactly that step, and the marks are a stack output (recorded once every step succeeded) that
+//   the next run starts from: once the files are back, nothing is planned again and no remote
+//   command runs.
+// - expiry on the nodes: certificates there that expire within pki.warnDays, also before the
+//   first up (a cluster taken over), when the state holds none of them yet.
 import { SshAccess, SshEndpoint } from "../../discovery/sshAccess";
 import { classifyFile, State } from "../../report/classify";
 import { collect } from "../../report/collect";
-import { stateTargets } from "../../report/targets";
+import { stateTargets, Target } from "../../report/targets";
 import type { NodeFilesOutput } from "../pki/stackOutputs";
 import type { RolloutStep } from "./plan";
 
@@ -25,45 +28,59 @@ export interface DriftedFile {
     problems: string[];
 }
 
+export interface ExpiringFile {
+    node: string;
+    path: string;
+    subject: string;
+    notAfter: string;
+    daysLeft: number;
+}
+
 export interface DriftReading {
+    /** Files that are not what the last run installed; none without a record. */
     drifted: DriftedFile[];
+    /** Certificates on the nodes less than warnDays from their notAfter (expired ones too), soonest first. */
+    expiring: ExpiringFile[];
     /** Nodes that could not be read: their drift is unknown. */
     unread: { node: string; error: string }[];
 }
 
 export interface DriftCheckInput {
     nodes: { name: string; ip: string; hostKey: string }[];
-    /** The last run's nodeFiles output: what each node holds since. */
-    recorded: NodeFilesOutput;
+    /** The last run's nodeFiles output (what each node holds since); unset before the first up. */
+    recorded?: NodeFilesOutput;
+    /** A node's files when the record does not list it: the catalog's (report/targets.ts). */
+    catalogTargets: (node: string) => Target[];
+    warnDays: number;
     user: string;
     sshPrivateKey: string;
     jumpbox?: SshEndpoint;
     now: Date;
 }
 
-/** Reads every node the record lists (in parallel, read-only) and returns the files that drifted. */
+/** Reads every node (in parallel, read-only): the files that drifted and the certificates that expire soon. */
 export async function readDrift(input: DriftCheckInput): Promise<DriftReading> {
-    const nodes = input.nodes.filter((n) => input.recorded[n.name]).map((n) => ({ ...n, targets: stateTargets(input.recorded[n.name]!) }));
+    const nodes = input.nodes.map((n) => ({ ...n, targets: input.recorded?.[n.name] ? stateTargets(input.recorded[n.name]!) : input.catalogTargets(n.name) }));
     const ssh = new SshAccess({ user: input.user, privateKey: input.sshPrivateKey, ...(input.jumpbox ? { jumpbox: input.jumpbox } : {}) });
     try {
         const readings = await collect(ssh, nodes, 16);
-        const drifted: DriftedFile[] = [];
-        const unread: DriftReading["unread"] = [];
-        readings.forEach((reading, i) => {
+        const reading: DriftReading = { drifted: [], expiring: [], unread: [] };
+        readings.forEach((read, i) => {
             const node = nodes[i]!;
-            if (reading.error !== undefined) {
-                unread.push({ node: node.name, error: reading.error });
+            if (read.error !== undefined) {
+                reading.unread.push({ node: node.name, error: read.error });
                 return;
             }
             node.targets.forEach((target, j) => {
-                // warnDays 0: a file due soon is the renewal's business, not drift
-                const file = classifyFile(target, reading.files[j]!, input.now, 0);
+                const file = classifyFile(target, read.files[j]!, input.now, input.warnDays);
+                for (const c of file.certificates.filter((c) => c.state !== "ok")) reading.expiring.push({ node: node.name, path: file.path, subject: c.subject, notAfter: c.notAfter, daysLeft: c.daysLeft });
                 if (!file.states.some((s) => REPAIRED_STATES.includes(s))) return;
                 const paths = [file.path, ...(file.states.includes("key-mismatch") && target.key && target.key !== file.path ? [target.key] : [])];
-                drifted.push({ node: node.name, paths, problems: file.problems });
+                reading.drifted.push({ node: node.name, paths, problems: file.problems });
             });
         });
-        return { drifted, unread };
+        reading.expiring.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
+        return reading;
     } finally {
         ssh.close();
     }
@@ -104,11 +121,20 @@ export function planRepairs(steps: RolloutStep[], drifted: DriftedFile[], record
     return { marks, repairs: [...repairs].map(([step, files]) => ({ step, files })), orphans };
 }
 
-/** The plan in words, for the preview. */
+/** Drift and its repairs in words, for the preview. */
 export function describeDrift(reading: DriftReading, plan: RepairPlan): string[] {
     return [
         ...plan.repairs.map((r) => `${r.step} runs to put back ${r.files.flatMap((f) => f.paths).join(", ")}: ${r.files.flatMap((f) => f.problems).join("; ")}`),
         ...plan.orphans.map((f) => `${f.node}: ${f.paths.join(", ")} drifted, but this run installs it nowhere: ${f.problems.join("; ")}`),
         ...reading.unread.map((u) => `${u.node}: drift not checked, the node could not be read: ${u.error}`),
+    ];
+}
+
+/** The certificates on the nodes that expire within warnDays, in words (none: no lines). */
+export function describeExpiring(reading: DriftReading, warnDays: number): string[] {
+    if (reading.expiring.length === 0) return [];
+    return [
+        `on the nodes now, certificates expiring within pki.warnDays (${warnDays} days), soonest first (a step of this run that installs the file replaces it):`,
+        ...reading.expiring.map((e) => `  - ${e.node} ${e.path} (${e.subject}): notAfter ${e.notAfter}, daysLeft ${e.daysLeft}${e.daysLeft < 0 ? " (expired)" : ""}`),
     ];
 }

@@ -42,7 +42,8 @@ describe("discovery on a private testbed: nodes, host keys and the front-proxy C
     before(async function () {
         assertEngineWithPlugin("@pulumi/tls");
         testbed("down");
-        testbed("up", ["--private"]);
+        // leaves valid for 20 days: less than pki.warnDays (60), so the report and the preview warn
+        testbed("up", ["--private", "--cert-days", "20"]);
         backend = createTestBackend("azs-discover-e2e");
         workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-discover-project-"));
         stack = await openGeneratedStack(workspace, STACK, testbedStackFileBeforeDiscovery(), backend.envVars);
@@ -133,6 +134,26 @@ describe("discovery on a private testbed: nodes, host keys and the front-proxy C
         } finally {
             fs.writeFileSync(stackFile, before);
         }
+    });
+
+    it("certificates on the nodes 20 days from expiry: the first preview lists them (read through the jumpbox), and npm run report exits 1 (due), nothing drifted", async () => {
+        const output: string[] = [];
+        await stack.preview({ onOutput: (o) => output.push(o) });
+        const text = output.join("");
+        assert.match(text, /on the nodes now, certificates expiring within pki\.warnDays \(60 days\), soonest first/);
+        for (const n of testbedNodes()) assert.match(text, new RegExp(`- ${n.name} /etc/kubernetes/certs/client\\.crt \\(.*\\): notAfter \\S+, daysLeft 1[89]\\b`), `${n.name}: its client.crt is listed`);
+        assert.doesNotMatch(text, /drift: /, "no record yet: no drift is judged");
+
+        const r = spawnSync("node", ["-r", "ts-node/register/transpile-only", path.join(REPO_ROOT, "report/index.ts"), "--stack", STACK, "--cwd", workspace, "--json"], {
+            cwd: REPO_ROOT,
+            env: { ...process.env, ...backend.envVars },
+            encoding: "utf8",
+            timeout: 300_000,
+        });
+        assert.equal(r.status, 1, `${r.stdout.slice(0, 2000)}${r.stderr}`);
+        const report = JSON.parse(r.stdout) as { summary: { status: string; stateCompared: boolean; filesByState: Record<string, number> } };
+        assert.deepEqual([report.summary.status, report.summary.stateCompared, report.summary.filesByState.drifted], ["due", false, 0]);
+        assert.ok(report.summary.filesByState.due > 0);
     });
 
     it("the first preview of the discovered stack plans no new CA: every CA is the cluster's own", async () => {

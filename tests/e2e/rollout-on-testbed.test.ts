@@ -12,9 +12,10 @@ import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import type { Report } from "../../report/classify";
-import { openTestbedStack, REPO_ROOT, testbedRollout } from "../../testbed/harness/workspace";
+import { PROMETHEUS_RULE_NAME, readRuleGroups } from "../../components/monitoring/certificateAlertRules";
+import { openTestbedStack, REPO_ROOT, setObjectConfig, testbedRollout } from "../../testbed/harness/workspace";
 import { ageLeavesInState, assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
-import { activityOf, fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { activityOf, apiGet, fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 const STACK = "rollout";
 const CERTS = "/etc/kubernetes/certs";
@@ -166,18 +167,48 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assert.match(result.outputs.apimodelWriteBack!.value as string, /holds this certificateProfile already; not written/);
     });
 
+    it("(i) monitoring.prometheusRule on a cluster with the PrometheusRule type: the rule goes in through the stack's admin credentials, holding the repository's rule groups; no remote command runs; the next preview plans nothing", async () => {
+        const rulePath = `/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules/${PROMETHEUS_RULE_NAME}`;
+        assert.equal((apiGet(masters[0]!.name, rulePath) as { code?: number }).code, 404, "the type is served (testbed/lib/monitoring.sh), no rule yet");
+        await setObjectConfig(run!.stack, "azs-cert-rotation:monitoring", { prometheusRule: true });
+        const commands: string[] = [];
+        const result = await run!.stack.up({ onOutput: (o) => run!.log.push(o), onEvent: (e) => e.resOutputsEvent?.metadata.type === "command:remote:Command" && e.resOutputsEvent.metadata.op !== "same" && commands.push(e.resOutputsEvent.metadata.urn) });
+        assert.equal(result.summary.result, "succeeded");
+        assert.deepEqual(commands, [], "no remote command ran");
+        assert.equal(result.outputs.certificateAlertRules!.value, `monitoring/${PROMETHEUS_RULE_NAME}`);
+        const rule = apiGet(masters[0]!.name, rulePath) as { metadata: { labels: Record<string, string> }; spec: { groups: unknown } };
+        assert.equal(rule.metadata.labels["app.kubernetes.io/managed-by"], "azs-cert-rotation");
+        assert.deepEqual(rule.spec.groups, readRuleGroups());
+        const again = await run!.stack.preview();
+        assert.deepEqual(changesOf(again.changeSummary), {});
+    });
+
+    /** npm run report -- --json on the run's stack: its exit code and report. */
+    const report = (): { code: number; json: Report } => {
+        const r = spawnSync("node", ["-r", "ts-node/register/transpile-only", path.join(REPO_ROOT, "report/index.ts"), "--stack", STACK, "--cwd", run!.workspace, "--json"], {
+            cwd: REPO_ROOT,
+            env: { ...process.env, ...run!.backend.envVars },
+            encoding: "utf8",
+            timeout: 300_000,
+        });
+        assert.doesNotMatch(`${r.stdout}${r.stderr}`, /PRIVATE KEY/);
+        assert.ok(r.stdout.trim().startsWith("{"), r.stderr);
+        return { code: r.status ?? -1, json: JSON.parse(r.stdout) as Report };
+    };
+
+    /** The remote commands a preview plans to run (their resource names). */
+    async function plannedCommands(): Promise<string[]> {
+        const updates: string[] = [];
+        await run!.stack.preview({
+            onEvent: (e) => {
+                const m = e.resourcePreEvent?.metadata;
+                if (m && m.op !== "same" && m.op !== "read" && m.type === "command:remote:Command") updates.push(m.urn.split("::").pop()!);
+            },
+        });
+        return updates.sort();
+    }
+
     it("(f) npm run report reads every node: healthy and equal to the state after the rotation; a certificate changed by hand is drifted (exit 2), named by node and file", () => {
-        const report = (): { code: number; json: Report } => {
-            const r = spawnSync("node", ["-r", "ts-node/register/transpile-only", path.join(REPO_ROOT, "report/index.ts"), "--stack", STACK, "--cwd", run!.workspace, "--json"], {
-                cwd: REPO_ROOT,
-                env: { ...process.env, ...run!.backend.envVars },
-                encoding: "utf8",
-                timeout: 300_000,
-            });
-            assert.doesNotMatch(`${r.stdout}${r.stderr}`, /PRIVATE KEY/);
-            assert.ok(r.stdout.trim().startsWith("{"), r.stderr);
-            return { code: r.status ?? -1, json: JSON.parse(r.stdout) as Report };
-        };
         const healthy = report();
         const failing = healthy.json.nodes.flatMap((n) => n.files.filter((f) => f.state !== "ok" && f.state !== "absent").map((f) => `${n.name} ${f.path}: ${f.problems.join("; ")}`));
         assert.deepEqual(failing, []);
@@ -206,6 +237,28 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
 
     // etcd's leaves are left out: (e) then runs no etcd step (three restarts less in CI); the etcd
     // steps of a renewal ran in (a).
+    it("(g) drift: a master's etcd peer certificate and key put back by hand from the testbed's own PKI: the report says drifted, the preview plans exactly that node's etcd step, up repairs it, then nothing is planned", async () => {
+        const m1 = masters[1]!;
+        const peer = `etcdpeer${m1.index}`;
+        const stackPeer = certOnNode(m1.name, `${peer}.crt`);
+        const pki = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8").trim();
+        onNode(m1.name, `sudo tee ${CERTS}/${peer}.crt >/dev/null <<'PEM'\n${pki(`${peer}.crt`)}\nPEM\nsudo tee ${CERTS}/${peer}.key >/dev/null <<'PEM'\n${pki(`${peer}.key`)}\nPEM`);
+        const drifted = report();
+        assert.equal(drifted.code, 2);
+        const flagged = drifted.json.nodes.flatMap((n) => n.files.filter((f) => f.states.includes("drifted")).map((f) => `${n.name} ${f.path}`));
+        assert.deepEqual(flagged, [`${m1.name} ${CERTS}/${peer}.crt`]);
+
+        const lock = `${masters[0]!.name}-lock`;
+        assert.deepEqual(await plannedCommands(), [`${lock}-release`, `${lock}-take`, `${m1.name}-etcd`, `${m1.name}-preflight`].sort());
+        const result = await up(run!);
+        assert.equal(result.summary.result, "succeeded");
+        assert.deepEqual(changesOf(result.summary.resourceChanges), { update: 4 }, JSON.stringify(result.summary.resourceChanges));
+        assert.equal(certOnNode(m1.name, `${peer}.crt`), stackPeer, "the stack's peer certificate is back");
+        assert.match(run!.log.join(""), new RegExp(`etcd/${m1.name} runs to put back ${CERTS}/${peer}\\.crt`));
+        assert.equal(report().code, 0, "healthy after the repair");
+        assert.deepEqual(await plannedCommands(), [], "the run after the repair plans nothing");
+    });
+
     it("(c) certificates 10 days from expiry: a plain preview plans their rotation and the node steps that install them, and only those", async () => {
         const aged = await ageLeavesInState(run!.stack, 10, (name) => !name.startsWith("etcd-"));
         assert.ok(aged > 0);

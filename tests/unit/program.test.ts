@@ -38,7 +38,8 @@ const TESTBED_STACK: Record<string, unknown> = {
     apiServerEndpoint: "https://10.240.255.15:443",
     nodes: NODES,
     sshPrivateKey: FAKE_SSH_KEY,
-    rollout: { loadBalancerSettleSeconds: 3 },
+    // no node is read over SSH under mocks (drift.ts has its own tests; the e2e tests read the testbed)
+    rollout: { loadBalancerSettleSeconds: 3, driftCheck: false },
 };
 
 /** Sets the stack config (`azs-cert-rotation:<key>`, objects as JSON); `secrets` are the keys set with --secret. */

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { describeDrift, DriftedFile, planRepairs, recordedRepairMarks } from "../../../components/rollout/drift";
+import { describeDrift, describeExpiring, DriftedFile, planRepairs, recordedRepairMarks } from "../../../components/rollout/drift";
 import { adminKubeconfigFile, planRollout, RolloutStep } from "../../../components/rollout";
 import { AKS_ENGINE_SERVICES } from "../../../components/nodeModel";
 import { certificateCatalog } from "../../../components/pki/catalog";
@@ -40,12 +40,25 @@ describe("drift: which steps repair drifted files", () => {
         const plan = planRepairs(steps, [drifted(A0, "/etc/kubernetes/certs/not-ours.crt")], {});
         assert.deepEqual(plan.marks, {});
         assert.equal(plan.orphans.length, 1);
-        assert.match(describeDrift({ drifted: [], unread: [{ node: M[2]!, error: "ssh m2: timeout" }] }, plan).join("\n"), /^k8s-agentpool1-31415926-0: \/etc\/kubernetes\/certs\/not-ours\.crt drifted, but this run installs it nowhere: .*\nk8s-master-31415926-2: drift not checked, the node could not be read: ssh m2: timeout$/);
+        assert.match(describeDrift({ drifted: [], expiring: [], unread: [{ node: M[2]!, error: "ssh m2: timeout" }] }, plan).join("\n"), /^k8s-agentpool1-31415926-0: \/etc\/kubernetes\/certs\/not-ours\.crt drifted, but this run installs it nowhere: .*\nk8s-master-31415926-2: drift not checked, the node could not be read: ssh m2: timeout$/);
     });
 
     it("reads the recorded marks leniently: only positive integers count", () => {
         assert.deepEqual(recordedRepairMarks(undefined), {});
         assert.deepEqual(recordedRepairMarks([1]), {});
         assert.deepEqual(recordedRepairMarks({ [`etcd/${M[0]}`]: 2, [`kubelet/${A0}`]: 0, "x/y": "3", "z/w": 1.5 }), { [`etcd/${M[0]}`]: 2 });
+    });
+
+    it("says which certificates on the nodes expire within warnDays, soonest first, and nothing when none do", () => {
+        const expiring = [
+            { node: M[0]!, path: `${CERTS}/etcdpeer0.crt`, subject: "CN=etcdpeer0", notAfter: "2026-12-01T00:00:00.000Z", daysLeft: -1 },
+            { node: A0, path: `${CERTS}/client.crt`, subject: "CN=client", notAfter: "2026-12-20T00:00:00.000Z", daysLeft: 19 },
+        ];
+        assert.deepEqual(describeExpiring({ drifted: [], expiring, unread: [] }, 60), [
+            "on the nodes now, certificates expiring within pki.warnDays (60 days), soonest first (a step of this run that installs the file replaces it):",
+            `  - ${M[0]} ${CERTS}/etcdpeer0.crt (CN=etcdpeer0): notAfter 2026-12-01T00:00:00.000Z, daysLeft -1 (expired)`,
+            `  - ${A0} ${CERTS}/client.crt (CN=client): notAfter 2026-12-20T00:00:00.000Z, daysLeft 19`,
+        ]);
+        assert.deepEqual(describeExpiring({ drifted: [], expiring: [], unread: [] }, 60), []);
     });
 });
