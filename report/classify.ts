@@ -120,6 +120,14 @@ export interface Report {
     summary: Summary;
 }
 
+/**
+ * When a certificate falls due: warnDays before its notAfter. Past it, fewer than warnDays whole
+ * days are left (warnDays is a whole number), which is what "due" means.
+ */
+export function dueDate(notAfter: Date, warnDays: number): Date {
+    return new Date(notAfter.getTime() - warnDays * DAY_MS);
+}
+
 /** The facts of one certificate read from a node, and its state by date. */
 export function describeCertificate(pem: string, index: number, now: Date, warnDays: number): CertificateEntry {
     const f = certificateFacts(pem);
@@ -136,7 +144,7 @@ export function describeCertificate(pem: string, index: number, now: Date, warnD
         daysLeft,
         sha256: new X509Certificate(pem).fingerprint256,
         publicKeySha256: f.publicKeyFingerprint,
-        state: f.notAfter.getTime() <= now.getTime() ? "expired" : daysLeft < warnDays ? "due" : "ok",
+        state: f.notAfter.getTime() <= now.getTime() ? "expired" : now.getTime() > dueDate(f.notAfter, warnDays).getTime() ? "due" : "ok",
     };
 }
 

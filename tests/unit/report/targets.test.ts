@@ -127,12 +127,15 @@ describe("report: the files it reads, and the stack it reads them for", () => {
     });
 
     describe("arguments", () => {
-        it("--stack is required; --json, --cwd; anything else is refused with the usage", () => {
+        it("--stack is required; --json, --html, --cwd; anything else is refused with the usage", () => {
             assert.deepEqual(parseArgs(["--stack", "prod"], "/p"), { stack: { name: "prod", dir: "/p" }, json: false });
             assert.deepEqual(parseArgs(["--json", "--stack", "prod", "--cwd", "/q"], "/p"), { stack: { name: "prod", dir: "/q" }, json: true });
-            assert.throws(() => parseArgs([], "/p"), /--stack <name> is required\nusage: npm run report -- --stack <name> \[--json\] \[--cwd <project dir>\]/);
+            assert.deepEqual(parseArgs(["--stack", "prod", "--html", "/tmp/r.html"], "/p"), { stack: { name: "prod", dir: "/p" }, json: false, html: "/tmp/r.html" });
+            assert.equal(parseArgs(["--stack", "prod", "--html", "r.html"], "/p").html, path.resolve(process.env.INIT_CWD ?? process.cwd(), "r.html"), "relative to where npm was run");
+            assert.throws(() => parseArgs([], "/p"), /--stack <name> is required\nusage: npm run report -- --stack <name> \[--json\] \[--html FILE\] \[--cwd <project dir>\]/);
             assert.throws(() => parseArgs(["--stack"], "/p"), /--stack needs a value/);
-            assert.throws(() => parseArgs(["--stack", "prod", "--html", "x"], "/p"), /unknown argument --html/);
+            assert.throws(() => parseArgs(["--stack", "prod", "--html"], "/p"), /--html needs a value/);
+            assert.throws(() => parseArgs(["--stack", "prod", "--pdf", "x"], "/p"), /unknown argument --pdf/);
         });
     });
 });

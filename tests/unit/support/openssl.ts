@@ -75,6 +75,42 @@ export class OpenSsl {
         return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
     }
 
+    /**
+     * A certificate valid exactly from notBefore to notAfter, which may be in the past (openssl ca
+     * -startdate/-enddate; `x509 -days` starts now): signed by `issuer`, self-signed without one.
+     */
+    dated(opts: { subj: string; notBefore: Date; notAfter: Date; ext: string[]; issuer?: Pem }): Pem {
+        const caDir = path.join(this.dir, "ca");
+        const cnf = path.join(caDir, "ca.cnf");
+        if (!fs.existsSync(cnf)) {
+            fs.mkdirSync(path.join(caDir, "new"), { recursive: true });
+            fs.writeFileSync(path.join(caDir, "index.txt"), "");
+            fs.writeFileSync(path.join(caDir, "serial"), "01\n");
+            fs.writeFileSync(cnf, [
+                "[ca]", "default_ca = dated", "[dated]", `database = ${caDir}/index.txt`, `new_certs_dir = ${caDir}/new`, `serial = ${caDir}/serial`,
+                "default_md = sha256", "policy = any", "unique_subject = no", "[any]", "commonName = supplied", "organizationName = optional", "",
+            ].join("\n"));
+        }
+        const keyFile = this.file("key");
+        const csrFile = this.file("csr");
+        const certFile = this.file("crt");
+        const extFile = this.file("ext");
+        fs.writeFileSync(extFile, `[v3]\n${opts.ext.join("\n")}\n`);
+        this.run(["req", "-new", "-nodes", ...KEY_ARGS.p256, "-keyout", keyFile, "-out", csrFile, "-subj", opts.subj, "-config", this.cnf]);
+        let signer: string[] = ["-selfsign", "-keyfile", keyFile];
+        if (opts.issuer) {
+            const issuerCert = this.file("crt");
+            const issuerKey = this.file("key");
+            fs.writeFileSync(issuerCert, opts.issuer.cert);
+            fs.writeFileSync(issuerKey, opts.issuer.key);
+            signer = ["-cert", issuerCert, "-keyfile", issuerKey];
+        }
+        const asn1Time = (d: Date) => `${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
+        this.run(["ca", "-batch", "-notext", "-preserveDN", "-config", cnf, ...signer, "-in", csrFile, "-out", certFile,
+            "-startdate", asn1Time(opts.notBefore), "-enddate", asn1Time(opts.notAfter), "-extfile", extFile, "-extensions", "v3"]);
+        return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
+    }
+
     /** A new self-signed CA certificate over the same key and subject (what a CA renewal makes). */
     renew(ca: Pem, opts: { cn?: string; days: number }): Pem {
         const keyFile = this.file("key");
