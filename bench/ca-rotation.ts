@@ -4,18 +4,13 @@
 // time, steps and restarts.
 import { whileProbing } from "../testbed/harness/prober";
 import { setObjectConfig } from "../testbed/harness/workspace";
-import { onTestbed, runBench } from "./testbedRun";
+import { onTestbed, runBench, stepActivities } from "./testbedRun";
 
 const PHASES: [string, Record<string, string>][] = [
     ["trust", { "0": "active", "1": "trusted" }],
     ["activate", { "0": "trusted", "1": "active" }],
     ["retire", { "0": "retired", "1": "active" }],
 ];
-
-interface StepActivity {
-    initiated: string;
-    restarted: string[];
-}
 
 async function main(): Promise<void> {
     const rows: string[] = [];
@@ -28,7 +23,7 @@ async function main(): Promise<void> {
             const started = Date.now();
             const { result, probe, seconds } = await whileProbing(() => stack.up());
             // steps that did not run keep their last outcome in the output: count this phase's only
-            const steps = Object.values(result.outputs.activity!.value as Record<string, StepActivity[]>).flat().filter((s) => Date.parse(s.initiated) >= started);
+            const steps = stepActivities(result.outputs, started);
             const restarts = steps.flatMap((s) => s.restarted ?? []).length;
             rows.push(`  ${phase.padEnd(9)} ${String(probe.fail).padStart(6)} / ${String(probe.ok + probe.fail).padEnd(6)} ${seconds.toFixed(1).padStart(8)} s ${String(steps.length).padStart(6)} ${String(restarts).padStart(9)}`);
             console.log(JSON.stringify({ bench: "ca-rotation", phase, wall: seconds, failed: probe.fail, requests: probe.ok + probe.fail, steps: steps.length, restarts, probe }));
