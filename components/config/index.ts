@@ -7,8 +7,8 @@
 // apimodel.ts reads the cluster from AKS Engine's apimodel.json when `apimodelPath` names one, and
 // apimodelMerge.ts puts its values under the inventory's and the pki section's typed ones;
 // apimodelWriteBack.ts checks whether a successful up may write the certificateProfile back into it.
-// stack.ts checks the sections against each other (probe sources and maxUnavailable against the
-// inventory) and the host keys, once each section parsed.
+// stack.ts checks the sections against each other (probe sources, maxUnavailable and
+// maxUnavailablePerPool against the inventory) and the host keys, once each section parsed.
 import * as pulumi from "@pulumi/pulumi";
 import { PkiSettings } from "../pki/settings";
 import { readApiModelConfig } from "./apimodel";

@@ -7,8 +7,10 @@ import { checkIpv4, CONFIG_NAMESPACE, ConfigError, readSecret, SecretInput, secr
 export interface RolloutSettings {
     /** false: manage the PKI only (preview and outputs), install nothing. */
     enabled: boolean;
-    /** Agents restarted at once. */
+    /** Agents of one pool restarted at once (every pool that maxUnavailablePerPool does not name). */
     maxUnavailable: number;
+    /** Per agent pool: its agents restarted at once, instead of maxUnavailable; only when set. */
+    maxUnavailablePerPool?: Readonly<Record<string, number>>;
     /** How long a gate waits for a restarted component to become healthy. */
     healthTimeoutSeconds: number;
     /** How long a restarted apiserver must stay ready before the next is touched (the LB probe's interval × threshold). */
@@ -29,7 +31,7 @@ export const AZURE_PROBE_SOURCE = "168.63.129.16";
 /** Config key of the admin user's SSH private key. */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The fields of the `rollout` object: what parseRolloutConfig accepts. */
-export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept", "driftCheck"] as const;
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "maxUnavailablePerPool", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept", "driftCheck"] as const;
 
 /** The keys of this section (see keys.ts). */
 export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
@@ -41,7 +43,15 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
         key: "rollout.maxUnavailable",
         type: "integer ≥ 1",
         default: "1",
-        description: "agents restarted at the same time; less than the agents of every pool that has more than one, so that no batch takes a whole pool down (a pool of one agent is down while it restarts whatever the value)",
+        description:
+            "agents of each pool restarted at the same time (the pools side by side: a batch of each pool per wave); less than the agents of every pool that has more than one, so that no batch takes a whole pool down (a pool of one agent is down while it restarts whatever the value)",
+    },
+    {
+        key: "rollout.maxUnavailablePerPool",
+        type: "{ <pool>: integer ≥ 1 }",
+        default: "unset",
+        description:
+            "per agent pool, its agents restarted at the same time instead of rollout.maxUnavailable (which still sets the pools it does not name); each pool an agent pool of the inventory, each value less than that pool's agents when it has more than one",
     },
     { key: "rollout.healthTimeoutSeconds", type: "integer", default: "300", description: "how long a gate waits for a component to be healthy before the node is rolled back" },
     { key: "rollout.loadBalancerSettleSeconds", type: "integer", default: "15", description: "how long the balancer needs to notice a drain or a readmission: probe interval × probes to mark a server down, plus one interval (AKS Engine: 5 s × 2 + 5)" },
@@ -71,6 +81,11 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
 /** A probe source: the drain refuses it with iptables, which filters IPv4 only. */
 const checkProbeSource = checkIpv4("IPv6 probe sources are not supported: draining refuses them with iptables, which filters IPv4 only");
 
+/** rollout.maxUnavailablePerPool: an integer ≥ 1 per pool named (whether each is a pool of the inventory is stack.ts's check). */
+function perPoolLimits(pools: Section): Record<string, number> {
+    return Object.fromEntries(pools.keys().map((pool) => [pool, pools.int(pool, 1, 1, 1000)]));
+}
+
 /** Validates the `rollout` object and the SSH key. Throws a ConfigError naming every bad key. */
 export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSettings {
     const problems: string[] = [];
@@ -80,6 +95,7 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
     const settings: RolloutSettings = {
         enabled,
         maxUnavailable: r.int("maxUnavailable", 1, 1, 1000),
+        ...(r.has("maxUnavailablePerPool") ? { maxUnavailablePerPool: perPoolLimits(r.section("maxUnavailablePerPool")) } : {}),
         healthTimeoutSeconds: r.int("healthTimeoutSeconds", 300, 5, 3600),
         loadBalancerSettleSeconds: r.int("loadBalancerSettleSeconds", 15, 0, 600),
         loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkProbeSource) : [AZURE_PROBE_SOURCE],

@@ -5,7 +5,7 @@ import * as net from "net";
 import { hostKeyProblems, InventorySettings } from "./inventory";
 import { RolloutSettings } from "./rollout";
 
-/** Every problem of the sections together, in the order: host keys, probe sources, maxUnavailable. */
+/** Every problem of the sections together, in the order: host keys, probe sources, maxUnavailable (then per pool). */
 export function stackProblems(inventory: InventorySettings, rollout: RolloutSettings): string[] {
     return [...hostKeyProblems(inventory), ...probeSourceProblems(inventory, rollout), ...maxUnavailableProblems(inventory, rollout)];
 }
@@ -26,20 +26,36 @@ function probeSourceProblems(inventory: InventorySettings, rollout: RolloutSetti
 }
 
 /**
- * maxUnavailable against the agent pools: agents restart in batches of maxUnavailable (in pool
- * order), so a batch can hold every agent of a pool no bigger than it. Refused when it is not less
- * than the agents of a pool that has more than one; a pool of one agent is down while that agent
- * restarts whatever the value.
+ * maxUnavailable and maxUnavailablePerPool against the agent pools: each pool's agents restart in
+ * batches of its limit (maxUnavailablePerPool's value for the pool, else maxUnavailable), so a
+ * batch can hold every agent of a pool no bigger than its limit. Refused when a limit is not less
+ * than the agents of its pool, if that has more than one (a pool of one agent is down while that
+ * agent restarts whatever the value), and a pool maxUnavailablePerPool names that has no agent.
  */
 function maxUnavailableProblems(inventory: InventorySettings, rollout: RolloutSettings): string[] {
     const sizes = new Map<string, number>();
     for (const n of inventory.nodes) if (n.role === "agent") sizes.set(n.pool, (sizes.get(n.pool) ?? 0) + 1);
-    const pools = [...sizes].filter(([, size]) => size > 1).sort(([a], [b]) => a.localeCompare(b));
+    const perPool = rollout.maxUnavailablePerPool ?? {};
+    const named = Object.keys(perPool);
+    const known = [...sizes.keys()].sort((a, b) => a.localeCompare(b));
+    // The pools the integer sets: those maxUnavailablePerPool does not name.
+    const pools = [...sizes].filter(([pool, size]) => size > 1 && !named.includes(pool)).sort(([a], [b]) => a.localeCompare(b));
     const whole = pools.filter(([, size]) => rollout.maxUnavailable >= size);
-    if (whole.length === 0) return [];
-    const most = Math.min(...pools.map(([, size]) => size)) - 1;
-    return [
-        `rollout.maxUnavailable: ${rollout.maxUnavailable} could restart every agent of ${whole.map(([pool, size]) => `pool ${pool} (${size} agents)`).join(", ")} at once; ` +
-            `it must be less than the agents of each pool that has more than one: at most ${most}`,
-    ];
+    const problems: string[] = [];
+    if (whole.length > 0) {
+        const most = Math.min(...pools.map(([, size]) => size)) - 1;
+        problems.push(
+            `rollout.maxUnavailable: ${rollout.maxUnavailable} could restart every agent of ${whole.map(([pool, size]) => `pool ${pool} (${size} agents)`).join(", ")} at once; ` +
+                `it must be less than the agents of each pool that has more than one${named.length > 0 ? " (of those rollout.maxUnavailablePerPool does not name)" : ""}: at most ${most}`,
+        );
+    }
+    for (const [pool, limit] of Object.entries(perPool)) {
+        const size = sizes.get(pool);
+        if (size === undefined) {
+            problems.push(`rollout.maxUnavailablePerPool.${pool}: no agent pool ${pool} in the inventory; ${known.length > 0 ? `its agent pools: ${known.join(", ")}` : "it has no agents"}`);
+        } else if (size > 1 && limit >= size) {
+            problems.push(`rollout.maxUnavailablePerPool.${pool}: ${limit} could restart every agent of pool ${pool} (${size} agents) at once; it must be less than the pool's agents: at most ${size - 1}`);
+        }
+    }
+    return problems;
 }

@@ -3,9 +3,11 @@
 // inventory and (for summaries and tests) the set of certificate instances that change.
 //
 // Order: etcd members one at a time → apiservers one at a time → controller-manager
-// and scheduler per master → kubelets (masters one at a time, then agents in batches of
-// maxUnavailable). A file is installed by the first step on its node whose services read it, so
-// a shared file (client.crt on a master) is in place before every later reader restarts.
+// and scheduler per master → kubelets (masters one at a time, then agents: each pool in batches
+// of its own limit, maxUnavailablePerPool's or maxUnavailable, the pools side by side, so a wave
+// holds the next batch of every pool that has agents left; every agent after every master).
+// A file is installed by the first step on its node whose services read it, so a shared file
+// (client.crt on a master) is in place before every later reader restarts.
 // Restarts follow the catalog's reload column: a service restarts only when a file it reads at
 // start changed; files reloaded on the fly (etcd's serving/peer certs, the apiserver's serving
 // cert, client CA, front-proxy files) are checked by the step's gate instead.
@@ -39,8 +41,10 @@ export interface PlanInput {
     instances: CertInstance[];
     extraFiles: ExtraFile[];
     nodes: PlanNode[];
-    /** Agents restarted at the same time. */
+    /** Agents of one pool restarted at the same time (every pool maxUnavailablePerPool does not name). */
     maxUnavailable: number;
+    /** Per agent pool: its agents restarted at the same time, instead of maxUnavailable. */
+    maxUnavailablePerPool?: Readonly<Record<string, number>>;
     /** Instances (or extra-file ids) whose content changes; undefined = all. */
     changed?: ReadonlySet<string>;
 }
@@ -110,6 +114,9 @@ function filesOf(node: PlanNode, input: PlanInput): NodeFile[] {
 /** The ordered rollout for an inventory. Throws on an impossible input (a programming error). */
 export function planRollout(input: PlanInput): RolloutStep[] {
     if (!Number.isInteger(input.maxUnavailable) || input.maxUnavailable < 1) throw new Error(`maxUnavailable must be a positive integer, got ${input.maxUnavailable}`);
+    for (const [pool, limit] of Object.entries(input.maxUnavailablePerPool ?? {})) {
+        if (!Number.isInteger(limit) || limit < 1) throw new Error(`maxUnavailablePerPool.${pool} must be a positive integer, got ${limit}`);
+    }
     const changedSource = (source: string) => !input.changed || input.changed.has(source) || input.extraFiles.some((x) => x.id === source && x.from.some((f) => input.changed!.has(f)));
 
     // Per node: its steps with their files.
@@ -147,7 +154,8 @@ export function planRollout(input: PlanInput): RolloutStep[] {
         stepsOf.set(node.name, steps);
     }
 
-    // Waves: masters one at a time per kind, then kubelets of masters, then agents in batches.
+    // Waves: masters one at a time per kind, then kubelets of masters, then agents: wave k of the
+    // agents holds batch k of every pool (pools in name order), each pool's batches its own size.
     const masters = input.nodes.filter((n) => n.role === "master").sort(byIndex);
     const agents = input.nodes.filter((n) => n.role === "agent").sort((a, b) => a.pool.localeCompare(b.pool) || a.name.localeCompare(b.name));
     const waves: string[][] = [];
@@ -157,8 +165,19 @@ export function planRollout(input: PlanInput): RolloutStep[] {
         for (const m of masters) waves.push(present([stepId(kind, m)]));
     }
     for (const m of masters) waves.push(present([stepId("kubelet", m)]));
-    for (let i = 0; i < agents.length; i += input.maxUnavailable) {
-        waves.push(present(agents.slice(i, i + input.maxUnavailable).map((a) => stepId("kubelet", a))));
+    const limits = new Map(Object.entries(input.maxUnavailablePerPool ?? {}));
+    const pools = new Map<string, PlanNode[]>();
+    for (const a of agents) {
+        const members = pools.get(a.pool) ?? [];
+        members.push(a);
+        pools.set(a.pool, members);
+    }
+    const batchesOf = [...pools].map(([pool, members]) => {
+        const limit = limits.get(pool) ?? input.maxUnavailable;
+        return Array.from({ length: Math.ceil(members.length / limit) }, (_, b) => members.slice(b * limit, (b + 1) * limit));
+    });
+    for (let b = 0; b < Math.max(0, ...batchesOf.map((batches) => batches.length)); b++) {
+        waves.push(present(batchesOf.flatMap((batches) => batches[b] ?? []).map((a) => stepId("kubelet", a))));
     }
 
     const all = new Map<string, Omit<RolloutStep, "wave" | "after">>();

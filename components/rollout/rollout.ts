@@ -207,6 +207,7 @@ function stageSteps(ctx: StageContext, stageIndex: number): RolloutStep[] {
         extraFiles: installsLeaves(pki, stageIndex) ? [adminKubeconfig] : [],
         nodes: inventory.nodes,
         maxUnavailable: settings.maxUnavailable,
+        maxUnavailablePerPool: settings.maxUnavailablePerPool,
     });
 }
 

@@ -39,6 +39,17 @@ describe("config: the rollout section", () => {
         assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: ["168.63.129.16", "10.240.255.20"] }, key).loadBalancerProbeSources, ["168.63.129.16", "10.240.255.20"]);
     });
 
+    it("maxUnavailablePerPool: an integer ≥ 1 per pool, kept only when set; a bad value or a non-object named", () => {
+        assert.equal("maxUnavailablePerPool" in parseRolloutConfig({ maxUnavailable: 2 }, key), false);
+        assert.deepEqual(parseRolloutConfig({ maxUnavailable: 2, maxUnavailablePerPool: { linuxpool: 3, gpupool: "1" } }, key).maxUnavailablePerPool, { linuxpool: 3, gpupool: 1 });
+        assert.deepEqual(problems({ maxUnavailablePerPool: { linuxpool: 0, gpupool: 1.5, winpool: "two" } }, key), [
+            "rollout.maxUnavailablePerPool.linuxpool: must be an integer from 1 to 1000, got 0",
+            "rollout.maxUnavailablePerPool.gpupool: must be an integer from 1 to 1000, got 1.5",
+            'rollout.maxUnavailablePerPool.winpool: must be an integer from 1 to 1000, got "two"',
+        ]);
+        assert.deepEqual(problems({ maxUnavailablePerPool: 2 }, key), ["rollout.maxUnavailablePerPool: must be an object, got 2"]);
+    });
+
     it("names every bad key", () => {
         const found = problems({ maxUnavailable: 0, healthTimeoutSeconds: "soon", maxUnavailible: 2 }, key);
         assert.equal(found.length, 3, found.join("\n"));

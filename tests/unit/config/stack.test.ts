@@ -54,6 +54,28 @@ describe("config: the sections against each other", () => {
         assert.deepEqual(check(inventory([]), { maxUnavailable: 5 }), []);
     });
 
+    it("maxUnavailablePerPool: each named pool's own limit, refused when it could take that pool down; maxUnavailable still checked against the other pools", () => {
+        const pools: [string, number][] = [["linuxpool", 3], ["bigpool", 6], ["single", 1]];
+        assert.deepEqual(check(inventory(pools), { maxUnavailable: 2, maxUnavailablePerPool: { bigpool: 5, single: 4 } }), []);
+        assert.deepEqual(check(inventory(pools), { maxUnavailable: 2, maxUnavailablePerPool: { bigpool: 6, linuxpool: 3 } }), [
+            "rollout.maxUnavailablePerPool.bigpool: 6 could restart every agent of pool bigpool (6 agents) at once; it must be less than the pool's agents: at most 5",
+            "rollout.maxUnavailablePerPool.linuxpool: 3 could restart every agent of pool linuxpool (3 agents) at once; it must be less than the pool's agents: at most 2",
+        ]);
+        // a pool named there is no longer bound by maxUnavailable; the others still are
+        assert.deepEqual(check(inventory(pools), { maxUnavailable: 5, maxUnavailablePerPool: { linuxpool: 1 } }), []);
+        assert.deepEqual(check(inventory(pools), { maxUnavailable: 6, maxUnavailablePerPool: { linuxpool: 1 } }), [
+            "rollout.maxUnavailable: 6 could restart every agent of pool bigpool (6 agents) at once; it must be less than the agents of each pool that has more than one (of those rollout.maxUnavailablePerPool does not name): at most 5",
+        ]);
+    });
+
+    it("maxUnavailablePerPool: a pool the inventory has no agent of is refused, naming the agent pools", () => {
+        assert.deepEqual(check(inventory([["linuxpool", 3], ["bigpool", 6]]), { maxUnavailablePerPool: { linuxpol: 1, master: 1, bigpool: 2 } }), [
+            "rollout.maxUnavailablePerPool.linuxpol: no agent pool linuxpol in the inventory; its agent pools: bigpool, linuxpool",
+            "rollout.maxUnavailablePerPool.master: no agent pool master in the inventory; its agent pools: bigpool, linuxpool",
+        ]);
+        assert.deepEqual(check(inventory([]), { maxUnavailablePerPool: { agentpool1: 1 } }), ["rollout.maxUnavailablePerPool.agentpool1: no agent pool agentpool1 in the inventory; it has no agents"]);
+    });
+
     it("readStackConfig reports them with every other problem, as a ConfigError", () => {
         const inv = inventory([["agentpool1", 2]], JUMPBOX);
         const nodes = (inv.nodes as Record<string, unknown>[]).map((n, i) => (i === 4 ? { ...n, hostKey: HOST_KEY(0) } : n));

@@ -116,6 +116,50 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         assert.throws(() => planRollout(planInput(undefined, { maxUnavailable: 0 })), /maxUnavailable/);
     });
 
+    /** 3 masters and agents in pools: [pool, count], named <pool>-<i>. */
+    function poolsInput(pools: [string, number][], extra: Partial<PlanInput> = {}): PlanInput {
+        const masters = inventoryOf(3, 0);
+        const agents = pools.flatMap(([pool, count], p) => Array.from({ length: count }, (_, i) => ({ name: `${pool}-${i}`, role: "agent" as const, ip: `10.2.${p}.${i + 1}` })));
+        const input = planInput({ ...masters, nodes: [...masters.nodes, ...agents] }, extra);
+        return { ...input, nodes: input.nodes.map((n) => (n.role === "agent" ? { ...n, pool: n.name.split("-")[0]! } : n)) };
+    }
+    /** The agents' waves, as lists of node names, numbered from the first agent wave. */
+    const agentWaves = (steps: RolloutStep[]) => {
+        const agents = steps.filter((s) => s.kind === "kubelet" && !s.node.startsWith("m"));
+        const first = agents[0]!.wave;
+        const waves: string[][] = [];
+        for (const s of agents) (waves[s.wave - first] ??= []).push(s.node);
+        return waves;
+    };
+
+    it("agent pools go side by side, each in batches of its own limit (maxUnavailablePerPool, else maxUnavailable); every step of a wave after the whole previous wave", () => {
+        const steps = planRollout(poolsInput([["poola", 4], ["poolb", 3]], { maxUnavailable: 1, maxUnavailablePerPool: { poola: 2 } }));
+        // max(ceil(4 / 2), 3 / 1) = 3 agent waves, not 2 + 3
+        assert.deepEqual(agentWaves(steps), [
+            ["poola-0", "poola-1", "poolb-0"],
+            ["poola-2", "poola-3", "poolb-1"],
+            ["poolb-2"],
+        ]);
+        // every agent after every master: the first agent wave follows the last master's kubelet
+        const lastMaster = Math.max(...steps.filter((s) => s.node.startsWith("m")).map((s) => s.wave));
+        const agents = steps.filter((s) => !s.node.startsWith("m"));
+        assert.ok(agents.every((s) => s.wave > lastMaster));
+        assert.deepEqual(agents[0]!.after, ["kubelet/m2"]);
+        // the steps of a wave depend on the previous wave's steps only, never on each other
+        for (const s of agents) assert.deepEqual(s.after, s.wave === agents[0]!.wave ? ["kubelet/m2"] : steps.filter((p) => p.wave === s.wave - 1).map((p) => p.id), s.id);
+        // the same with both limits given per pool, the integer unused
+        assert.deepEqual(agentWaves(planRollout(poolsInput([["poola", 4], ["poolb", 3]], { maxUnavailable: 3, maxUnavailablePerPool: { poola: 2, poolb: 1 } }))), agentWaves(steps));
+    });
+
+    it("maxUnavailable alone is every pool's limit: one pool as before, several pools side by side", () => {
+        const one = (extra: Partial<PlanInput>) => agentWaves(planRollout(poolsInput([["poola", 5]], extra)));
+        assert.deepEqual(one({ maxUnavailable: 2 }), [["poola-0", "poola-1"], ["poola-2", "poola-3"], ["poola-4"]]);
+        assert.deepEqual(one({ maxUnavailable: 2, maxUnavailablePerPool: {} }), one({ maxUnavailable: 2 }));
+        // two pools: a batch of each per wave (before: batches of 2 across the pools, [a0 a1] [a2 b0] [b1])
+        assert.deepEqual(agentWaves(planRollout(poolsInput([["poola", 3], ["poolb", 2]], { maxUnavailable: 2 }))), [["poola-0", "poola-1", "poolb-0", "poolb-1"], ["poola-2"]]);
+        assert.throws(() => planRollout(poolsInput([["poola", 3]], { maxUnavailablePerPool: { poola: 0 } })), /maxUnavailablePerPool\.poola/);
+    });
+
     it("masters without a kubelet have no kubelet step; their files still land", () => {
         const input = planInput();
         const withoutKubelet = { ...AKS_ENGINE_SERVICES.master, kubelet: "none", "kube-proxy": "none" } as const;
