@@ -84,9 +84,12 @@ export async function program(): Promise<Record<string, unknown>> {
           })
         : undefined;
     if (rollout && drift) {
-        const found = describeDrift(drift, rollout.repairs);
-        if (found.length > 0) pulumi.log.warn(`drift: the nodes' files against what the last run installed:\n${found.join("\n")}`);
-        else if (deployed.nodeFiles) pulumi.log.info(`drift: none; every node holds what the last run installed (${inventory.nodes.length} nodes read)`);
+        // once the files this run installs are known (at a preview, unknown for the certificates it re-issues: their steps run anyway)
+        rollout.confirmedRepairs.apply((confirmed) => {
+            const found = describeDrift(drift, rollout.repairs, confirmed);
+            if (found.length > 0) pulumi.log.warn(`drift: the nodes' files against what the last run installed:\n${found.join("\n")}`);
+            else if (deployed.nodeFiles) pulumi.log.info(`drift: none; every node holds what the last run installed (${inventory.nodes.length} nodes read)`);
+        });
         const expiring = describeExpiring(drift, settings.warnDays);
         if (expiring.length > 0) pulumi.log.warn(expiring.join("\n"));
     }
@@ -130,7 +133,7 @@ export async function program(): Promise<Record<string, unknown>> {
         maintenance: rollout?.maintenance ?? {},
         lockDigest: rollout?.lockDigest ?? deployed.lockDigest,
         // read back by the next run: per step, the drift repairs planned so far (recorded once every step succeeded)
-        repairMarks: rollout ? pulumi.unsecret(rollout.activity.apply(() => rollout.repairs.marks)) : deployed.repairMarks,
+        repairMarks: rollout ? pulumi.unsecret(pulumi.all([rollout.activity, rollout.confirmedRepairs]).apply(([, confirmed]) => confirmed.marks)) : deployed.repairMarks,
         // namespace/name of the PrometheusRule holding the certificate alert rules
         ...(alertRules ? { certificateAlertRules: alertRules.rule.metadata.apply((m) => `${m.namespace}/${m.name}`) } : {}),
         // written only once the rollout's activity resolves, i.e. every node step succeeded

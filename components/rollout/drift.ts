@@ -10,11 +10,13 @@
 //   command runs.
 // - expiry on the nodes: certificates there that expire within pki.warnDays, also before the
 //   first up (a cluster taken over), when the state holds none of them yet.
+import * as pulumi from "@pulumi/pulumi";
 import { SshAccess, SshEndpoint } from "../../discovery/sshAccess";
 import { classifyFile, State } from "../../report/classify";
 import { collect } from "../../report/collect";
 import { stateTargets, Target } from "../../report/targets";
 import type { NodeFilesOutput } from "../pki/stackOutputs";
+import { certificateBlocks, certificateFingerprint } from "../pki/x509";
 import type { RolloutStep } from "./plan";
 
 /** The states of a file the state puts on a node that a step repairs by installing it again. */
@@ -26,6 +28,10 @@ export interface DriftedFile {
     paths: string[];
     /** What is wrong, in words. */
     problems: string[];
+    /** The fingerprints of the certificates the node holds in it. */
+    observed: string[];
+    /** Only its certificates differ from the record (present, readable, the key matching). */
+    certificatesOnly: boolean;
 }
 
 export interface ExpiringFile {
@@ -76,7 +82,8 @@ export async function readDrift(input: DriftCheckInput): Promise<DriftReading> {
                 for (const c of file.certificates.filter((c) => c.state !== "ok")) reading.expiring.push({ node: node.name, path: file.path, subject: c.subject, notAfter: c.notAfter, daysLeft: c.daysLeft });
                 if (!file.states.some((s) => REPAIRED_STATES.includes(s))) return;
                 const paths = [file.path, ...(file.states.includes("key-mismatch") && target.key && target.key !== file.path ? [target.key] : [])];
-                reading.drifted.push({ node: node.name, paths, problems: file.problems });
+                const certificatesOnly = file.states.every((s) => !REPAIRED_STATES.includes(s) || s === "drifted");
+                reading.drifted.push({ node: node.name, paths, problems: file.problems, observed: file.certificates.map((c) => c.sha256), certificatesOnly });
             });
         });
         reading.expiring.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
@@ -96,15 +103,15 @@ export function recordedRepairMarks(value: unknown): RepairMarks {
 }
 
 export interface RepairPlan {
-    /** The marks of this run's steps: the recorded ones, one higher for each step that repairs a drifted file. */
-    marks: RepairMarks;
-    /** The steps that run because of drift, with the files they put back. */
+    /** The recorded marks of this run's steps (those of steps that are gone dropped). */
+    kept: RepairMarks;
+    /** The steps that repair drifted files if the drift is confirmed (confirmRepairs), with the files they put back. */
     repairs: { step: string; files: DriftedFile[] }[];
     /** Drifted files no step installs (the node no longer receives them): reported, not repaired. */
     orphans: DriftedFile[];
 }
 
-/** Which steps repair the drifted files: on the file's node, the step that installs it. */
+/** Which steps would repair the drifted files: on the file's node, the step that installs it. */
 export function planRepairs(steps: RolloutStep[], drifted: DriftedFile[], recorded: RepairMarks): RepairPlan {
     const repairs = new Map<string, DriftedFile[]>();
     const orphans: DriftedFile[] = [];
@@ -113,18 +120,51 @@ export function planRepairs(steps: RolloutStep[], drifted: DriftedFile[], record
         if (installers.length === 0) orphans.push(file);
         for (const step of installers) repairs.set(step.id, [...(repairs.get(step.id) ?? []), file]);
     }
-    const marks: RepairMarks = {};
-    for (const step of steps) {
-        const mark = (recorded[step.id] ?? 0) + (repairs.has(step.id) ? 1 : 0);
-        if (mark > 0) marks[step.id] = mark;
-    }
-    return { marks, repairs: [...repairs].map(([step, files]) => ({ step, files })), orphans };
+    const kept = Object.fromEntries(steps.filter((s) => recorded[s.id]).map((s) => [s.id, recorded[s.id]!]));
+    return { kept, repairs: [...repairs].map(([step, files]) => ({ step, files })), orphans };
+}
+
+/** The certificates a file's content holds (a kubeconfig's: its client certificate), as fingerprints. */
+export function fingerprintsIn(content: string): string[] {
+    const embedded = /client-certificate-data"?\s*:\s*"?([A-Za-z0-9+/=]+)/.exec(content)?.[1];
+    const pem = certificateBlocks(content).length > 0 || !embedded ? content : Buffer.from(embedded, "base64").toString("utf8");
+    return certificateBlocks(pem).map(certificateFingerprint);
+}
+
+export interface ConfirmedRepairs {
+    /** This run's marks: the kept ones, one higher for each step that repairs a drifted file. */
+    marks: RepairMarks;
+    /** The repairs that run. */
+    repairs: RepairPlan["repairs"];
+}
+
+/**
+ * The repairs that are drift: a file whose only difference from the record is its certificates,
+ * and whose certificates are those this run installs there (`desired`, the file's content), is
+ * not: a run that failed after its step had changed the node left it so, and that step's inputs
+ * are this run's already, so it does not run again. Anything else wrong with a file is drift.
+ */
+export function confirmRepairs(plan: RepairPlan, desired: (node: string, path: string) => pulumi.Output<string> | undefined): pulumi.Output<ConfirmedRepairs> {
+    const isDrift = (file: DriftedFile): pulumi.Output<boolean> => {
+        const content = file.certificatesOnly ? desired(file.node, file.paths[0]!) : undefined;
+        if (!content) return pulumi.output(true);
+        return content.apply((text) => fingerprintsIn(text).join(",") !== file.observed.join(","));
+    };
+    const confirmed = plan.repairs.map((r) => pulumi.all(r.files.map(isDrift)).apply((drift) => ({ step: r.step, files: r.files.filter((_, i) => drift[i]) })));
+    return pulumi.all(confirmed).apply((list) => {
+        const repairs = list.filter((r) => r.files.length > 0);
+        const marks: RepairMarks = { ...plan.kept };
+        for (const r of repairs) marks[r.step] = (marks[r.step] ?? 0) + 1;
+        return { marks, repairs };
+    });
 }
 
 /** Drift and its repairs in words, for the preview. */
-export function describeDrift(reading: DriftReading, plan: RepairPlan): string[] {
+export function describeDrift(reading: DriftReading, plan: RepairPlan, confirmed: ConfirmedRepairs): string[] {
+    const kept = plan.repairs.flatMap((r) => r.files).filter((f) => !confirmed.repairs.some((c) => c.files.includes(f)) && !plan.orphans.includes(f));
     return [
-        ...plan.repairs.map((r) => `${r.step} runs to put back ${r.files.flatMap((f) => f.paths).join(", ")}: ${r.files.flatMap((f) => f.problems).join("; ")}`),
+        ...confirmed.repairs.map((r) => `${r.step} runs to put back ${r.files.flatMap((f) => f.paths).join(", ")}: ${r.files.flatMap((f) => f.problems).join("; ")}`),
+        ...kept.map((f) => `${f.node}: ${f.paths[0]} is not what the last successful run installed, but what this run installs there (a run that failed after changing it): no repair`),
         ...plan.orphans.map((f) => `${f.node}: ${f.paths.join(", ")} drifted, but this run installs it nowhere: ${f.problems.join("; ")}`),
         ...reading.unread.map((u) => `${u.node}: drift not checked, the node could not be read: ${u.error}`),
     ];

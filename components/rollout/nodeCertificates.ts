@@ -32,7 +32,7 @@ export interface NodeCertificatesArgs {
     /** Bound on one remote command (gates included). */
     commandTimeoutSeconds: number;
     /** The node's repair marks (drift.ts), in words: the preflight runs again when they change. */
-    repairMarks?: string;
+    repairMarks?: pulumi.Output<string>;
 }
 
 export interface StepRun {
@@ -41,7 +41,7 @@ export interface StepRun {
     params: Record<string, string>;
     after: pulumi.Resource[];
     /** How many repairs of this step were planned (drift.ts); 0 or unset: none, the digest is the files' alone. */
-    repairMark?: number;
+    repairMark?: pulumi.Output<number>;
 }
 
 export class NodeCertificates extends pulumi.ComponentResource {
@@ -54,7 +54,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
     constructor(name: string, args: NodeCertificatesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:NodeCertificates", name, {}, opts);
         this.args = args;
-        this.watchDigest = digestOf([...args.files.map((f) => f.content), ...(args.repairMarks ? [pulumi.output(args.repairMarks)] : [])]);
+        this.watchDigest = digestOf(args.files.map((f) => f.content), args.repairMarks);
         this.preflight = this.remoteCommand("preflight", "preflight", [args.node], this.watchDigest, pulumi.output(stepInput(args.preflightParams, [])), args.preflightAfter);
     }
 
@@ -67,9 +67,9 @@ export class NodeCertificates extends pulumi.ComponentResource {
             return file.content.apply((content): InputFile => ({ path: planned.path, mode: planned.secret ? "0600" : "0644", restarts: planned.restarts, content }));
         });
         const watched = this.args.files.filter((f) => step.watches.includes(f.path)).map((f) => f.content);
-        if (run.repairMark) watched.push(pulumi.output(`repair ${run.repairMark}`));
+        const mark = run.repairMark?.apply((n) => (n > 0 ? `repair ${n}` : ""));
         const input = pulumi.all(installs).apply((files) => stepInput(run.params, files));
-        const cmd = this.remoteCommand(step.kind, "rotate", [step.kind, step.node], digestOf(watched), input, run.after);
+        const cmd = this.remoteCommand(step.kind, "rotate", [step.kind, step.node], digestOf(watched, mark), input, run.after);
         this.steps[step.id] = cmd;
         return cmd;
     }

@@ -23,9 +23,14 @@ export interface NodeConnection extends SshEndpoint {
 
 const DIAL = { dialErrorLimit: 3, perDialTimeout: 10 };
 
-/** A digest of contents (hashes only, no key material: shown in the plan, so not secret). */
-export const digestOf = (parts: pulumi.Output<string>[]): pulumi.Output<string> =>
-    pulumi.unsecret(pulumi.all(parts).apply((texts) => createHash("sha256").update(texts.join("\0")).digest("hex").slice(0, 16)));
+/**
+ * A digest of contents (hashes only, no key material: shown in the plan, so not secret), and of
+ * `extra` when it is not empty (a step's repair mark: without one the digest is the contents' alone).
+ */
+export const digestOf = (parts: pulumi.Output<string>[], extra?: pulumi.Output<string>): pulumi.Output<string> =>
+    pulumi.unsecret(
+        pulumi.all([pulumi.all(parts), extra ?? ""]).apply(([texts, more]) => createHash("sha256").update((more ? [...texts, more] : texts).join("\0")).digest("hex").slice(0, 16)),
+    );
 
 export interface RemoteStepArgs {
     platform: Platform;

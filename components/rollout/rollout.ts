@@ -9,7 +9,7 @@ import { ClusterPki, installsLeaves, instancesAt, KUBECONFIG_CATALOG, kubeconfig
 import { ClusterLock } from "./clusterLock";
 import { guardLockDigest, MaintenanceDecision, MaintenanceGuardArgs } from "./maintenanceGuard";
 import { NodeCertificates, SourcedFile } from "./nodeCertificates";
-import { DriftedFile, planRepairs, RepairMarks, RepairPlan } from "./drift";
+import { confirmRepairs, ConfirmedRepairs, DriftedFile, planRepairs, RepairMarks, RepairPlan } from "./drift";
 import { digestOf, NodeConnection } from "./remoteCommand";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
 import { STEP_KINDS, stepWorstCaseSeconds } from "./registry";
@@ -64,8 +64,10 @@ export class Rollout extends pulumi.ComponentResource {
     readonly maintenance: pulumi.Output<MaintenanceDecision>;
     /** The cluster lock's digest, once the lock was released after every step: the next run's guard compares its own with it. */
     readonly lockDigest: pulumi.Output<string>;
-    /** The steps that repair drifted files, and every step's repair mark (in the last CA stage). */
+    /** The steps that would repair drifted files (in the last CA stage), before confirmRepairs. */
     readonly repairs: RepairPlan;
+    /** The repairs that run and every step's repair mark: the next run's record (the repairMarks output). */
+    readonly confirmedRepairs: pulumi.Output<ConfirmedRepairs>;
 
     constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("azs-cert-rotation:rollout:Rollout", name, {}, opts);
@@ -110,7 +112,13 @@ export class Rollout extends pulumi.ComponentResource {
 
         const stageCount = pki.stages.length;
         // drift is repaired by the steps of the configured (last) stage, whose files the nodes keep
-        this.repairs = planRepairs(stageSteps(shared, stageCount - 1), args.drift?.drifted ?? [], args.drift?.recorded ?? {});
+        const lastStage = stageCount - 1;
+        this.repairs = planRepairs(stageSteps(shared, lastStage), args.drift?.drifted ?? [], args.drift?.recorded ?? {});
+        const desired = (node: string, path: string) => stageFiles(shared, lastStage, inventory.nodes.find((n) => n.name === node)!).find((f) => f.path === path)?.content;
+        this.confirmedRepairs = confirmRepairs(this.repairs, desired);
+        // without marks or repairs the digests are the files' alone, as for a stack that never drifted
+        const marked = Object.keys(this.repairs.kept).length > 0 || this.repairs.repairs.length > 0;
+        const marks = marked ? this.confirmedRepairs.apply((c) => c.marks) : undefined;
         // taken before every preflight (every stage's), released after every step. It runs when the
         // files of the configured (last) stage change: they do in every run that changes a node, and
         // not in the run after a one-shot, whose intermediate stages are gone but whose files stay.
@@ -118,8 +126,7 @@ export class Rollout extends pulumi.ComponentResource {
         // The maintenance-window guard sits on the lock's digest: a refused run fails the lock's
         // input, and every preflight and step waits for the lock, so no remote command runs.
         const everyFile = inventory.nodes.flatMap((node) => stageFiles(shared, stageCount - 1, node).map((f) => f.content));
-        const marks = marksText(this.repairs.marks);
-        const lockDigest = digestOf(marks ? [...everyFile, pulumi.output(marks)] : everyFile);
+        const lockDigest = digestOf(everyFile, marks?.apply((m) => marksText(m)));
         const guard = guardLockDigest(lockDigest, args.maintenance);
         this.maintenance = guard.decision;
         const lock = new ClusterLock(
@@ -131,7 +138,7 @@ export class Rollout extends pulumi.ComponentResource {
         const all: pulumi.Resource[] = [];
         for (let stage = 0; stage < stageCount; stage++) {
             const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
-            const built = this.stage(shared, stage, label, previous, lock.take, stage === stageCount - 1 ? this.repairs.marks : {});
+            const built = this.stage(shared, stage, label, previous, lock.take, stage === lastStage ? marks : undefined);
             all.push(...Object.values(built.nodes).map((n) => n.preflight), ...built.commands);
             if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
             this.planText.push(...describeRollout(built.steps));
@@ -147,7 +154,7 @@ export class Rollout extends pulumi.ComponentResource {
     }
 
     /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
-    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource, marks: RepairMarks) {
+    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource, marks: pulumi.Output<RepairMarks> | undefined) {
         const { inventory } = ctx;
         const steps = stageSteps(ctx, stageIndex);
 
@@ -155,7 +162,7 @@ export class Rollout extends pulumi.ComponentResource {
         for (const node of inventory.nodes) {
             const files = stageFiles(ctx, stageIndex, node);
             const resourceName = label ? `${node.name}-${label}` : node.name;
-            const nodeMarks = marksText(marks, node.name);
+
             nodes[node.name] = new NodeCertificates(
                 resourceName,
                 {
@@ -167,7 +174,7 @@ export class Rollout extends pulumi.ComponentResource {
                     preflightParams: preflightParams(ctx.params, node),
                     preflightAfter: [lock],
                     commandTimeoutSeconds: ctx.commandTimeoutSeconds,
-                    ...(nodeMarks ? { repairMarks: nodeMarks } : {}),
+                    ...(marks ? { repairMarks: marks.apply((m) => marksText(m, node.name)) } : {}),
                 },
                 { parent: this },
             );
@@ -180,7 +187,7 @@ export class Rollout extends pulumi.ComponentResource {
             const cmd = nodes[step.node]!.addStep({
                 step,
                 params: stepParams(ctx.params, node, step.kind),
-                ...(marks[step.id] ? { repairMark: marks[step.id] } : {}),
+                ...(marks ? { repairMark: marks.apply((m) => m[step.id] ?? 0) } : {}),
                 // The first wave waits for every preflight (and the stage before); each later wave for the one before it.
                 after: step.wave === 0 ? preflights : step.after.map((id) => byId.get(id)!),
             });

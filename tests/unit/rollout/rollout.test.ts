@@ -4,7 +4,9 @@ import { InventorySettings, parseInventoryConfig, parseRolloutConfig } from "../
 import { ClusterPki, pkiInventoryFrom } from "../../../components/pki";
 import { CaPlan, caRecordOf, planCaStages } from "../../../components/pki/caPhases";
 import { Rollout, RolloutArgs } from "../../../components/rollout";
-import { FAKE_SSH_KEY, promiseOf, Registration, runMocked } from "../support/mocks";
+import { DriftedFile } from "../../../components/rollout/drift";
+import { certificateFingerprint } from "../../../components/pki/x509";
+import { CERT_PEM, FAKE_SSH_KEY, promiseOf, Registration, runMocked } from "../support/mocks";
 import { everything, settingsOf } from "../support/pki";
 
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
@@ -138,29 +140,42 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
 describe("drift repairs in the rollout (components under mocks)", function () {
     const M1 = "k8s-master-31415926-1";
     const PEER = "/etc/kubernetes/certs/etcdpeer1.crt";
+    const LOCK = ["k8s-master-31415926-0-lock-take", "k8s-master-31415926-0-lock-release"];
     const creates = (regs: Registration[]) => Object.fromEntries(regs.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.inputs.create as string]));
     const changed = (a: Record<string, string>, b: Record<string, string>) => Object.keys(b).filter((name) => a[name] !== b[name]).sort();
+    /** The node's etcd peer certificate holds another certificate than the record (a mock certificate's fingerprint is that of CERT_PEM). */
+    const drifted = (observed: string[]): DriftedFile => ({ node: M1, paths: [PEER], problems: ["holds another certificate"], observed, certificatesOnly: true });
+    const OTHER = ["AB:CD:EF"];
     let steady: Record<string, string>;
     before(async () => {
         steady = creates((await runRollout()).regs);
     });
 
     it("a drifted file changes the command of the step that installs it, its node's preflight and the lock's take and release: nothing else", async () => {
-        const { rollout, regs } = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: ["holds AB:…; the state says CD:…"] }], recorded: {} });
-        assert.deepEqual(changed(steady, creates(regs)), [`${M1}-etcd`, `${M1}-preflight`, "k8s-master-31415926-0-lock-take", "k8s-master-31415926-0-lock-release"].sort());
-        assert.deepEqual(rollout.repairs.marks, { [`etcd/${M1}`]: 1 });
-        assert.deepEqual(rollout.repairs.repairs.map((r) => r.step), [`etcd/${M1}`]);
+        const { rollout, regs } = await runRollout(false, {}, undefined, { drifted: [drifted(OTHER)], recorded: {} });
+        assert.deepEqual(changed(steady, creates(regs)), [`${M1}-etcd`, `${M1}-preflight`, ...LOCK].sort());
+        const confirmed = await promiseOf(rollout.confirmedRepairs);
+        assert.deepEqual(confirmed.marks, { [`etcd/${M1}`]: 1 });
+        assert.deepEqual(confirmed.repairs.map((r) => r.step), [`etcd/${M1}`]);
     });
 
-    it("the run after a repair (its marks recorded, no drift) has the repair run's commands: nothing runs again", async () => {
-        const repair = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: [] }], recorded: {} });
-        const after = await runRollout(false, {}, undefined, { drifted: [], recorded: repair.rollout.repairs.marks });
+    it("the run after a repair (its marks recorded, no drift) has the repair run's commands: nothing runs again; the same file drifting again is a new repair", async () => {
+        const repair = await runRollout(false, {}, undefined, { drifted: [drifted(OTHER)], recorded: {} });
+        const marks = (await promiseOf(repair.rollout.confirmedRepairs)).marks;
+        const after = await runRollout(false, {}, undefined, { drifted: [], recorded: marks });
         assert.deepEqual(changed(creates(repair.regs), creates(after.regs)), []);
-        assert.deepEqual(after.rollout.repairs.marks, { [`etcd/${M1}`]: 1 });
-        // and the same file drifting again is a new repair
-        const again = await runRollout(false, {}, undefined, { drifted: [{ node: M1, paths: [PEER], problems: [] }], recorded: after.rollout.repairs.marks });
-        assert.deepEqual(changed(creates(after.regs), creates(again.regs)), [`${M1}-etcd`, `${M1}-preflight`, "k8s-master-31415926-0-lock-take", "k8s-master-31415926-0-lock-release"].sort());
-        assert.deepEqual(again.rollout.repairs.marks, { [`etcd/${M1}`]: 2 });
+        const again = await runRollout(false, {}, undefined, { drifted: [drifted(OTHER)], recorded: marks });
+        assert.deepEqual(changed(creates(after.regs), creates(again.regs)), [`${M1}-etcd`, `${M1}-preflight`, ...LOCK].sort());
+        assert.deepEqual((await promiseOf(again.rollout.confirmedRepairs)).marks, { [`etcd/${M1}`]: 2 });
+    });
+
+    it("a file that differs from the record but holds what this run installs (an up that failed after its step) is no drift: nothing changes", async () => {
+        const { rollout, regs } = await runRollout(false, {}, undefined, { drifted: [drifted([certificateFingerprint(CERT_PEM)])], recorded: {} });
+        assert.deepEqual(changed(steady, creates(regs)), []);
+        assert.deepEqual(await promiseOf(rollout.confirmedRepairs), { marks: {}, repairs: [] });
+        // a key that does not match is drift whatever the certificate
+        const broken = await runRollout(false, {}, undefined, { drifted: [{ ...drifted([certificateFingerprint(CERT_PEM)]), certificatesOnly: false }], recorded: {} });
+        assert.deepEqual(changed(steady, creates(broken.regs)), [`${M1}-etcd`, `${M1}-preflight`, ...LOCK].sort());
     });
 
     it("no drift and no marks: the commands of a stack that never drifted", async () => {

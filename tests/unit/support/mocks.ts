@@ -75,7 +75,7 @@ const PUBLIC_KEY_PEM = generateKeyPairSync("ec", { namedCurve: "P-256" }).public
  * One real certificate for every mocked certificate, followed by a line naming the resource and its
  * hash: reports parse the PEM block, tests and the replacement simulation see the suffix.
  */
-const CERT_PEM = execFileSync(
+export const CERT_PEM = execFileSync(
     "openssl",
     ["req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "/dev/null", "-days", "365", "-subj", "/CN=mock"],
     { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
