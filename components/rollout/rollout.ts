@@ -111,10 +111,13 @@ export class Rollout extends pulumi.ComponentResource {
         };
 
         const stageCount = pki.stages.length;
+        // each stage's plan and files, made once: the drift repairs and the lock need the last one's too
+        const plans = pki.stages.map((_, k): StagePlan => ({ steps: stageSteps(shared, k), files: Object.fromEntries(inventory.nodes.map((node) => [node.name, stageFiles(shared, k, node)])) }));
         // drift is repaired by the steps of the configured (last) stage, whose files the nodes keep
         const lastStage = stageCount - 1;
-        this.repairs = planRepairs(stageSteps(shared, lastStage), args.drift?.drifted ?? [], args.drift?.recorded ?? {});
-        const desired = (node: string, path: string) => stageFiles(shared, lastStage, inventory.nodes.find((n) => n.name === node)!).find((f) => f.path === path)?.content;
+        const last = plans[lastStage]!;
+        this.repairs = planRepairs(last.steps, args.drift?.drifted ?? [], args.drift?.recorded ?? {});
+        const desired = (node: string, path: string) => last.files[node]?.find((f) => f.path === path)?.content;
         this.confirmedRepairs = confirmRepairs(this.repairs, desired);
         // without marks or repairs the digests are the files' alone, as for a stack that never drifted
         const marked = Object.keys(this.repairs.kept).length > 0 || this.repairs.repairs.length > 0;
@@ -125,7 +128,7 @@ export class Rollout extends pulumi.ComponentResource {
         const firstMaster = [...masters].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
         // The maintenance-window guard sits on the lock's digest: a refused run fails the lock's
         // input, and every preflight and step waits for the lock, so no remote command runs.
-        const everyFile = inventory.nodes.flatMap((node) => stageFiles(shared, stageCount - 1, node).map((f) => f.content));
+        const everyFile = inventory.nodes.flatMap((node) => last.files[node.name]!.map((f) => f.content));
         const lockDigest = digestOf(everyFile, marks?.apply((m) => marksText(m)));
         const guard = guardLockDigest(lockDigest, args.maintenance);
         this.maintenance = guard.decision;
@@ -138,7 +141,7 @@ export class Rollout extends pulumi.ComponentResource {
         const all: pulumi.Resource[] = [];
         for (let stage = 0; stage < stageCount; stage++) {
             const label = stage === stageCount - 1 ? undefined : (args.stageNames?.[stage] ?? `stage${stage + 1}`);
-            const built = this.stage(shared, stage, label, previous, lock.take, stage === lastStage ? marks : undefined);
+            const built = this.stage(shared, plans[stage]!, label, previous, lock.take, stage === lastStage ? marks : undefined);
             all.push(...Object.values(built.nodes).map((n) => n.preflight), ...built.commands);
             if (stageCount > 1) this.planText.push(`stage ${stage + 1} of ${stageCount}${label ? ` (${label})` : ""}:`);
             this.planText.push(...describeRollout(built.steps));
@@ -153,14 +156,13 @@ export class Rollout extends pulumi.ComponentResource {
         this.registerOutputs({ plan: this.planText, activity: this.activity });
     }
 
-    /** One pass over the nodes with the files of one CA stage; its first wave waits for `previous` and every preflight. */
-    private stage(ctx: StageContext, stageIndex: number, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource, marks: pulumi.Output<RepairMarks> | undefined) {
+    /** One pass over the nodes with the plan and files of one CA stage; its first wave waits for `previous` and every preflight. */
+    private stage(ctx: StageContext, plan: StagePlan, label: string | undefined, previous: pulumi.Resource[], lock: pulumi.Resource, marks: pulumi.Output<RepairMarks> | undefined) {
         const { inventory } = ctx;
-        const steps = stageSteps(ctx, stageIndex);
-
+        const { steps } = plan;
         const nodes: Record<string, NodeCertificates> = {};
         for (const node of inventory.nodes) {
-            const files = stageFiles(ctx, stageIndex, node);
+            const files = plan.files[node.name]!;
             const resourceName = label ? `${node.name}-${label}` : node.name;
 
             nodes[node.name] = new NodeCertificates(
@@ -226,6 +228,12 @@ function stageFiles(ctx: StageContext, stageIndex: number, node: InventorySettin
         files.push({ path: adminKubeconfig.path, source: adminKubeconfig.id, secret: true, content: kubeconfig(pki, "admin", stageIndex) });
     }
     return files;
+}
+
+/** One CA stage's steps, and per node the files it receives. */
+interface StagePlan {
+    steps: RolloutStep[];
+    files: Record<string, SourcedFile[]>;
 }
 
 /** What every stage of a rollout shares. */
