@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or find in the cache) the testbed's Go binaries: etcd 3.6 + etcdctl, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kubemark 1.35, and the testbed prober.
+# kube-controller-manager, kube-scheduler, kubelet and kubemark 1.35, crictl, the pod sandbox's
+# pause and the testbed prober.
 # One build at a time, nice'd (the build machines are shared). CGO_ENABLED=0.
 #
 #   testbed/build.sh            build what is missing; print "name=dir" lines on stdout
@@ -13,6 +14,7 @@ source "$HERE/../build/lib.sh"
 
 ETCD_VERSION=v3.6.5
 K8S_VERSION=v1.35.8
+CRI_TOOLS_VERSION=v1.34.0
 NICE="nice -n ${TESTBED_BUILD_NICE:-15}"
 TIMES_LOG="$AZS_CACHE/testbed-build-times.log"
 mkdir -p "$AZS_CACHE"
@@ -57,6 +59,22 @@ build_kube_apiserver() { build_k8s_cmd "$1" kube-apiserver; }
 build_kube_controller_manager() { build_k8s_cmd "$1" kube-controller-manager; }
 build_kube_scheduler() { build_k8s_cmd "$1" kube-scheduler; }
 build_kubemark() { build_k8s_cmd "$1" kubemark; }
+build_kubelet() { build_k8s_cmd "$1" kubelet; }
+
+build_crictl() {
+  local out=$1 t=$SECONDS
+  mkdir -p "$out/bin"
+  (cd "$HERE/go/cri-tools" && $NICE go build -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
+    -o "$out/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+  record_time crictl "$CRI_TOOLS_VERSION" $((SECONDS - t))
+}
+build_pause() {
+  local out=$1 t=$SECONDS
+  mkdir -p "$out/bin"
+  (cd "$HERE/go/pause" && $NICE go build -trimpath -ldflags '-s -w' -o "$out/bin/pause" .)
+  record_time pause 0 $((SECONDS - t))
+}
 
 build_prober() {
   local out=$1 t=$SECONDS
@@ -70,6 +88,8 @@ etcd_key=$(key_of "$HERE/go/etcd/go.mod" "$HERE/go/etcd/go.sum" "$HERE/go/etcd/c
   <(declare -f build_etcd build_etcdctl))
 k8s_key=$(key_of "$HERE/go/k8s/go.mod" "$HERE/go/k8s/go.sum" <(declare -f k8s_ldflags build_k8s_cmd))
 prober_key=$(key_of "$HERE"/go/prober/*)
+crictl_key=$(key_of "$HERE/go/cri-tools/go.mod" "$HERE/go/cri-tools/go.sum" <(declare -f build_crictl))
+pause_key=$(key_of "$HERE"/go/pause/*)
 
 echo "etcd=$(cached_build etcd "$ETCD_VERSION" "$etcd_key" build_etcd)"
 echo "etcdctl=$(cached_build etcdctl "$ETCD_VERSION" "$etcd_key" build_etcdctl)"
@@ -78,3 +98,6 @@ echo "kube-apiserver=$(cached_build kube-apiserver "$K8S_VERSION" "$k8s_key" bui
 echo "kube-controller-manager=$(cached_build kube-controller-manager "$K8S_VERSION" "$k8s_key" build_kube_controller_manager)"
 echo "kube-scheduler=$(cached_build kube-scheduler "$K8S_VERSION" "$k8s_key" build_kube_scheduler)"
 echo "kubemark=$(cached_build kubemark "$K8S_VERSION" "$k8s_key" build_kubemark)"
+echo "kubelet=$(cached_build kubelet "$K8S_VERSION" "$k8s_key" build_kubelet)"
+echo "crictl=$(cached_build crictl "$CRI_TOOLS_VERSION" "$crictl_key" build_crictl)"
+echo "pause=$(cached_build pause 0 "$pause_key" build_pause)"

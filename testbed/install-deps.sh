@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the testbed needs, shellcheck, which the unit tests run over the
+# Install the Debian packages the testbed needs (containerd, runc and the CNI plugins for the
+# static-pod masters), shellcheck, which the unit tests run over the
 # remote scripts, prometheus for its promtool, which the unit tests run over the alert rules
 # (monitoring/), and chromium with the DejaVu fonts, with which the unit tests render the HTML
 # report (report/html.ts) to a PNG. Idempotent: installs only what is missing, and never starts the
 # packages' own services (the testbed runs sshd/haproxy itself, per VM; no Prometheus server runs here).
 set -euo pipefail
 
-PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils shellcheck prometheus chromium fonts-dejavu-core)
+PKGS=(openssh-server openssh-client haproxy iproute2 iptables openssl jq curl sudo util-linux procps psmisc bridge-utils
+  containerd runc containernetworking-plugins shellcheck prometheus chromium fonts-dejavu-core)
 
 missing=()
 for p in "${PKGS[@]}"; do

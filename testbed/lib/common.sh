@@ -26,6 +26,7 @@ tb_defaults() {
   EXPIRED=${EXPIRED:-0}                  # 1: leaves already expired; 2: CA too
   PRIVATE=${PRIVATE:-0}                  # 1: from the host only the jumpbox (ssh) and the LB are reachable
   MASTER_KUBELET=${MASTER_KUBELET:-1}    # hollow kubelet on masters too (masters are Nodes in aks-engine)
+  CONTROL_PLANE=${CONTROL_PLANE:-processes} # static-pods: a real kubelet and containerd run it (aks-engine)
   ETCD_CA=${ETCD_CA:-shared}             # shared: ca signs etcd's certs (aks-engine); separate: etcd-ca (kubeadm)
   LB_PROBE_INTERVAL=${LB_PROBE_INTERVAL:-1} # seconds between the LB's TCP probes of a master (Azure: 5)
   K8S_VERSION=${K8S_VERSION:-1.35.8}
@@ -71,7 +72,7 @@ tb_save() {
   mkdir -p "$TB_STATE"
   {
     for v in MASTERS AGENTS SUBNET BRIDGE CLUSTER_ID DNS_PREFIX LOCATION ADMIN_USER ADMIN_UID CERT_DAYS CA_DAYS \
-      EXPIRED PRIVATE MASTER_KUBELET ETCD_CA LB_PROBE_INTERVAL K8S_VERSION; do
+      EXPIRED PRIVATE MASTER_KUBELET CONTROL_PLANE ETCD_CA LB_PROBE_INTERVAL K8S_VERSION; do
       printf '%s=%q\n' "$v" "${!v}"
     done
   } >"$TB_STATE/testbed.env"

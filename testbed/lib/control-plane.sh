@@ -26,6 +26,85 @@ users:
 EOF
 }
 
+# The control plane's flags, one per line: the same for a process (a unit's command line) and a
+# static pod (its manifest's args).
+apiserver_flags() { # IP ETCD_TRUST_FILE
+  cat <<EOF
+--advertise-address=$1
+--allow-privileged=true
+--authentication-config=/etc/kubernetes/authn-config.yaml
+--authorization-mode=Node,RBAC
+--bind-address=0.0.0.0
+--secure-port=443
+--client-ca-file=/etc/kubernetes/certs/ca.crt
+--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,DefaultTolerationSeconds,ValidatingAdmissionWebhook,MutatingAdmissionWebhook
+--enable-bootstrap-token-auth=true
+--etcd-cafile=/etc/kubernetes/certs/$2
+--etcd-certfile=/etc/kubernetes/certs/etcdclient.crt
+--etcd-keyfile=/etc/kubernetes/certs/etcdclient.key
+--etcd-servers=https://127.0.0.1:2379
+--kubelet-client-certificate=/etc/kubernetes/certs/client.crt
+--kubelet-client-key=/etc/kubernetes/certs/client.key
+--profiling=false
+--proxy-client-cert-file=/etc/kubernetes/certs/proxy.crt
+--proxy-client-key-file=/etc/kubernetes/certs/proxy.key
+--requestheader-allowed-names=
+--requestheader-client-ca-file=/etc/kubernetes/certs/proxy-ca.crt
+--requestheader-extra-headers-prefix=X-Remote-Extra-
+--requestheader-group-headers=X-Remote-Group
+--requestheader-username-headers=X-Remote-User
+--service-account-issuer=https://kubernetes.default.svc.cluster.local
+--service-account-key-file=/etc/kubernetes/certs/apiserver.key
+--service-account-signing-key-file=/etc/kubernetes/certs/apiserver.key
+--service-account-lookup=true
+--service-cluster-ip-range=10.0.0.0/16
+--storage-backend=etcd3
+--tls-cert-file=/etc/kubernetes/certs/apiserver.crt
+--tls-private-key-file=/etc/kubernetes/certs/apiserver.key
+--shutdown-delay-duration=3s
+--shutdown-send-retry-after=true
+--v=1
+EOF
+}
+controller_manager_flags() {
+  cat <<EOF
+--kubeconfig=/var/lib/kubelet/kubeconfig
+--authentication-kubeconfig=/var/lib/kubelet/kubeconfig
+--authorization-kubeconfig=/var/lib/kubelet/kubeconfig
+--allocate-node-cidrs=false
+--cluster-cidr=10.244.0.0/16
+--cluster-name=$DNS_PREFIX
+--cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt
+--cluster-signing-key-file=/etc/kubernetes/certs/ca.key
+--root-ca-file=/etc/kubernetes/certs/ca.crt
+--service-account-private-key-file=/etc/kubernetes/certs/apiserver.key
+--leader-elect=true
+--use-service-account-credentials=true
+--controllers=*,bootstrapsigner,tokencleaner
+--profiling=false
+--terminated-pod-gc-threshold=5000
+--node-monitor-grace-period=40s
+--v=1
+EOF
+}
+scheduler_flags() {
+  cat <<EOF
+--kubeconfig=/var/lib/kubelet/kubeconfig
+--authentication-kubeconfig=/var/lib/kubelet/kubeconfig
+--authorization-kubeconfig=/var/lib/kubelet/kubeconfig
+--leader-elect=true
+--profiling=false
+--v=1
+EOF
+}
+
+# process_service DIR NAME: the service NAME runs /usr/local/bin/NAME with the flags on stdin.
+process_service() {
+  local line cmd="exec /usr/local/bin/$2"
+  while read -r line; do cmd+=" \\"$'\n'"  $line"; done
+  service "$1" "$2" <<<"$cmd"
+}
+
 # etcd's --initial-cluster: every master's peer URL.
 etcd_initial_cluster() {
   local i cluster=""
@@ -71,41 +150,13 @@ exec /usr/local/bin/etcd --name $name --data-dir /var/lib/etcddisk \\
   --peer-cert-file /etc/kubernetes/certs/etcdpeer$idx.crt --peer-key-file /etc/kubernetes/certs/etcdpeer$idx.key \\
   --quota-backend-bytes 8589934592 --snapshot-count 10000 --log-level warn
 EOF
-  service "$d" kube-apiserver <<EOF
-exec /usr/local/bin/kube-apiserver --advertise-address=$ip --allow-privileged=true \\
-  --authentication-config=/etc/kubernetes/authn-config.yaml --authorization-mode=Node,RBAC \\
-  --bind-address=0.0.0.0 --secure-port=443 --client-ca-file=/etc/kubernetes/certs/ca.crt \\
-  --enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,DefaultTolerationSeconds,ValidatingAdmissionWebhook,MutatingAdmissionWebhook \\
-  --enable-bootstrap-token-auth=true \\
-  --etcd-cafile=/etc/kubernetes/certs/$etcd_trust --etcd-certfile=/etc/kubernetes/certs/etcdclient.crt \\
-  --etcd-keyfile=/etc/kubernetes/certs/etcdclient.key --etcd-servers=https://127.0.0.1:2379 \\
-  --kubelet-client-certificate=/etc/kubernetes/certs/client.crt --kubelet-client-key=/etc/kubernetes/certs/client.key \\
-  --profiling=false --proxy-client-cert-file=/etc/kubernetes/certs/proxy.crt \\
-  --proxy-client-key-file=/etc/kubernetes/certs/proxy.key --requestheader-allowed-names= \\
-  --requestheader-client-ca-file=/etc/kubernetes/certs/proxy-ca.crt \\
-  --requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group \\
-  --requestheader-username-headers=X-Remote-User \\
-  --service-account-issuer=https://kubernetes.default.svc.cluster.local \\
-  --service-account-key-file=/etc/kubernetes/certs/apiserver.key \\
-  --service-account-signing-key-file=/etc/kubernetes/certs/apiserver.key --service-account-lookup=true \\
-  --service-cluster-ip-range=10.0.0.0/16 --storage-backend=etcd3 \\
-  --tls-cert-file=/etc/kubernetes/certs/apiserver.crt --tls-private-key-file=/etc/kubernetes/certs/apiserver.key \\
-  --shutdown-delay-duration=3s --shutdown-send-retry-after=true \\
-  --v=1
-EOF
-  service "$d" kube-controller-manager <<EOF
-exec /usr/local/bin/kube-controller-manager --kubeconfig=/var/lib/kubelet/kubeconfig \\
-  --authentication-kubeconfig=/var/lib/kubelet/kubeconfig --authorization-kubeconfig=/var/lib/kubelet/kubeconfig \\
-  --allocate-node-cidrs=false --cluster-cidr=10.244.0.0/16 --cluster-name=$DNS_PREFIX \\
-  --cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt --cluster-signing-key-file=/etc/kubernetes/certs/ca.key \\
-  --root-ca-file=/etc/kubernetes/certs/ca.crt --service-account-private-key-file=/etc/kubernetes/certs/apiserver.key \\
-  --leader-elect=true --use-service-account-credentials=true --controllers=*,bootstrapsigner,tokencleaner \\
-  --profiling=false --terminated-pod-gc-threshold=5000 --node-monitor-grace-period=40s --v=1
-EOF
-  service "$d" kube-scheduler <<EOF
-exec /usr/local/bin/kube-scheduler --kubeconfig=/var/lib/kubelet/kubeconfig \\
-  --authentication-kubeconfig=/var/lib/kubelet/kubeconfig --authorization-kubeconfig=/var/lib/kubelet/kubeconfig \\
-  --leader-elect=true --profiling=false --v=1
-EOF
-  if [[ $MASTER_KUBELET == 1 ]]; then tb_master_kubelet "$d" "$name"; fi
+  case $CONTROL_PLANE in
+    processes)
+      apiserver_flags "$ip" "$etcd_trust" | process_service "$d" kube-apiserver
+      controller_manager_flags | process_service "$d" kube-controller-manager
+      scheduler_flags | process_service "$d" kube-scheduler
+      if [[ $MASTER_KUBELET == 1 ]]; then tb_master_kubelet "$d" "$name"; fi
+      ;;
+    static-pods) tb_static_pod_master "$d" "$name" "$ip" "$etcd_trust" ;;
+  esac
 }

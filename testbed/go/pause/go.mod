@@ -1,0 +1,3 @@
+module azs-testbed/pause
+
+go 1.25.0
