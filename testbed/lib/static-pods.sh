@@ -6,6 +6,7 @@
 # containerd. etcd stays a unit. Each master has its own containerd state, CNI configuration and
 # cgroup subtree (/azs-testbed/NAME in every cgroup v1 hierarchy). Source it after vm.sh and
 # control-plane.sh (the flags); testbed/up calls tb_static_pod_images once, before the VMs.
+# shellcheck disable=SC2154 # BIN_* come from bin.env, which testbed/up sources
 
 # The images the masters run: lines of "name image-reference binary-variable".
 static_pod_images() {
@@ -135,15 +136,16 @@ EOF
 
 # tb_static_pod_master DIR NAME IP ETCD_TRUST_FILE: containerd, the kubelet and the manifests.
 tb_static_pod_master() {
-  local d=$1 name=$2 ip=$3 etcd_trust=$4 r="$1/root" flags imports="" n v ref _
+  local d=$1 name=$2 ip=$3 etcd_trust=$4 r="$1/root" flags imports="" n ref _
   mkdir -p "$r/etc-kubernetes/manifests" "$r/var-lib-containerd" "$r/etc-cni" "$r/var-log-pods" "$r/etc-default"
   echo "$r/var-log-pods /var/log/pods" >>"$d/mounts"
   cp -a /etc/default/. "$r/etc-default/"
   echo "$r/etc-default /etc/default" >>"$d/mounts"
-  for n in kubelet crictl; do
-    v="BIN_$n"
-    ln -s "${!v}" "$r/bin/$n"
-  done
+  ln -s "$BIN_kubelet" "$r/bin/kubelet"
+  # crictl reads crictl.yaml beside its binary when /etc has none: a link (not a symlink, which it
+  # resolves) puts the VM's own beside it
+  ln "$BIN_crictl" "$r/bin/crictl" 2>/dev/null || cp "$BIN_crictl" "$r/bin/crictl"
+  printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\ntimeout: 10\n' >"$r/bin/crictl.yaml"
 
   # the node's kubelet serving certificate, self-signed for 20 years as AKS Engine's CSE makes it
   openssl req -x509 -newkey rsa:2048 -nodes -days 7300 -subj "/CN=$name" \

@@ -1,0 +1,87 @@
+// The rollout on masters as AKS Engine builds them (testbed/up --control-plane static-pods): a real
+// kubelet and containerd run kube-apiserver, kube-controller-manager and kube-scheduler as static
+// pods. (1) A takeover re-issues every leaf: each static pod's container is replaced (a new
+// container id, started by the kubelet after the step stopped the old one), each apiserver serves
+// the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged.
+// (2) A static-pod apiserver that cannot start with its new files is rolled back.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { whileProbing } from "../../testbed/harness/prober";
+import { openTestbedStack } from "../../testbed/harness/workspace";
+import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { activityOf, etcdCanaryHash, fingerprint, inVm, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+
+const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+
+/** The running container of each control-plane static pod on a master (crictl, as the kubelet's runtime sees it). */
+export function staticPodContainers(node: string): Record<string, string> {
+    const ids: Record<string, string> = {};
+    for (const name of CONTROL_PLANE) ids[name] = inVm(node, ["crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock", "ps", "-q", "--state", "running", "--name", `^${name}$`]).trim();
+    return ids;
+}
+
+describe("static-pod masters on the testbed: a real kubelet restarts the control plane", function () {
+    let backend: TestBackend;
+    let workspace: string;
+    let stack: Stack;
+    let nodes: TestbedNode[];
+    let masters: TestbedNode[];
+    const log: string[] = [];
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "azs-static-e2e-"));
+
+    before(async function () {
+        assertEngineWithPlugin("@pulumi/tls");
+        assertEngineWithPlugin("@pulumi/command");
+        testbed("down");
+        testbed("up", ["--control-plane", "static-pods"]);
+        nodes = testbedNodes();
+        masters = nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+        backend = createTestBackend("azs-static-e2e");
+        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-static-project-"));
+        stack = await openTestbedStack(workspace, "static", TESTBED_STATE, backend.envVars);
+    });
+
+    afterEach(function () {
+        saveNodeLogs(`static-pods-${this.currentTest?.title.split(":")[0]!.replace(/\W+/g, "-")}`);
+    });
+
+    after(async function () {
+        await stack?.destroy().catch(() => undefined);
+        backend?.remove();
+        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+        fs.rmSync(tmp, { recursive: true, force: true });
+        testbed("down");
+    });
+
+    it("(1) a takeover re-issues every leaf: every static pod gets a new container, each apiserver serves its new certificate, all Nodes Ready, 0 failed requests", async () => {
+        const before = Object.fromEntries(masters.map((m) => [m.name, staticPodContainers(m.name)]));
+        for (const m of masters) for (const name of CONTROL_PLANE) assert.match(before[m.name]![name]!, /^[0-9a-f]{64}$/, `${m.name}: ${name} runs as a container`);
+        const canary = etcdCanaryHash();
+        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+        console.log(`      takeover on static pods: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.equal(result.summary.result, "succeeded");
+        assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
+        assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+
+        const profile = result.outputs.certificateProfile!.value as Record<string, string>;
+        for (const m of masters) {
+            const after = staticPodContainers(m.name);
+            for (const name of CONTROL_PLANE) {
+                assert.match(after[name]!, /^[0-9a-f]{64}$/, `${m.name}: ${name} runs again`);
+                assert.notEqual(after[name], before[m.name]![name], `${m.name}: ${name} is a new container`);
+            }
+            assert.equal(servedFingerprint(m.ip, 443), fingerprint(profile.apiServerCertificate!), `${m.name} serves the new apiserver.crt`);
+            const steps = activityOf(m.name);
+            assert.match(steps[`apiserver/${m.name}`]!.message, /restarted: kube-apiserver/);
+            assert.match(steps[`controlPlane/${m.name}`]!.message, /restarted: kube-controller-manager kube-scheduler/);
+        }
+        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
+        assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
+        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+        assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
+    });
+});
