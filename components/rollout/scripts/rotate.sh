@@ -80,6 +80,14 @@ restart_service() {
         ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
         # --timeout: without it containerd SIGKILLs at once (no graceful shutdown of the apiserver)
         if [[ -n $ids ]]; then timeout 60 crictl stop --timeout 30 $ids >/dev/null || rc=$?; fi
+        # The kubelet waits before starting a container that exited again within 10 minutes
+        # (CrashLoopBackOff: 10 s, doubling to 5 min), judged from the exited container's status: a
+        # phase soon after another, a rollback or a crash loop would wait for it. With the exited
+        # containers removed it starts a new one at its next sync.
+        if ((rc == 0)); then
+          ids=$(crictl ps -a -q --state exited --name "^$svc\$" 2>/dev/null || true)
+          if [[ -n $ids ]]; then timeout 30 crictl rm $ids >/dev/null 2>&1 || true; fi
+        fi
       else
         ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
         if [[ -n $ids ]]; then timeout 60 docker restart $ids >/dev/null || rc=$?; fi

@@ -1,7 +1,8 @@
 // How the step scripts restart a static pod (rotate.sh: restart_service), run by bash against a
 // stand-in crictl that records what it was asked: the container is stopped gracefully (containerd
-// SIGKILLs at once without --timeout), and a static pod with no running container (crash-looping)
-// is not a failed restart: the kubelet starts it again and the gate judges it.
+// SIGKILLs at once without --timeout), its exited containers are removed so the kubelet starts a new
+// one without its crash-loop back-off, and a static pod with no running container (crash-looping)
+// is not a failed restart: its exited containers go, the kubelet starts it again and the gate judges it.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -15,11 +16,16 @@ describe("static pod restart (rotate.sh) with a stand-in crictl", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-restart-"));
     const calls = path.join(dir, "crictl-calls");
 
-    /** A crictl that logs its arguments and lists `running` as the container of every name asked for. */
-    function standInCrictl(running: string): void {
+    /** A crictl that logs its arguments and lists `running` as the running container, `exited` as the exited ones, of every name asked for. */
+    function standInCrictl(running: string, exited: string): void {
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin, { recursive: true });
-        fs.writeFileSync(path.join(bin, "crictl"), `#!/bin/bash\necho "$*" >> ${calls}\nif [[ $1 == ps && -n "${running}" ]]; then echo ${running}; fi\n`, { mode: 0o755 });
+        const script = `#!/bin/bash
+echo "$*" >> ${calls}
+[[ $1 == ps ]] || exit 0
+if [[ " $* " == *" --state exited "* ]]; then echo "${exited}"; else echo "${running}"; fi | sed '/^$/d'
+`;
+        fs.writeFileSync(path.join(bin, "crictl"), script, { mode: 0o755 });
         fs.rmSync(calls, { force: true });
     }
 
@@ -39,17 +45,28 @@ if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAI
 
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("stops the running container with a grace period, so the apiserver shuts down gracefully", async () => {
-        standInCrictl("c0ffee");
+    it("stops the running container with a grace period, so the apiserver shuts down gracefully, then removes the exited ones", async () => {
+        standInCrictl("c0ffee", "c0ffee\nold1");
         const { result, calls: asked } = await restart();
         assert.equal(result, "OK");
-        assert.ok(asked.includes("stop --timeout 30 c0ffee"), asked.join("; "));
+        const stop = asked.indexOf("stop --timeout 30 c0ffee");
+        const rm = asked.indexOf("rm c0ffee old1");
+        assert.ok(stop >= 0 && rm > stop, asked.join("; "));
     });
 
-    it("a static pod with no running container (crash-looping) is not a failed restart, and nothing is stopped", async () => {
-        standInCrictl("");
+    it("a static pod with no running container (crash-looping) is not a failed restart: nothing is stopped, its exited containers are removed", async () => {
+        standInCrictl("", "dead1");
         const { result, calls: asked } = await restart();
         assert.equal(result, "OK");
         assert.ok(!asked.some((c) => c.startsWith("stop")), asked.join("; "));
+        assert.ok(asked.includes("rm dead1"), asked.join("; "));
+    });
+
+    it("a stop that fails is a failed restart, and nothing is removed", async () => {
+        standInCrictl("c0ffee", "old1");
+        fs.writeFileSync(path.join(dir, "bin", "crictl"), fs.readFileSync(path.join(dir, "bin", "crictl"), "utf8").replace("[[ $1 == ps ]] || exit 0", "[[ $1 != stop ]] || exit 1\n[[ $1 == ps ]] || exit 0"));
+        const { result, calls: asked } = await restart();
+        assert.match(result, /^FAILED: restarting kube-apiserver \(staticPod\) failed \(exit status 1\)$/);
+        assert.ok(!asked.some((c) => c.startsWith("rm")), asked.join("; "));
     });
 });
