@@ -3,8 +3,9 @@
 // time, its ratio to the sum of each step's measured swap-to-healthy time (goal ≤ 1.3), per step
 // kind the steps and the medians of swap→healthy and of the whole step, and whether the kubelet
 // steps of one batch overlapped in time (at most maxUnavailable at once).
-//   bench/rollout.ts [--masters N] [--agents M] [--max-unavailable K] [--reuse-testbed]
-//   (defaults 3, 3, 1; testbed/up takes up to 9 masters and 29 agents)
+//   bench/rollout.ts [--masters N] [--agents M] [--max-unavailable K] [--static-pods] [--reuse-testbed]
+//   (defaults 3, 3, 1; testbed/up takes up to 9 masters and 29 agents; --static-pods: masters as
+//   AKS Engine builds them, a real kubelet running the control plane as static pods)
 import { STEP_KINDS } from "../components/rollout/registry";
 import { whileProbing } from "../testbed/harness/prober";
 import { failureLines, intOption, median, onTestbed, runBench, setRollout, StepActivity, stepActivities } from "./testbedRun";
@@ -35,7 +36,8 @@ async function main(): Promise<void> {
     // the program refuses a batch that could hold a whole pool (the testbed's agents are one pool)
     if (agents > 1 && maxUnavailable >= agents) throw new Error(`--max-unavailable must be less than --agents (${agents}): a batch of ${maxUnavailable} could restart the whole pool`);
     const size = `${masters}+${agents}`;
-    await onTestbed("rollout", ["--masters", String(masters), "--agents", String(agents), "--lb-probe-interval", "5"], async (stack) => {
+    const controlPlane = process.argv.includes("--static-pods") ? "static-pods" : "processes";
+    await onTestbed("rollout", ["--masters", String(masters), "--agents", String(agents), "--lb-probe-interval", "5", "--control-plane", controlPlane], async (stack) => {
         await setRollout(stack, { maxUnavailable });
         const { result, probe, seconds: wall } = await whileProbing(() => stack.up());
         const steps = stepActivities(result.outputs);
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
         const last = Math.max(...steps.map((s) => Date.parse(s.finished)));
         const span = (last - first) / 1000;
 
-        console.log(`\nrotation of every leaf on a ${size} testbed, maxUnavailable ${maxUnavailable}, prober through the load balancer`);
+        console.log(`\nrotation of every leaf on a ${size} testbed (control plane: ${controlPlane}), maxUnavailable ${maxUnavailable}, prober through the load balancer`);
         console.log(`  prober: ${JSON.stringify(probe)}`);
         for (const line of failureLines(probe)) console.log(`  ${line}`);
         console.log(`  steps: ${steps.length}, restarts: ${steps.flatMap((s) => s.restarted).length}`);
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
         console.log(
             JSON.stringify({
                 bench: "rollout",
+                controlPlane,
                 masters,
                 agents,
                 maxUnavailable,
