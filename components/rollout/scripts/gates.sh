@@ -78,6 +78,24 @@ restarted_instance_is() {
 }
 
 
+# static_pods_replaced SERVICE…: each restarted static pod among them runs a new container (not the
+# one its restart stopped) within the health timeout, before its health is checked: an old
+# container's answers must not pass the gate, and a pod whose new container keeps exiting (a crash
+# loop: none runs) fails here with that said. Other managers pass (their restart returns once the
+# new process runs).
+static_pods_replaced() {
+  local svc
+  for svc in "$@"; do
+    [[ $(manager_of "$svc") == staticPod ]] || continue
+    wait_for "${PARAM[health_timeout]}" "$svc (static pod): no new container running since its restart (crash-looping?)" new_instance_runs "$svc" || return 1
+  done
+}
+new_instance_runs() { # SERVICE
+  local now
+  now=$(service_instance "$1")
+  [[ -n $now && $now != "${INSTANCE_BEFORE[$1]:-}" ]]
+}
+
 # http_200 CURL-ARGS…: prints the body of the response when it is HTTP 200, fails otherwise.
 # The status decides: a failing /readyz answers 500 with a body that contains "[+]ping ok".
 http_200() {

@@ -2,7 +2,8 @@
 // stand-in crictl that records what it was asked: the container is stopped gracefully (containerd
 // SIGKILLs at once without --timeout), its exited containers are removed so the kubelet starts a new
 // one without its crash-loop back-off, and a static pod with no running container (crash-looping)
-// is not a failed restart: its exited containers go, the kubelet starts it again and the gate judges it.
+// is not a failed restart: its exited containers go, the kubelet starts it again and the gate judges it,
+// first by whether a new container runs (static_pods_replaced).
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -43,6 +44,19 @@ if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAI
         );
     }
 
+    /** Runs static_pods_replaced for kube-apiserver (a static pod whose restart stopped container c0ffee) and etcd (a unit): "OK" or "FAILED: <GATE_FAILURE>". */
+    function replaced(): Promise<string> {
+        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+log() { :; }
+PARAM[services]="kube-apiserver=staticPod etcd=systemd"
+PARAM[health_timeout]=1
+INSTANCE_BEFORE[kube-apiserver]=c0ffee
+if static_pods_replaced kube-apiserver etcd; then echo OK; else echo "FAILED: $GATE_FAILURE"; fi`;
+        return new Promise((resolve, reject) =>
+            execFile("bash", ["-c", script], { env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, AZS_ROOT: dir }, timeout: 15_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))),
+        );
+    }
+
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("stops the running container with a grace period, so the apiserver shuts down gracefully, then removes the exited ones", async () => {
@@ -68,5 +82,14 @@ if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAI
         const { result, calls: asked } = await restart();
         assert.match(result, /^FAILED: restarting kube-apiserver \(staticPod\) failed \(exit status 1\)$/);
         assert.ok(!asked.some((c) => c.startsWith("rm")), asked.join("; "));
+    });
+
+    it("before the health checks, a restarted static pod must run a new container: the old one, or none (a crash loop), fails the gate saying so", async () => {
+        standInCrictl("c0ffee", "");
+        assert.equal(await replaced(), "FAILED: kube-apiserver (static pod): no new container running since its restart (crash-looping?) (not within 1 s)");
+        standInCrictl("", "dead1");
+        assert.match(await replaced(), /^FAILED: kube-apiserver \(static pod\): no new container/);
+        standInCrictl("beef", "");
+        assert.equal(await replaced(), "OK");
     });
 });
