@@ -5,14 +5,17 @@
 // the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged.
 // (2) A static-pod apiserver that cannot start with its new files is rolled back.
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
 import { openTestbedStack } from "../../testbed/harness/workspace";
+import { stepParams } from "../../components/rollout/stepParams";
 import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
-import { activityOf, etcdCanaryHash, fingerprint, inVm, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+import { certFile, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
+import { activityOf, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
 const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
@@ -83,5 +86,28 @@ describe("static-pod masters on the testbed: a real kubelet restarts the control
         assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
         assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
         assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
+    });
+
+    it("(2) a static-pod apiserver that cannot start with its new files (a negative serial number: openssl accepts it, Go refuses it): rolled back, healthy again on the previous files, 0 failed requests", async () => {
+        const m = masters[0]!;
+        const dir = fs.mkdtempSync(path.join(tmp, "bad-serial-"));
+        execFileSync("sh", ["-c", `openssl req -new -newkey rsa:2048 -nodes -subj /CN=apiserver -keyout key.pem -out csr.pem 2>/dev/null && printf 'extendedKeyUsage = serverAuth\\nsubjectAltName = IP:${m.ip}\\n' >ext && openssl x509 -req -in csr.pem -CA "$1/ca.crt" -CAkey "$1/ca.key" -set_serial -1234 -days 30 -extfile ext -out cert.pem 2>/dev/null`, "sh", path.join(TESTBED_STATE, "pki")], { cwd: dir });
+        const files = ["apiserver.crt", "apiserver.key"];
+        const hashes = () => onNode(m.name, `sudo sha256sum ${files.map((f) => `${CERTS}/${f}`).join(" ")}`);
+        const before = hashes();
+        const containerBefore = staticPodContainers(m.name)["kube-apiserver"];
+        const input = [certFile("apiserver.crt", fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), ["kube-apiserver"]), certFile("apiserver.key", fs.readFileSync(path.join(dir, "key.pem"), "utf8"), ["kube-apiserver"])];
+        const { result: r, probe } = await whileProbing(() => runStep(m.name, "rotate", ["apiserver", m.name, "bad-serial"], stepParams(testbedParamContext(30, true), testbedParamNode(m.name), "apiserver"), input));
+        console.log(`      ${r.stderr.split("\n").filter((l) => /rolled back/.test(l)).slice(-1)[0]}; prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.notEqual(r.status, 0, "the step failed");
+        // the new container exits at once; the gate sees no new one running, or one that does not answer
+        assert.match(r.stderr, new RegExp(`apiserver/${m.name}: health check failed: (kube-apiserver \\(static pod\\): no new container running since its restart \\(crash-looping\\?\\)|kube-apiserver /readyz on [0-9.]+:443 not ok) \\(not within 30 s\\); rolled back 2 file\\(s\\) from \\S+; healthy again on the previous files`));
+        assert.equal(hashes(), before, "back on the previous files");
+        const after = staticPodContainers(m.name)["kube-apiserver"];
+        assert.match(after!, /^[0-9a-f]{64}$/, "the apiserver runs again");
+        assert.notEqual(after, containerBefore, "in a new container");
+        assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+        const ready = await waitForReady(m.name, nodes.map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
     });
 });
