@@ -4,7 +4,10 @@
 // one one-shot `up` (generation 1 → 2, the front-proxy CA 0 → 1). Through every phase the prober
 // (which trusts master 0's current CA bundle) has no failed request, every Node is Ready after it,
 // the canary data in etcd is unchanged, and a client that trusts only the old CA works until the
-// retire phase and fails after it. One cluster for both (a cluster each cost a testbed and a
+// retire phase and fails after it. The masters are AKS Engine's (testbed/up --control-plane
+// static-pods): a real kubelet runs the control plane as static pods and, as on AKS Engine, has
+// renewed its client certificate through a CSR at once (kubelet-client-current.pem, issued by the CA
+// that is retired); after each phase that certificate is issued by the active CA. One cluster for both (a cluster each cost a testbed and a
 // takeover more, about 4 minutes of CI): the one-shot test needs the phased one to have passed.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
@@ -13,8 +16,9 @@ import * as os from "os";
 import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
-import { openTestbedStack, setObjectConfig } from "../../testbed/harness/workspace";
-import { assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { setObjectConfig } from "../../testbed/harness/workspace";
+import { assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys } from "./support/engine";
+import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
 import { etcdCanaryHash, onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
 const CERTS = "/etc/kubernetes/certs";
@@ -28,8 +32,7 @@ interface Client {
 }
 
 describe("CA rotation on the testbed: trust, activate, retire with no failed request", function () {
-    let backend: TestBackend;
-    let workspace: string;
+    let run: TestbedTestStack | undefined;
     let stack: Stack;
     let masters: TestbedNode[];
     let nodes: TestbedNode[];
@@ -86,13 +89,12 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assertEngineWithPlugin("@pulumi/tls");
         assertEngineWithPlugin("@pulumi/command");
         testbed("down");
-        testbed("up", ["--separate-etcd-ca"]);
+        testbed("up", ["--separate-etcd-ca", "--control-plane", "static-pods"]);
         nodes = testbedNodes();
         masters = nodes.filter((n) => n.role === "master");
         canary = etcdCanaryHash();
-        backend = createTestBackend("azs-ca-e2e");
-        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-ca-project-"));
-        stack = await openTestbedStack(workspace, "ca", TESTBED_STATE, backend.envVars);
+        run = await openTestbedTestStack("azs-ca-e2e", "ca");
+        stack = run.stack;
         // The cluster CA and the service-account key from apimodel.json alone (typed copies would
         // conflict with it once the write-back has put generation 1 there), written back after each up.
         for (const key of ["kubernetesCaCertificate", "kubernetesCaPrivateKey", "serviceAccountPrivateKey"]) await stack.removeConfig(`azs-cert-rotation:${key}`);
@@ -105,7 +107,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
 
     /** No private key in plain state nor in the engine's output (checked at the end of each test). */
     function assertNoPlainKeys(): void {
-        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+        assert.deepEqual(filesWithPemPrivateKeys(run!.backend.dir), []);
         assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
     }
 
@@ -114,13 +116,34 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
     });
 
     after(async function () {
-        await stack?.destroy().catch(() => undefined);
-        backend?.remove();
-        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+        await removeTestbedTestStack(run);
         fs.rmSync(tmp, { recursive: true, force: true });
         // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
         testbed("down");
     });
+
+    /**
+     * The issuer (CN) of the client certificate a master's real kubelet holds from its own renewal
+     * through a CSR (--rotate-certificates: kubelet-client-current.pem, signed by the
+     * controller-manager with ca.key; "" while it has none), waited for (bounded) to be `issuer`.
+     */
+    async function kubeletRenewedThrough(m: TestbedNode, issuer: string): Promise<void> {
+        const current = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+        const issuerNow = () => {
+            const text = onNode(m.name, `sudo sh -c 'test -e ${current} && cat ${current} || true'`);
+            return text.trim() ? execFileSync("openssl", ["x509", "-noout", "-issuer", "-nameopt", "multiline"], { input: text, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]! : "";
+        };
+        const deadline = Date.now() + 120_000;
+        let seen = issuerNow();
+        while (seen !== issuer && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 2000));
+            seen = issuerNow();
+        }
+        assert.equal(seen, issuer, `${m.name}'s kubelet renewed its client certificate through the CA ${issuer}`);
+    }
+    const allRenewedThrough = async (issuer: string) => {
+        for (const m of masters) await kubeletRenewedThrough(m, issuer);
+    };
 
     let apimodelFile: string;
     /** The CA certificate apimodel.json holds now (its certificateProfile.caCertificate). */
@@ -140,6 +163,9 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works before the rotation");
         assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
         const both = (g: Generations) => ({ caGenerations: { etcdCa: g, kubernetesCa: g } });
+
+        // each master's kubelet replaced the kubeconfig's client.crt (CN client) through a CSR at once
+        await allRenewedThrough("ca");
 
         const apimodelBefore = fs.readFileSync(apimodelFile, "utf8");
         const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }));
@@ -162,6 +188,8 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
             assert.deepEqual(certsInFile(m.name, "apiserver.crt"), { subjects: ["apiserver", "ca-g1"], issuer: "ca-g1" });
         }
         for (const n of nodes) assert.equal(certsInFile(n.name, "client.crt").issuer, "ca-g1");
+        // set aside at the kubelet's restart, its self-rotated certificate is renewed through generation 1
+        await allRenewedThrough("ca-g1");
         assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work until the retire phase");
         assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
         assert.match(active.apimodelWriteBack!.value as string, /refused/);
@@ -171,6 +199,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
         assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca-g1"]);
+        await allRenewedThrough("ca-g1");
         assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
         assert.ok(!apiWorks(oldAdmin), "a client that trusts only the retired Kubernetes CA fails");
         assert.deepEqual(retired.caGenerations!.value, {
@@ -223,6 +252,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
             assert.equal(certsInFile(m.name, "proxy.crt").issuer, "proxyClientCA-g1");
         }
         assert.ok(!apiWorks(gen1Admin), "a client that trusts only generation 1 fails after the one-shot");
+        await allRenewedThrough("ca-g2");
         assert.equal(apimodelCa().trim(), (outputs.caBundle!.value as string).trim(), "the apimodel holds generation 2");
         const again = await stack.preview();
         assert.deepEqual(Object.keys(changesOf(again.changeSummary)).filter((k) => k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");

@@ -11,9 +11,9 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
-import { openTestbedStack } from "../../testbed/harness/workspace";
 import { stepParams } from "../../components/rollout/stepParams";
-import { assertEngineWithPlugin, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { assertEngineWithPlugin, filesWithPemPrivateKeys } from "./support/engine";
+import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
 import { certFile, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
 import { activityOf, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
@@ -27,8 +27,7 @@ export function staticPodContainers(node: string): Record<string, string> {
 }
 
 describe("static-pod masters on the testbed: a real kubelet restarts the control plane", function () {
-    let backend: TestBackend;
-    let workspace: string;
+    let run: TestbedTestStack | undefined;
     let stack: Stack;
     let nodes: TestbedNode[];
     let masters: TestbedNode[];
@@ -42,9 +41,8 @@ describe("static-pod masters on the testbed: a real kubelet restarts the control
         testbed("up", ["--control-plane", "static-pods"]);
         nodes = testbedNodes();
         masters = nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-        backend = createTestBackend("azs-static-e2e");
-        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-static-project-"));
-        stack = await openTestbedStack(workspace, "static", TESTBED_STATE, backend.envVars);
+        run = await openTestbedTestStack("azs-static-e2e", "static");
+        stack = run.stack;
     });
 
     afterEach(function () {
@@ -52,9 +50,7 @@ describe("static-pod masters on the testbed: a real kubelet restarts the control
     });
 
     after(async function () {
-        await stack?.destroy().catch(() => undefined);
-        backend?.remove();
-        if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+        await removeTestbedTestStack(run);
         fs.rmSync(tmp, { recursive: true, force: true });
         testbed("down");
     });
@@ -84,7 +80,7 @@ describe("static-pod masters on the testbed: a real kubelet restarts the control
         const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000);
         assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
         assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
-        assert.deepEqual(filesWithPemPrivateKeys(backend.dir), []);
+        assert.deepEqual(filesWithPemPrivateKeys(run!.backend.dir), []);
         assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
     });
 
