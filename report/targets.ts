@@ -27,6 +27,7 @@ export interface Target {
  * for --tls-cert-file; a kubelet without that flag makes /var/lib/kubelet/pki/kubelet.crt, and with
  * --rotate-server-certificates kubelet-server-current.pem), its self-rotated client certificate
  * (--rotate-certificates) and its kubeconfig (AKS Engine's names the files in /etc/kubernetes/certs).
+ * With pki.kubeletServing: issue the catalog has kubeletserver.crt, and targetsFor takes its entry.
  */
 export const NODE_EXTRAS: Omit<Target, "expected">[] = [
     { path: "/etc/kubernetes/certs/kubeletserver.crt", kind: "certificate", key: "/etc/kubernetes/certs/kubeletserver.key" },

@@ -30,7 +30,7 @@ const adoptionLabel = (keys: string, source: string | undefined): string => `${C
 export const SERVICE_ACCOUNT_KEY = "serviceAccountPrivateKey";
 
 /** The fields of the `pki` object and of its objects: what parsePkiConfig accepts. */
-export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "warnDays", "rotation", "caRotation", "caGenerations"] as const;
+export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "kubeletServing", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "warnDays", "rotation", "caRotation", "caGenerations"] as const;
 export const VALIDITY_FIELDS = ["leafDays", "leafRenewalDays", "caDays", "caRenewalDays"] as const;
 
 /** The keys of this section (see keys.ts): the pki object, the adopted CAs and service-account key. */
@@ -49,6 +49,13 @@ export const PKI_KEY_DOCS: ConfigKeyDoc[] = [
     { key: "pki.rsaBits", type: "2048 | 3072 | 4096", default: "2048", description: "RSA modulus size (AKS Engine: 2048)" },
     { key: "pki.etcdCa", type: '"shared" | "separate"', default: "shared", description: "shared: the cluster CA signs etcd's certificates (AKS Engine); separate: a dedicated etcd CA (kubeadm)" },
     { key: "pki.serviceAccountKey", type: '"apiserver" | "dedicated"', default: "apiserver", description: "apiserver: tokens are signed with apiserver.key (AKS Engine); dedicated: sa.key / sa.pub" },
+    {
+        key: "pki.kubeletServing",
+        type: '"keep" | "issue"',
+        default: "keep",
+        description:
+            "keep: each node's own kubelet serving certificate (kubeletserver.crt, self-signed by AKS Engine's CSE) stays, only reported; issue: one per node, signed by the cluster CA (CN system:node:<node>), installed by the kubelet step, which restarts the kubelet",
+    },
     { key: "pki.clusterDomain", type: "string", default: "cluster.local", description: "cluster DNS domain, for the apiserver SAN kubernetes.default.svc.<domain>" },
     { key: "pki.serviceCidr", type: "CIDR", default: "10.0.0.0/16", description: "service CIDR; its first address (the kubernetes Service) is an apiserver SAN" },
     { key: "pki.apiServerExtraSans", type: "string[]", default: "[]", description: "extra apiserver SANs (DNS names or IPs)" },
@@ -139,6 +146,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     const rsaBits = pki.oneOf("rsaBits", [2048, 3072, 4096] as const, DEFAULT_KEY.rsaBits);
     const etcdCa = pki.oneOf("etcdCa", ["shared", "separate"] as const, "shared");
     const serviceAccountKey = pki.oneOf("serviceAccountKey", ["apiserver", "dedicated"] as const, "apiserver");
+    const kubeletServing = pki.oneOf("kubeletServing", ["keep", "issue"] as const, "keep");
     const clusterDomain = pki.string("clusterDomain", "cluster.local", checkDnsName);
     const serviceCidr = pki.string("serviceCidr", "10.0.0.0/16", checkCidr);
     const apiServerExtraSans = pki.stringList("apiServerExtraSans", checkHost);
@@ -173,6 +181,13 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
         problems.push(
             `pki.rotation.etcdCa is ${rotation.etcdCa} but pki.etcdCa is "shared": the etcd certificates are signed by the ` +
                 `Kubernetes CA; bump pki.rotation.kubernetesCa, or set pki.etcdCa: separate`,
+        );
+    }
+
+    if (kubeletServing !== "issue" && rotation.kubeletServer !== 0) {
+        problems.push(
+            `pki.rotation.kubeletServer is ${rotation.kubeletServer} but pki.kubeletServing is "${kubeletServing}": the program issues no kubelet serving ` +
+                `certificates, the nodes keep their own; set pki.kubeletServing: issue, or leave pki.rotation.kubeletServer at 0`,
         );
     }
 
@@ -229,7 +244,8 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     if (problems.length > 0) throw new ConfigError(problems);
     return {
         value: {
-            catalog: { etcdCa, serviceAccountKey },
+            // absent means "keep" (CatalogOptions): one spelling of the default
+            catalog: { etcdCa, serviceAccountKey, ...(kubeletServing === "issue" ? { kubeletServing } : {}) },
             key: { algorithm, rsaBits },
             sans: { clusterDomain, serviceCidr, apiServerExtraSans },
             validity: { leaf: { days: leafDays, renewalDays: leafRenewalDays }, ca: { days: caDays, renewalDays: caRenewalDays } },

@@ -1,10 +1,10 @@
 // The catalog: one table of every certificate and key of an AKS Engine cluster (rows, readers,
 // layout options, structural checks) and the CA tree derived from it. Pure data and pure
 // functions: no Pulumi resources here. instances.ts expands the table for an inventory.
-import { ETCD_PEER_ROW_ID } from "./names";
+import { ETCD_PEER_ROW_ID, MASTER_INDEX_PLACEHOLDER, NODE_NAME_PLACEHOLDER } from "./names";
 
-/** Forced-rotation types, as Rafay names them (plus FrontProxy and ServiceAccount). */
-export const ROTATION_TYPES = ["kubernetesCa", "kubernetesLeaf", "etcdCa", "etcdLeaf", "frontProxy", "serviceAccount"] as const;
+/** Forced-rotation types, as Rafay names them (plus FrontProxy, ServiceAccount and KubeletServer). */
+export const ROTATION_TYPES = ["kubernetesCa", "kubernetesLeaf", "etcdCa", "etcdLeaf", "frontProxy", "serviceAccount", "kubeletServer"] as const;
 export type RotationType = (typeof ROTATION_TYPES)[number];
 
 export const ROTATION_TYPE_LABELS: Record<RotationType, string> = {
@@ -14,6 +14,7 @@ export const ROTATION_TYPE_LABELS: Record<RotationType, string> = {
     etcdLeaf: "ETCD-Leaf",
     frontProxy: "FrontProxy",
     serviceAccount: "ServiceAccount",
+    kubeletServer: "Kubelet-Server",
 };
 
 export type KeyUsage = "digitalSignature" | "keyEncipherment" | "certSign" | "crlSign";
@@ -42,7 +43,7 @@ export interface Reader {
     reload: Reload;
 }
 
-/** Which nodes hold a file: every master, every node, or (per-master rows) only the owning master. */
+/** Which nodes hold a file: every master, every node, or (per-master and per-node rows) only the owning node. */
 export type FilePlacement = "masters" | "all" | "owner";
 
 export interface FileSpec {
@@ -54,12 +55,15 @@ export interface FileSpec {
 }
 
 /** Subject alternative names, computed from the inventory (see `expandInstances` in instances.ts). */
-export type SanRule = "none" | "apiServer" | "etcdServer" | "etcdPeer";
+export type SanRule = "none" | "apiServer" | "etcdServer" | "etcdPeer" | "kubeletServer";
 
 export type CertKind = "ca" | "leaf" | "keyPair";
 
+/** One instance for the cluster, one per master, or one per node (masters and agents). */
+export type RowPlacement = "cluster" | "perMaster" | "perNode";
+
 export interface CertRow {
-    /** Stable id, also the Pulumi resource name prefix; `{index}` for per-master rows. */
+    /** Stable id, also the Pulumi resource name prefix; `{index}` for per-master rows, `{node}` for per-node rows. */
     id: string;
     kind: CertKind;
     description: string;
@@ -73,8 +77,7 @@ export interface CertRow {
     keyUsages: KeyUsage[];
     extKeyUsages: ExtKeyUsage[];
     sans: SanRule;
-    /** One instance for the cluster, or one per master. */
-    placement: "cluster" | "perMaster";
+    placement: RowPlacement;
     files: FileSpec[];
 }
 
@@ -87,6 +90,12 @@ export interface CatalogOptions {
      * "dedicated": a key pair of its own in sa.key / sa.pub (kubeadm).
      */
     serviceAccountKey: "apiserver" | "dedicated";
+    /**
+     * The kubelets' serving certificates (kubeletserver.crt/.key). "keep" (also when absent): the
+     * self-signed ones AKS Engine's CSE made on each node stay, only reported; "issue": one per
+     * node, signed by the cluster CA.
+     */
+    kubeletServing?: "keep" | "issue";
 }
 
 export const DEFAULT_CATALOG_OPTIONS: CatalogOptions = { etcdCa: "shared", serviceAccountKey: "apiserver" };
@@ -276,10 +285,34 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             extKeyUsages: ["clientAuth"],
             files: pair("proxy", masters, [r("kube-apiserver", "--proxy-client-cert-file", "dynamic")], [r("kube-apiserver", "--proxy-client-key-file", "dynamic")]),
         }),
+        ...(options.kubeletServing === "issue"
+            ? [
+                  // Signed by the cluster CA rather than self-signed: the apiserver can then verify
+                  // kubelets (--kubelet-certificate-authority), and a CA rotation re-issues them.
+                  leafRow({
+                      id: `kubelet-server-${NODE_NAME_PLACEHOLDER}`,
+                      description: "kubelet serving certificate of one node (masters and agents), in place of the self-signed one AKS Engine's CSE makes",
+                      rotation: "kubeletServer",
+                      issuer: "kubernetes-ca",
+                      commonName: `system:node:${NODE_NAME_PLACEHOLDER}`,
+                      organization: "system:nodes",
+                      extKeyUsages: ["serverAuth"],
+                      sans: "kubeletServer",
+                      placement: "perNode",
+                      files: pair("kubeletserver", "owner", [r("kubelet", "--tls-cert-file", "restart")], [r("kubelet", "--tls-private-key-file", "restart")]),
+                  }),
+              ]
+            : []),
     ];
     checkCatalog(rows);
     return rows;
 }
+
+/**
+ * The placeholder that tells a row's instances apart: their ids must hold it, and it is the only
+ * one the row's texts may hold (an agent has no master index; a cluster row has no owner).
+ */
+const OWNER_PLACEHOLDER: Record<RowPlacement, string | undefined> = { cluster: undefined, perMaster: MASTER_INDEX_PLACEHOLDER, perNode: NODE_NAME_PLACEHOLDER };
 
 /** Structural checks of the table itself: a broken table is a programming error, caught by the unit tests. */
 export function checkCatalog(rows: CertRow[]): void {
@@ -292,6 +325,13 @@ export function checkCatalog(rows: CertRow[]): void {
             if (dep !== undefined && !earlier.has(dep)) throw new Error(`catalog: ${row.id}: ${dep} must come before it (build order)`);
         }
         earlier.add(row.id);
+        const placeholder = OWNER_PLACEHOLDER[row.placement];
+        if (placeholder !== undefined && !row.id.includes(placeholder)) throw new Error(`catalog: ${row.id}: a ${row.placement} row's id must hold ${placeholder}, or its instances share one id`);
+        for (const text of [row.id, row.commonName, ...row.files.map((f) => f.name)]) {
+            for (const token of text.match(/\{\w+\}/g) ?? []) {
+                if (token !== placeholder) throw new Error(`catalog: ${row.id}: ${token} in ${JSON.stringify(text)} has no value in a ${row.placement} row`);
+            }
+        }
         if (row.kind === "leaf") {
             const issuer = row.issuer && byId.get(row.issuer);
             if (!issuer || issuer.kind !== "ca") throw new Error(`catalog: ${row.id}: issuer ${row.issuer} is not a CA row`);
@@ -304,8 +344,9 @@ export function checkCatalog(rows: CertRow[]): void {
         for (const file of row.files) {
             if (files.has(file.name)) throw new Error(`catalog: file ${file.name} appears twice`);
             files.add(file.name);
-            if ((file.nodes === "owner") !== (row.placement === "perMaster")) {
-                throw new Error(`catalog: ${row.id}: file ${file.name}: "owner" placement is for per-master rows only`);
+            // every instance of a per-master or per-node row writes its files, so only to its own node
+            if ((file.nodes === "owner") !== (row.placement !== "cluster")) {
+                throw new Error(`catalog: ${row.id}: file ${file.name}: "owner" placement is for per-master and per-node rows, and their files go to the owner only`);
             }
         }
     }

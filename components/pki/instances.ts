@@ -1,8 +1,8 @@
 // The catalog's rows expanded for an inventory: the PKI's view of the nodes, the SANs each
 // certificate gets, the concrete instances and the files each node receives. Pure functions.
 import * as net from "net";
-import { CERTS_DIR, CertRow, FileSpec } from "./catalog";
-import { atMasterIndex } from "./names";
+import { CERTS_DIR, CertRow, FileSpec, RowPlacement } from "./catalog";
+import { atMasterIndex, atNodeName } from "./names";
 
 export interface PkiNode {
     name: string;
@@ -51,18 +51,18 @@ export interface SanSettings {
 
 export const DEFAULT_SAN_SETTINGS: SanSettings = { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] };
 
-/** One concrete certificate (or key pair) of the cluster: a row, expanded for one master where per-master. */
+/** One concrete certificate (or key pair) of the cluster: a row, expanded for its owner where per-master or per-node. */
 export interface CertInstance {
-    /** Unique id, e.g. "apiserver", "etcd-peer-1". */
+    /** Unique id, e.g. "apiserver", "etcd-peer-1", "kubelet-server-k8s-agentpool1-31415926-0". */
     id: string;
     row: CertRow;
-    /** The master this instance belongs to (per-master rows). */
-    master?: PkiNode;
+    /** The node this instance belongs to (per-master and per-node rows). */
+    owner?: PkiNode;
     commonName: string;
     organization?: string;
     dnsNames: string[];
     ipAddresses: string[];
-    /** Files with `{index}` resolved and the node names that receive each. */
+    /** Files with their owner's placeholder resolved and the node names that receive each. */
     files: (FileSpec & { path: string; nodeNames: string[] })[];
 }
 
@@ -129,7 +129,7 @@ export function apiServerSans(inventory: PkiInventory, s: SanSettings): { dnsNam
     };
 }
 
-function sansFor(row: CertRow, inventory: PkiInventory, s: SanSettings, master?: PkiNode): { dnsNames: string[]; ipAddresses: string[] } {
+function sansFor(row: CertRow, inventory: PkiInventory, s: SanSettings, owner?: PkiNode): { dnsNames: string[]; ipAddresses: string[] } {
     switch (row.sans) {
         case "none":
             return { dnsNames: [], ipAddresses: [] };
@@ -141,31 +141,37 @@ function sansFor(row: CertRow, inventory: PkiInventory, s: SanSettings, master?:
                 ipAddresses: uniq(["127.0.0.1", ...masters(inventory).map((m) => m.ip)]),
             };
         case "etcdPeer":
-            return { dnsNames: [master!.name], ipAddresses: uniq([master!.ip, "127.0.0.1"]) };
+            return { dnsNames: [owner!.name], ipAddresses: uniq([owner!.ip, "127.0.0.1"]) };
+        case "kubeletServer": // the names the apiserver reaches the kubelet by (AKS Engine: the node's name and address)
+            return { dnsNames: [owner!.name], ipAddresses: [owner!.ip] };
     }
 }
 
-/** Expand the table for an inventory: one instance per cluster row, one per master for per-master rows. */
+/**
+ * Expand the table for an inventory: one instance per cluster row, one per master for per-master
+ * rows, one per node (in inventory order) for per-node rows.
+ */
 export function expandInstances(rows: CertRow[], inventory: PkiInventory, s: SanSettings = DEFAULT_SAN_SETTINGS): CertInstance[] {
     const ms = masters(inventory);
     const all = inventory.nodes.map((n) => n.name);
+    const ownersOf: Record<RowPlacement, (PkiNode | undefined)[]> = { cluster: [undefined], perMaster: ms, perNode: inventory.nodes };
     const out: CertInstance[] = [];
     for (const row of rows) {
-        const owners: (PkiNode | undefined)[] = row.placement === "perMaster" ? ms : [undefined];
-        for (const master of owners) {
-            const index = master?.index;
+        for (const owner of ownersOf[row.placement]) {
+            // checkCatalog allows a row only its own placement's placeholder
+            const resolve = (text: string) => atNodeName(atMasterIndex(text, owner?.index), owner?.name);
             out.push({
-                id: atMasterIndex(row.id, index),
+                id: resolve(row.id),
                 row,
-                master,
-                commonName: atMasterIndex(row.commonName, index),
+                owner,
+                commonName: resolve(row.commonName),
                 organization: row.organization,
-                ...sansFor(row, inventory, s, master),
+                ...sansFor(row, inventory, s, owner),
                 files: row.files.map((f) => ({
                     ...f,
-                    name: atMasterIndex(f.name, index),
-                    path: `${CERTS_DIR}/${atMasterIndex(f.name, index)}`,
-                    nodeNames: f.nodes === "all" ? all : f.nodes === "masters" ? ms.map((m) => m.name) : [master!.name],
+                    name: resolve(f.name),
+                    path: `${CERTS_DIR}/${resolve(f.name)}`,
+                    nodeNames: f.nodes === "all" ? all : f.nodes === "masters" ? ms.map((m) => m.name) : [owner!.name],
                 })),
             });
         }

@@ -2,11 +2,19 @@
 // the stack: a changed rule replaces resources on the next run, so these rules must not change.
 // The components register under them and rotation.ts's model predicts with the same ones.
 
-/** `{index}` in a per-master catalog row's text (id, common name, file name) → the master's index. */
-export const atMasterIndex = (text: string, index: number | undefined): string => (index === undefined ? text : text.split("{index}").join(String(index)));
+/** In a per-master catalog row's texts (id, common name, file names): the master's index. */
+export const MASTER_INDEX_PLACEHOLDER = "{index}";
+/** In a per-node catalog row's texts (id, common name): the node's name. */
+export const NODE_NAME_PLACEHOLDER = "{node}";
+
+/** `{index}` in a per-master catalog row's text → the master's index. */
+export const atMasterIndex = (text: string, index: number | undefined): string => (index === undefined ? text : text.split(MASTER_INDEX_PLACEHOLDER).join(String(index)));
+
+/** `{node}` in a per-node catalog row's text → the node's name. */
+export const atNodeName = (text: string, name: string | undefined): string => (name === undefined ? text : text.split(NODE_NAME_PLACEHOLDER).join(name));
 
 /** The per-master etcd peer row's id: one instance per master ("etcd-peer-0" …). */
-export const ETCD_PEER_ROW_ID = "etcd-peer-{index}";
+export const ETCD_PEER_ROW_ID = `etcd-peer-${MASTER_INDEX_PLACEHOLDER}`;
 
 /** The ClusterPki component of a stack. */
 export const CLUSTER_PKI_NAME = "pki";

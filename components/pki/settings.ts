@@ -44,6 +44,7 @@ export const ZERO_GENERATIONS: RotationGenerations = {
     etcdLeaf: 0,
     frontProxy: 0,
     serviceAccount: 0,
+    kubeletServer: 0,
 };
 
 /** Row ids of the CAs (adoptable, and rotated in phases). */

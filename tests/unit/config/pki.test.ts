@@ -33,17 +33,18 @@ describe("config: the pki section", () => {
             keyAlgorithm: "ECDSA",
             etcdCa: "separate",
             serviceAccountKey: "dedicated",
+            kubeletServing: "issue",
             clusterDomain: "corp.example",
             serviceCidr: "172.16.0.0/16",
             apiServerExtraSans: ["api.corp.example", "192.0.2.1"],
             validity: { leafDays: 90, leafRenewalDays: 10, caDays: 1825, caRenewalDays: 180 },
-            rotation: { kubernetesCa: 1, kubernetesLeaf: "2", etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6 },
+            rotation: { kubernetesCa: 1, kubernetesLeaf: "2", etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6, kubeletServer: 7 },
         });
         assert.deepEqual(value.key, { algorithm: "ECDSA", rsaBits: 2048 });
-        assert.deepEqual(value.catalog, { etcdCa: "separate", serviceAccountKey: "dedicated" });
+        assert.deepEqual(value.catalog, { etcdCa: "separate", serviceAccountKey: "dedicated", kubeletServing: "issue" });
         assert.deepEqual(value.sans, { clusterDomain: "corp.example", serviceCidr: "172.16.0.0/16", apiServerExtraSans: ["api.corp.example", "192.0.2.1"] });
         assert.deepEqual(value.validity, { leaf: { days: 90, renewalDays: 10 }, ca: { days: 1825, renewalDays: 180 } });
-        assert.deepEqual(value.rotation, { kubernetesCa: 1, kubernetesLeaf: 2, etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6 });
+        assert.deepEqual(value.rotation, { kubernetesCa: 1, kubernetesLeaf: 2, etcdCa: 3, etcdLeaf: 4, frontProxy: 5, serviceAccount: 6, kubeletServer: 7 });
     });
 
     it("names every bad key at once", () => {
@@ -246,5 +247,32 @@ describe("config: read through pulumi.Config", () => {
     it("throws a ConfigError naming the stack key when the config is bad", () => {
         pulumi.runtime.setAllConfig({ "azs-cert-rotation:pki": JSON.stringify({ rsaBits: 512 }) });
         assert.throws(() => readPkiConfig(), (e: Error) => e instanceof ConfigError && /invalid stack configuration:\n {2}- pki\.rsaBits: must be one of/.test(e.message));
+    });
+});
+
+describe("config: kubelet serving certificates (pki.kubeletServing)", () => {
+    it("keep by default: the catalog options stay AKS Engine's, with no kubelet serving row", () => {
+        assert.deepEqual(parsePkiConfig({}).value.catalog, { etcdCa: "shared", serviceAccountKey: "apiserver" });
+        assert.deepEqual(parsePkiConfig({ kubeletServing: "keep" }).value.catalog, { etcdCa: "shared", serviceAccountKey: "apiserver" });
+    });
+
+    it("issue: in the catalog options; pki.rotation.kubeletServer forces the rotation", () => {
+        const { value } = parsePkiConfig({ kubeletServing: "issue", rotation: { kubeletServer: 2 } });
+        assert.equal(value.catalog.kubeletServing, "issue");
+        assert.equal(value.rotation.kubeletServer, 2);
+    });
+
+    it("refuses a forced Kubelet-Server rotation while the program issues no kubelet serving certificates, and a value it does not know", () => {
+        const message =
+            'pki.rotation.kubeletServer is 1 but pki.kubeletServing is "keep": the program issues no kubelet serving certificates, the nodes keep their own; ' +
+            "set pki.kubeletServing: issue, or leave pki.rotation.kubeletServer at 0";
+        assert.deepEqual(problems({ rotation: { kubeletServer: 1 } }), [message]);
+        assert.deepEqual(problems({ kubeletServing: "keep", rotation: { kubeletServer: 1 } }), [message]);
+        assert.deepEqual(problems({ kubeletServing: "rotate" }), ['pki.kubeletServing: must be one of "keep", "issue", got "rotate"']);
+    });
+
+    it("documents both keys", () => {
+        assert.equal(CONFIG_KEYS.find((k) => k.key === "pki.kubeletServing")!.default, "keep");
+        assert.equal(CONFIG_KEYS.find((k) => k.key === "pki.rotation.kubeletServer")!.default, "0");
     });
 });

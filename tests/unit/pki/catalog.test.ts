@@ -220,3 +220,63 @@ describe("catalog: default SAN settings", () => {
         assert.deepEqual(DEFAULT_SAN_SETTINGS, { clusterDomain: "cluster.local", serviceCidr: "10.0.0.0/16", apiServerExtraSans: [] });
     });
 });
+
+describe("catalog: kubelet serving certificates (pki.kubeletServing)", () => {
+    const ISSUE = { etcdCa: "shared", serviceAccountKey: "apiserver", kubeletServing: "issue" } as const;
+    const kubeletRows = (rows: CertRow[]) => rows.filter((r) => r.rotation === "kubeletServer");
+
+    it("keep (the default): the table has no kubelet serving row; the nodes' own certificates are left alone", () => {
+        assert.deepEqual(kubeletRows(certificateCatalog()), []);
+        assert.deepEqual(certificateCatalog({ ...ISSUE, kubeletServing: "keep" }), certificateCatalog());
+    });
+
+    it("issue: one per-node row signed by the cluster CA, a serving certificate read by the kubelet at start", () => {
+        const rows = certificateCatalog(ISSUE);
+        assert.deepEqual(rows.slice(0, -1), certificateCatalog(), "the other rows as they were, the new one last");
+        const [row, ...others] = kubeletRows(rows);
+        assert.deepEqual(others, []);
+        assert.deepEqual(
+            [row!.id, row!.kind, row!.issuer, row!.placement, row!.commonName, row!.organization, row!.keyUsages, row!.extKeyUsages, row!.sans],
+            ["kubelet-server-{node}", "leaf", "kubernetes-ca", "perNode", "system:node:{node}", "system:nodes", ["digitalSignature", "keyEncipherment"], ["serverAuth"], "kubeletServer"],
+        );
+        assert.deepEqual(
+            row!.files.map((f) => `${f.name} ${f.content} ${f.nodes} ${f.readers.map((r) => `${r.service}:${r.via}:${r.reload}`).join(",")}`),
+            ["kubeletserver.crt cert owner kubelet:--tls-cert-file:restart", "kubeletserver.key key owner kubelet:--tls-private-key-file:restart"],
+        );
+        assert.ok(deriveCaTree(rows).find((n) => n.ca.id === "kubernetes-ca")!.leaves.includes(row!), "a Kubernetes-CA rotation re-issues it");
+    });
+
+    it("expands to one instance per node, masters and agents, each with its node's name and address, its files on that node only", () => {
+        const instances = expandInstances(certificateCatalog(ISSUE), inventory3x3());
+        const kubelet = instances.filter((i) => i.row.rotation === "kubeletServer");
+        assert.deepEqual(kubelet.map((i) => i.id), ALL.map((n) => `kubelet-server-${n}`));
+        inventory3x3().nodes.forEach((node, k) => {
+            const i = kubelet[k]!;
+            assert.deepEqual(
+                [i.owner?.name, i.commonName, i.organization, i.dnsNames, i.ipAddresses],
+                [node.name, `system:node:${node.name}`, "system:nodes", [node.name], [node.ip]],
+            );
+            assert.deepEqual(i.files.map((f) => `${f.path} ${f.nodeNames.join(",")}`), [`/etc/kubernetes/certs/kubeletserver.crt ${node.name}`, `/etc/kubernetes/certs/kubeletserver.key ${node.name}`]);
+        });
+        assert.deepEqual(
+            filesForNode(instances, AGENTS[1]!).map((f) => `${f.path.replace("/etc/kubernetes/certs/", "")} ${f.instance}`),
+            ["ca.crt kubernetes-ca", "apiserver.crt apiserver", "client.crt client", "client.key client", `kubeletserver.crt kubelet-server-${AGENTS[1]}`, `kubeletserver.key kubelet-server-${AGENTS[1]}`],
+        );
+        assert.equal(filesForNode(instances, MASTERS[0]!).length, 18 + 2);
+        // the rest of the expansion is the default one
+        const others = instances.filter((i) => i.row.rotation !== "kubeletServer");
+        assert.deepEqual(others, expandInstances(certificateCatalog(), inventory3x3()));
+    });
+
+    it("rejects per-node rows whose instances would share an id, use a master index or write files beyond their node", () => {
+        const base = certificateCatalog(ISSUE);
+        const row = base.at(-1)!;
+        const withRow = (patch: Partial<CertRow>) => [...base.slice(0, -1), { ...row, ...patch }];
+        assert.doesNotThrow(() => checkCatalog(base));
+        assert.throws(() => checkCatalog(withRow({ id: "kubelet-server" })), /kubelet-server: a perNode row's id must hold \{node\}/);
+        assert.throws(() => checkCatalog(withRow({ commonName: "kubelet{index}" })), /\{index\} in "kubelet\{index\}" has no value in a perNode row/);
+        assert.throws(() => checkCatalog(withRow({ placement: "cluster" })), /\{node\} in "kubelet-server-\{node\}" has no value in a cluster row/);
+        assert.throws(() => checkCatalog(withRow({ id: "etcd-x-{index}", placement: "perMaster" })), /\{node\} in "system:node:\{node\}" has no value in a perMaster row/);
+        assert.throws(() => checkCatalog(withRow({ files: row.files.map((f) => ({ ...f, nodes: "all" })) })), /file kubeletserver\.crt: "owner" placement is for per-master and per-node rows/);
+    });
+});

@@ -294,3 +294,50 @@ describe("components: adopting the cluster's CA", function () {
         );
     });
 });
+
+describe("components: kubelet serving certificates under mocks (pki.kubeletServing: issue)", function () {
+    const SERVER = (node: string) => `kubelet-server-${node}`;
+    let regs: Registration[];
+    let pki: Awaited<ReturnType<typeof runPki>>["pki"];
+    const named = (name: string) => regs.find((r) => r.name === name)!;
+
+    before(async () => {
+        ({ pki, registrations: regs } = await runPki(settingsOf({ kubeletServing: "issue" })));
+    });
+
+    it("one leaf per node, masters and agents, 4 tls resources each", () => {
+        const leaves = regs.filter((r) => r.type === "azs-cert-rotation:pki:LeafCertificate" && r.name.startsWith("kubelet-server-")).map((r) => r.name);
+        assert.deepEqual(leaves, inventory3x3().nodes.map((n) => SERVER(n.name)));
+        assert.equal(regs.filter((r) => r.custom).length, 40 + 6 * 4);
+    });
+
+    it("CN system:node:<node>, O system:nodes, the node's name and address, serverAuth, signed by the cluster CA", () => {
+        const csr = named(`${SERVER(AGENT0)}-csr`);
+        assert.deepEqual(csr.inputs.subject, { commonName: `system:node:${AGENT0}`, organization: "system:nodes" });
+        assert.deepEqual([csr.inputs.dnsNames, csr.inputs.ipAddresses], [[AGENT0], ["10.240.255.40"]]);
+        const cert = named(`${SERVER(AGENT0)}-cert`);
+        assert.deepEqual(cert.inputs.allowedUses, ["digital_signature", "key_encipherment", "server_auth"]);
+        assert.match(String(cert.inputs.caCertPem), /mock kubernetes-ca-cert /);
+        assert.deepEqual(named(`${SERVER(MASTER0)}-csr`).inputs.ipAddresses, ["10.240.255.5"]);
+    });
+
+    it("renewed like every leaf (1 year, 30 days ahead); its forced rotation is the Kubelet-Server generation", async () => {
+        const clock = named(`${SERVER(AGENT0)}-clock`);
+        assert.deepEqual([clock.inputs.validityPeriodHours, clock.inputs.earlyRenewalHours], [365 * 24, 30 * 24]);
+        assert.equal(clock.trigger, "Kubelet-Server#0 issuer=kubernetes-ca#0");
+        const forced = await runPki(settingsOf({ kubeletServing: "issue", rotation: { kubeletServer: 3 } }));
+        assert.equal(forced.registrations.find((r) => r.name === `${SERVER(AGENT0)}-clock`)!.trigger, "Kubelet-Server#3 issuer=kubernetes-ca#0");
+    });
+
+    it("each node receives its own pair only, the key as a secret", async () => {
+        const files = nodeFiles(pki, AGENT0).filter((f) => f.path.includes("kubeletserver"));
+        assert.deepEqual(files.map((f) => `${f.path}:${f.instance}:${f.secret}`), [
+            `/etc/kubernetes/certs/kubeletserver.crt:${SERVER(AGENT0)}:false`,
+            `/etc/kubernetes/certs/kubeletserver.key:${SERVER(AGENT0)}:true`,
+        ]);
+        assert.match(await promiseOf(files[0]!.content), new RegExp(`mock ${SERVER(AGENT0)}-cert `));
+        assert.equal(await pulumi.isSecret(files[1]!.content), true);
+        assert.match(await promiseOf(files[1]!.content), new RegExp(`mock ${SERVER(AGENT0)}-key `));
+        assert.deepEqual(nodeFiles(pki, MASTER0).filter((f) => f.path.includes("kubeletserver")).map((f) => f.instance), [SERVER(MASTER0), SERVER(MASTER0)]);
+    });
+});

@@ -234,4 +234,45 @@ describe("rotation: the components replace exactly what the plan says (engine si
     it("a renewal-lead change replaces nothing", async () => {
         assert.equal(await check({}, { validity: { leafRenewalDays: 20 } }), 0);
     });
+
+    it("kubelet serving certificates issued: Kubelet-Server, Kubernetes-CA, and the leaf rotations that leave them alone", async () => {
+        const issue: Raw = { kubeletServing: "issue" };
+        assert.equal(await check(issue, bump(issue, "kubeletServer")), 24);
+        assert.equal(await check(issue, bump(issue, "kubernetesCa")), 54);
+        assert.equal(await check(issue, bump(issue, "kubernetesLeaf")), 10);
+        assert.equal(await check({}, issue), 0, "turning it on creates, replaces nothing");
+    });
+});
+
+describe("rotation: kubelet serving certificates (pki.kubeletServing: issue)", () => {
+    const issue: Raw = { kubeletServing: "issue" };
+    const KUBELET_SERVERS = inventory3x3().nodes.map((n) => `kubelet-server-${n.name}`);
+
+    it("Kubelet-Server: one certificate per node, masters and agents — 24 resources, nothing else", () => {
+        const p = plan(issue, bump(issue, "kubeletServer"));
+        assert.deepEqual(ids(p), KUBELET_SERVERS);
+        assert.deepEqual(p.replaced.map((c) => c.rotation), KUBELET_SERVERS.map(() => "kubeletServer"));
+        assert.deepEqual(p.replaced[0]!.resources, leaf(KUBELET_SERVERS[0]!));
+        assert.deepEqual(p.replaced[0]!.reasons, ["forced rotation: Kubelet-Server#0 issuer=kubernetes-ca#0 → Kubelet-Server#1 issuer=kubernetes-ca#0"]);
+        assert.equal(p.resourceCount, 24);
+        assert.deepEqual([p.created, p.deleted], [[], []]);
+    });
+
+    it("Kubernetes-CA re-issues them with the other leaves it signs; the other types leave them alone", () => {
+        const p = plan(issue, bump(issue, "kubernetesCa"));
+        assert.deepEqual(ids(p), [...K8S_LEAVES, ...ETCD_LEAVES, ...KUBELET_SERVERS]);
+        assert.equal(p.resourceCount, 30 + 24);
+        for (const t of ["kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const) {
+            assert.ok(!ids(plan(issue, bump(issue, t))).some((id) => KUBELET_SERVERS.includes(id)), t);
+        }
+    });
+
+    it("turning it on creates 4 resources per node and replaces nothing; a new agent gets its own", () => {
+        const on = plan({}, issue);
+        assert.deepEqual([on.replaced, on.deleted, on.created.length], [[], [], 24]);
+        const inv = inventory3x3();
+        inv.nodes.push({ name: "k8s-agentpool1-31415926-3", role: "agent", ip: "10.240.255.43" });
+        const grown = plan(issue, issue, { inventoryAfter: inv });
+        assert.deepEqual([grown.replaced, grown.created], [[], leaf("kubelet-server-k8s-agentpool1-31415926-3")]);
+    });
 });

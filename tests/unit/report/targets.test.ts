@@ -72,6 +72,14 @@ describe("report: the files it reads, and the stack it reads them for", () => {
             assert.ok(!agent.some((x) => x.path.startsWith("/home/")), "no admin kubeconfig on an agent");
         });
 
+        it("with pki.kubeletServing: issue, the node's kubeletserver.crt is the catalog's: expected, with its key and source, read once", () => {
+            const catalog = catalogOf(AGENT0, { ...DEFAULT_CATALOG_OPTIONS, kubeletServing: "issue" });
+            assert.deepEqual(catalog.at(-1), { path: `${C}/kubeletserver.crt`, kind: "certificate", key: `${C}/kubeletserver.key`, expected: true, source: `kubelet-server-${AGENT0}` });
+            const t = targetsFor({ node: AGENT0, role: "agent", adminUser: "azureuser", catalog });
+            assert.deepEqual(t.filter((x) => x.path === `${C}/kubeletserver.crt`).map((x) => x.expected), [true]);
+            assert.deepEqual(t.filter((x) => !x.expected).map((x) => x.path), NODE_EXTRAS.slice(1).map((x) => x.path));
+        });
+
         it("scriptArgs: KIND PATH KEY per file, - for no key, a pem naming itself", () => {
             const t = targetsFor({ node: AGENT0, role: "agent", adminUser: "azureuser", catalog: catalogOf(AGENT0) });
             const args = scriptArgs(t);

@@ -181,3 +181,39 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         assert.doesNotMatch(lines[0]!, /before the restart/, "no restart, so no before-restart words");
     });
 });
+
+describe("rollout plan: kubelet serving certificates (pki.kubeletServing: issue)", () => {
+    const issued = (extra: Partial<PlanInput> = {}) =>
+        planInput(undefined, { instances: expandInstances(certificateCatalog({ etcdCa: "shared", serviceAccountKey: "apiserver", kubeletServing: "issue" }), inventory3x3()), ...extra });
+    const serverOf = (node: string) => `kubelet-server-${node}`;
+    const PAIR = ["/etc/kubernetes/certs/kubeletserver.crt", "/etc/kubernetes/certs/kubeletserver.key"];
+
+    it("each node's kubelet step installs its own pair (the key secret) and restarts the kubelet when it changes; the other steps are as without it", () => {
+        const steps = planRollout(issued());
+        const without = planRollout(planInput());
+        assert.deepEqual(steps.map((s) => s.id), without.map((s) => s.id));
+        for (const step of steps) {
+            const pair = step.installs.filter((f) => PAIR.includes(f.path));
+            const rest = { ...step, installs: step.installs.filter((f) => !PAIR.includes(f.path)), watches: step.watches.filter((p) => !PAIR.includes(p)) };
+            if (step.kind !== "kubelet") {
+                assert.deepEqual(step, without.find((s) => s.id === step.id), step.id);
+                continue;
+            }
+            assert.deepEqual(pair, [
+                { path: PAIR[0], source: serverOf(step.node), secret: false, restarts: ["kubelet"] },
+                { path: PAIR[1], source: serverOf(step.node), secret: true, restarts: ["kubelet"] },
+            ], step.id);
+            assert.deepEqual(step.restartTriggers.kubelet!.slice(-2), PAIR, step.id);
+            const before = without.find((s) => s.id === step.id)!;
+            assert.deepEqual({ ...rest, restartTriggers: { kubelet: step.restartTriggers.kubelet!.slice(0, -2) } }, before, step.id);
+        }
+    });
+
+    it("Kubelet-Server: exactly the kubelet steps of the nodes whose certificate changed run, each restarting its kubelet", () => {
+        const one = planRollout(issued({ changed: new Set([serverOf(A[1]!)]) }));
+        assert.deepEqual(restartsOf(one), { [`kubelet/${A[1]}`]: ["kubelet"] });
+        const all = planRollout(issued({ changed: new Set([...M, ...A].map(serverOf)) }));
+        assert.deepEqual(restartsOf(all), Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])));
+        assert.match(describeRollout(one)[0]!, /k8s-agentpool1-31415926-1 kubelet: install .*kubeletserver\.crt, kubeletserver\.key; restart kubelet if .*kubeletserver\.crt, kubeletserver\.key changed/);
+    });
+});
