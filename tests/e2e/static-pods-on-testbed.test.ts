@@ -3,7 +3,9 @@
 // pods. (1) A takeover re-issues every leaf: each static pod's container is replaced (a new
 // container id, started by the kubelet after the step stopped the old one), each apiserver serves
 // the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged.
-// (2) A static-pod apiserver that cannot start with its new files is rolled back.
+// (2) A static-pod apiserver that cannot start with its new files is rolled back. (3) With
+// pki.kubeletServing: issue each master's real kubelet serves a certificate for its node from the
+// cluster CA, and forcing the Kubelet-Server rotation replaces it.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -11,6 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
+import { setObjectConfig } from "../../testbed/harness/workspace";
 import { stepParams } from "../../components/rollout/stepParams";
 import { assertEngineWithPlugin, filesWithPemPrivateKeys } from "./support/engine";
 import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
@@ -105,5 +108,33 @@ describe("static-pod masters on the testbed: a real kubelet restarts the control
         assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
         const ready = await waitForReady(m.name, nodes.map((n) => n.name), 120_000);
         assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
+    });
+
+    it("(3) pki.kubeletServing issue: each master's real kubelet serves a certificate for its node from the cluster CA; forcing the Kubelet-Server rotation replaces it; 0 failed requests", async () => {
+        /** Subject and issuer CNs and fingerprint of the certificate a master's kubelet serves on :10250. */
+        const served = (m: TestbedNode) => {
+            const pem = execFileSync("sh", ["-c", `openssl s_client -connect ${m.ip}:10250 </dev/null 2>/dev/null | openssl x509`], { encoding: "utf8", timeout: 20_000 });
+            const cn = (which: string) => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
+            return { subject: cn("subject"), issuer: cn("issuer"), fingerprint: fingerprint(pem) };
+        };
+        for (const m of masters) assert.equal(served(m).issuer, m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
+        const upWith = async (pki: Record<string, unknown>, what: string) => {
+            await setObjectConfig(stack, "azs-cert-rotation:pki", pki);
+            const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+            console.log(`      ${what}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+            assert.equal(result.summary.result, "succeeded");
+            assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+            assert.deepEqual(await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000), nodes.map((n) => n.name).sort(), "every Node Ready");
+            return Object.fromEntries(masters.map((m) => [m.name, served(m)]));
+        };
+        const issued = await upWith({ kubeletServing: "issue" }, "kubeletServing issue");
+        for (const m of masters) assert.deepEqual([issued[m.name]!.subject, issued[m.name]!.issuer], [`system:node:${m.name}`, "ca"], `${m.name}: its kubelet serves the program's certificate`);
+        const rotated = await upWith({ kubeletServing: "issue", rotation: { kubeletServer: 1 } }, "Kubelet-Server rotation");
+        for (const m of masters) {
+            assert.equal(rotated[m.name]!.subject, `system:node:${m.name}`);
+            assert.notEqual(rotated[m.name]!.fingerprint, issued[m.name]!.fingerprint, `${m.name}: a new serving certificate`);
+        }
+        assert.deepEqual(filesWithPemPrivateKeys(run!.backend.dir), []);
+        assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
     });
 });
