@@ -97,14 +97,14 @@ export function inVm(node: string, command: string[]): string {
 }
 
 /**
- * Copies every VM's service logs and rotation log out of the testbed before it is taken down, so a
+ * Copies every VM's service logs, rotation log and static pods' logs out of the testbed before it is taken down, so a
  * failed run can be read afterwards; returns the directory.
  */
 export function saveNodeLogs(label: string): string {
     const dest = path.join(os.tmpdir(), "azs-e2e-logs", `${label}-${new Date().toISOString().replace(/[:.]/g, "")}`);
     const vms = path.join(TESTBED_STATE, "vms");
     for (const node of fs.existsSync(vms) ? fs.readdirSync(vms) : []) {
-        for (const [from, to] of [["logs", "services"], ["root/var-log-azure", "azure"]]) {
+        for (const [from, to] of [["logs", "services"], ["root/var-log-azure", "azure"], ["root/var-log-pods", "pods"]]) {
             const src = path.join(vms, node, from);
             if (fs.existsSync(src)) fs.cpSync(src, path.join(dest, node, to), { recursive: true });
         }
