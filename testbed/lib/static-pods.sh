@@ -99,7 +99,7 @@ EOF
 
 # The kubelet's flags as AKS Engine writes them to /etc/default/kubelet, with the testbed's cgroup
 # root and the container runtime's socket.
-kubelet_flags() { # NAME IP
+kubelet_flags() { # IP
   cat <<EOF
 --kubeconfig=/var/lib/kubelet/kubeconfig
 --config=/var/lib/kubelet/config.yaml
@@ -113,7 +113,7 @@ kubelet_flags() { # NAME IP
 --cluster-dns=10.0.0.10
 --cluster-domain=cluster.local
 --container-runtime-endpoint=unix:///run/containerd/containerd.sock
---node-ip=$2
+--node-ip=$1
 --max-pods=30
 --node-labels=kubernetes.azure.com/role=master,node.kubernetes.io/exclude-from-external-load-balancers=true
 --register-with-taints=node-role.kubernetes.io/master=true:NoSchedule
@@ -166,7 +166,7 @@ EOF
   while read -r n ref _; do
     imports+="ctr -n k8s.io images ls -q | grep -xF $ref >/dev/null || ctr -n k8s.io images import $TB_STATE/images/$n.tar >/dev/null"$'\n'
   done < <(static_pod_images)
-  flags=$(kubelet_flags "$name" "$ip" | tr '\n' ' ')
+  flags=$(kubelet_flags "$ip" | tr '\n' ' ')
   printf 'KUBELET_FLAGS=%q\n' "${flags% }" >"$r/etc-default/kubelet"
   kubelet_config "$name" >"$r/var-lib-kubelet/config.yaml"
   service "$d" kubelet <<EOF

@@ -23,7 +23,7 @@ import { activityOf, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, se
 const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
 /** The running container of each control-plane static pod on a master (crictl, as the kubelet's runtime sees it). */
-export function staticPodContainers(node: string): Record<string, string> {
+function staticPodContainers(node: string): Record<string, string> {
     const ids: Record<string, string> = {};
     for (const name of CONTROL_PLANE) ids[name] = inVm(node, ["crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock", "ps", "-q", "--state", "running", "--name", `^${name}$`]).trim();
     return ids;
