@@ -63,11 +63,11 @@ rotate_main() {
 
 # restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
 # systemctl; a static pod by stopping its container, which the kubelet starts again from
-# /etc/kubernetes/manifests. Records the instance it replaced and when (INSTANCE_BEFORE,
+# /etc/kubernetes/manifests (its exited containers and its sandbox go too: see below). Records the instance it replaced and when (INSTANCE_BEFORE,
 # RESTARTED_AT) for the gates; returns non-zero with RESTART_FAILURE set when the restart failed.
 declare -A INSTANCE_BEFORE=() RESTARTED_AT=()
 restart_service() {
-  local svc=$1 manager ids rc=0
+  local svc=$1 manager ids sandboxes rc=0
   RESTART_FAILURE=""
   manager=$(manager_of "$svc") || { RESTART_FAILURE="$svc: the step does not declare how it runs"; return 1; }
   # shellcheck disable=SC2034 # read by gates.sh's restarted_instance_is
@@ -77,16 +77,23 @@ restart_service() {
     systemd) timeout 120 systemctl restart "$svc" || rc=$? ;;
     staticPod)
       if command -v crictl >/dev/null; then
+        sandboxes=$(crictl ps -a --name "^$svc\$" -o json 2>/dev/null | jq -r '[.containers[].podSandboxId] | unique | .[]' 2>/dev/null || true)
         ids=$(crictl ps -q --name "^$svc\$" 2>/dev/null || true)
         # --timeout: without it containerd SIGKILLs at once (no graceful shutdown of the apiserver)
         if [[ -n $ids ]]; then timeout 60 crictl stop --timeout 30 $ids >/dev/null || rc=$?; fi
         # The kubelet waits before starting a container that exited again within 10 minutes
         # (CrashLoopBackOff: 10 s, doubling to 5 min), judged from the exited container's status: a
         # phase soon after another, a rollback or a crash loop would wait for it. With the exited
-        # containers removed it starts a new one at its next sync.
+        # containers removed it starts a new one at its next sync of the pod. A removal does not
+        # make it sync, and a pod in back-off (a crash loop) is synced only when its back-off
+        # ends: stopping the pod's sandbox, once none of its containers runs, makes it sync at once
+        # and create the pod anew.
         if ((rc == 0)); then
           ids=$(crictl ps -a -q --state exited --name "^$svc\$" 2>/dev/null || true)
           if [[ -n $ids ]]; then timeout 30 crictl rm $ids >/dev/null 2>&1 || true; fi
+          if [[ -n $sandboxes && -z $(crictl ps -q --name "^$svc\$" 2>/dev/null || true) ]]; then
+            timeout 30 crictl stopp $sandboxes >/dev/null 2>&1 || true
+          fi
         fi
       else
         ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
