@@ -1,10 +1,15 @@
 // Benchmark: ways to restart a static pod under a real kubelet (testbed/up --control-plane
 // static-pods), each on its own master's kube-apiserver (the kubelet's crash-loop back-off is per
-// pod: one method's restarts must not slow the next), --runs times in a row:
+// pod: one method's restarts must not slow the next):
 //   stop:      `crictl stop` its container; the kubelet starts a new one;
-//   stop+rm:   the same, then `crictl rm` its exited containers (the product's way: rotate.sh);
+//   stop+rm:   the same, then `crictl rm` its exited containers;
+//   product:   the product's own restart (rotate.sh restart_service, run from the repository's
+//              scripts): stop, remove the exited containers, stop the pod's sandbox;
 //   manifest:  move its manifest out of /etc/kubernetes/manifests until the kubelet has stopped the
 //              pod, then back (kubeadm's documented way).
+// Two scenarios: --runs restarts in a row of a healthy pod (every method), and two restarts of a
+// pod that is crash-looping (its container stopped three times in a row, so the kubelet holds it
+// in back-off with no container running; stop+rm and product, as a rollback meets it).
 // Prints per method the median and the slowest seconds from the action to a new running container
 // and to /readyz answering 200 "ok", and how often the new container was not there within 120 s.
 //   bench/static-pod-restart.ts [--runs N] [--reuse-testbed]
@@ -35,55 +40,116 @@ async function until(start: number, check: () => boolean): Promise<number | unde
     return undefined;
 }
 
-const METHODS: Record<string, (master: string, old: string) => Promise<void>> = {
-    stop: async (master, old) => {
-        inMaster(master, `crictl stop --timeout 30 ${old} >/dev/null`);
+const SCRIPTS = path.join(REPO_ROOT, "components", "rollout", "scripts");
+/** rotate.sh's restart_service for kube-apiserver, from this repository's scripts (rotate.sh without its last line, which runs a step). */
+function productRestart(master: string): void {
+    const rotate = fs.readFileSync(path.join(SCRIPTS, "rotate.sh"), "utf8").trimEnd().split("\n").slice(0, -1).join("\n");
+    const script = [fs.readFileSync(path.join(SCRIPTS, "lib.sh"), "utf8"), fs.readFileSync(path.join(SCRIPTS, "gates.sh"), "utf8"), rotate, 'log() { :; }\nPARAM[services]="kube-apiserver=staticPod"\nrestart_service kube-apiserver || { echo "$RESTART_FAILURE" >&2; exit 1; }\n'].join("\n");
+    const pid = fs.readFileSync(path.join(TESTBED_STATE, "vms", master, "init.pid"), "utf8").trim();
+    execFileSync("nsenter", ["-t", pid, "-m", "-u", "-n", "--", "bash", "-s"], { input: script, encoding: "utf8", timeout: 90_000 });
+}
+const STOP_RUNNING = "ids=$(crictl ps -q --name '^kube-apiserver$'); if [ -n \"$ids\" ]; then crictl stop --timeout 30 $ids >/dev/null; fi";
+
+const METHODS: Record<string, (master: string) => Promise<void>> = {
+    stop: async (master) => {
+        inMaster(master, STOP_RUNNING);
     },
-    "stop+rm": async (master, old) => {
-        inMaster(master, `crictl stop --timeout 30 ${old} >/dev/null && ids=$(crictl ps -a -q --state exited --name '^kube-apiserver$') && crictl rm $ids >/dev/null`);
+    "stop+rm": async (master) => {
+        inMaster(master, `${STOP_RUNNING} && ids=$(crictl ps -a -q --state exited --name '^kube-apiserver$') && if [ -n "$ids" ]; then crictl rm $ids >/dev/null; fi`);
     },
+    product: async (master) => productRestart(master),
     manifest: async (master) => {
         inMaster(master, `mv ${MANIFEST} ${PARKED}`);
         await until(Date.now(), () => runningContainer(master) === "");
         inMaster(master, `mv ${PARKED} ${MANIFEST}`);
     },
 };
+const CRASH_LOOP_METHODS = ["stop+rm", "product"];
+
+/** The kubelet's "back-off … restarting failed container=kube-apiserver" lines so far (its log, as the testbed's supervisor keeps it). */
+function backOffLines(master: string): number {
+    const log = fs.readFileSync(path.join(TESTBED_STATE, "vms", master, "logs", "kubelet.log"), "utf8");
+    return log.split("\n").filter((line) => line.includes("CrashLoopBackOff") && line.includes("container=kube-apiserver ")).length;
+}
+
+/**
+ * Puts the master's apiserver into the kubelet's back-off with no container running: three stops
+ * in a row, each after the kubelet started the next container, and then until the kubelet has
+ * logged that it holds the pod back (a removal before it noticed the exit would not find it in
+ * back-off).
+ */
+async function crashLoop(master: string): Promise<void> {
+    for (let stop = 0; stop < 3; stop++) {
+        const old = runningContainer(master);
+        if (stop > 0 && old === "") throw new Error(`${master}: no kube-apiserver container to stop`);
+        const backOffs = backOffLines(master);
+        inMaster(master, STOP_RUNNING);
+        if (stop < 2 && (await until(Date.now(), () => ![old, ""].includes(runningContainer(master)))) === undefined) throw new Error(`${master}: the kubelet started no new container after stop ${stop + 1}`);
+        if (stop === 2 && (await until(Date.now(), () => backOffLines(master) > backOffs)) === undefined) throw new Error(`${master}: the kubelet logged no back-off after the third stop`);
+    }
+}
+
+interface Timing {
+    toNew?: number;
+    toReady?: number;
+}
+
+/** Restarts the master's apiserver by `method` and times it: seconds to a new running container and to /readyz 200 (undefined when not within 120 s). */
+async function timeRestart(master: string, ip: string, method: string): Promise<Timing> {
+    const old = runningContainer(master);
+    const start = Date.now();
+    await METHODS[method]!(master);
+    const fresh = await until(start, () => ![old, ""].includes(runningContainer(master)));
+    const ready = fresh === undefined ? undefined : await until(start, () => readyz(master, ip));
+    return { toNew: fresh === undefined ? undefined : fresh / 1000, toReady: ready === undefined ? undefined : ready / 1000 };
+}
+
+function printRow(method: string, master: string, timings: Timing[]): void {
+    const done = timings.filter((t) => t.toNew !== undefined && t.toReady !== undefined);
+    const both = (v: number[]) => (v.length === 0 ? "-" : `${median(v).toFixed(1)}, ${Math.max(...v).toFixed(1)}`);
+    console.log(`  ${method.padEnd(9)} ${master.padEnd(22)} ${both(done.map((t) => t.toNew!)).padEnd(30)} ${both(done.map((t) => t.toReady!)).padEnd(28)} ${timings.length - done.length}/${timings.length}`);
+}
+
+const header = () => console.log(`  ${"method".padEnd(9)} ${"master".padEnd(22)} ${"new container: median, max s".padEnd(30)} ${"/readyz 200: median, max s".padEnd(28)} timed out`);
 
 async function main(): Promise<void> {
     const runs = intOption("runs", 5, 1, 20);
+    const needed = Object.keys(METHODS).length + CRASH_LOOP_METHODS.length;
     const testbed = (cmd: string, args: string[] = []) => execFileSync(path.join(REPO_ROOT, "testbed", cmd), args, { stdio: "inherit" });
     if (!process.argv.includes("--reuse-testbed")) testbed("down");
-    testbed("up", ["--control-plane", "static-pods"]);
+    testbed("up", ["--control-plane", "static-pods", "--masters", String(needed)]);
     const onMasters = masters();
-    if (onMasters.length < Object.keys(METHODS).length) throw new Error(`one master per method: ${Object.keys(METHODS).length} needed`);
-    console.log(`\nrestarting a master's kube-apiserver static pod, ${runs} runs in a row per method, one master per method`);
-    console.log(`  ${"method".padEnd(9)} ${"master".padEnd(22)} ${"new container: median, max s".padEnd(30)} ${"/readyz 200: median, max s".padEnd(28)} timed out`);
+    if (onMasters.length < needed) throw new Error(`one master per method and scenario: ${needed} needed`);
+    const ready = async (master: string, ip: string, what: string) => {
+        if (!runningContainer(master) || (await until(Date.now(), () => readyz(master, ip))) === undefined) throw new Error(`${master}: kube-apiserver not running and ready ${what}`);
+    };
     const parked: string[] = [];
     try {
-        for (const [i, [method, restart]] of Object.entries(METHODS).entries()) {
+        console.log(`\nrestarting a master's kube-apiserver static pod, ${runs} runs in a row per method, one master per method`);
+        header();
+        for (const [i, method] of Object.keys(METHODS).entries()) {
             const { name: master, ip } = onMasters[i]!;
             parked.push(master);
-            const toNew: number[] = [];
-            const toReady: number[] = [];
-            let timedOut = 0;
+            const timings: Timing[] = [];
             for (let run = 0; run < runs; run++) {
-                const old = runningContainer(master);
-                if (!old || (await until(Date.now(), () => readyz(master, ip))) === undefined) throw new Error(`${master}: kube-apiserver not running and ready before run ${run + 1}`);
-                const start = Date.now();
-                await restart(master, old);
-                const fresh = await until(start, () => {
-                    const now = runningContainer(master);
-                    return now !== "" && now !== old;
-                });
-                const ready = fresh === undefined ? undefined : await until(start, () => readyz(master, ip));
-                if (fresh === undefined || ready === undefined) timedOut++;
-                else {
-                    toNew.push(fresh / 1000);
-                    toReady.push(ready / 1000);
-                }
+                await ready(master, ip, `before run ${run + 1}`);
+                timings.push(await timeRestart(master, ip, method));
             }
-            const both = (v: number[]) => `${median(v).toFixed(1)}, ${Math.max(...v).toFixed(1)}`;
-            console.log(`  ${method.padEnd(9)} ${master.padEnd(22)} ${both(toNew).padEnd(30)} ${both(toReady).padEnd(28)} ${timedOut}/${runs}`);
+            printRow(method, master, timings);
+        }
+        // the back-off doubles with every crash loop made within 10 minutes: a third run would wait 5 minutes to start
+        const crashRuns = Math.min(runs, 2);
+        console.log(`\nrestarting a crash-looping kube-apiserver (the kubelet holds it in back-off, no container running), ${crashRuns} runs per method, one master per method`);
+        header();
+        for (const [i, method] of CRASH_LOOP_METHODS.entries()) {
+            const { name: master, ip } = onMasters[Object.keys(METHODS).length + i]!;
+            const timings: Timing[] = [];
+            for (let run = 0; run < crashRuns; run++) {
+                await ready(master, ip, `before run ${run + 1}`);
+                await crashLoop(master);
+                timings.push(await timeRestart(master, ip, method));
+            }
+            printRow(method, master, timings);
         }
     } finally {
         for (const master of parked) if (inMaster(master, `test -e ${PARKED} && echo parked || true`).trim() === "parked") inMaster(master, `mv ${PARKED} ${MANIFEST}`);
