@@ -59,7 +59,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const master = (kind: string) => steps.find((s) => s.id === `${kind}/${M[1]}`)!.installs.map((f) => f.path.split("/").pop()).sort();
         assert.deepEqual(master("etcd"), ["ca.crt", "etcdpeer1.crt", "etcdpeer1.key", "etcdserver.crt", "etcdserver.key"]);
         assert.deepEqual(master("apiserver"), ["apiserver.crt", "apiserver.key", "client.crt", "client.key", "etcdclient.crt", "etcdclient.key", "proxy-ca.crt", "proxy-ca.key", "proxy.crt", "proxy.key"]);
-        assert.deepEqual(master("controlPlane"), ["ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
+        assert.deepEqual(master("controlPlane"), ["ca-signing.crt", "ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
         assert.deepEqual(master("kubelet"), []);
         // an agent's apiserver.crt has no reader there: it travels with the agent's only step
         const agent = steps.find((s) => s.id === `kubelet/${A[0]}`)!;
@@ -165,7 +165,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const withoutKubelet = { ...AKS_ENGINE_SERVICES.master, kubelet: "none", "kube-proxy": "none" } as const;
         const steps = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: withoutKubelet } : n)) });
         assert.equal(steps.filter((s) => s.kind === "kubelet" && M.includes(s.node)).length, 0);
-        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 19);
+        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 20);
     });
 
     it("grows linearly: 5 masters + 200 agents is 4 steps per master and one per agent", () => {
