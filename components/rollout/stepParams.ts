@@ -5,7 +5,7 @@ import { managerWords, NODE_SERVICES } from "../nodeModel";
 import { CERTS_DIR, KUBELET_ROTATED_CLIENT } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
-import { PlanNode, restartedOn } from "./plan";
+import { FlagEdit, PlanNode, restartedOn } from "./plan";
 import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
 
 /** A node as the parameters need it: the plan's view of it and its address. */
@@ -30,7 +30,7 @@ function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"):
 }
 
 /** Every parameter but the step-specific ones (services, dispatch), for one node. */
-function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder"> {
+function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder" | "flag_edits"> {
     const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
     return {
         node_name: node.name,
@@ -59,10 +59,11 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
 const pick = (values: Partial<Record<StepParam, string>>, names: readonly StepParam[]): Record<string, string> =>
     Object.fromEntries(names.map((n) => [n, values[n] ?? ""]));
 
-/** The parameters of a step of this kind on this node. */
-export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind): Record<string, string> {
+/** The parameters of a step of this kind on this node, with the flags it points at files (the plan step's flagEdits). */
+export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
     const services = managerWords(restartedOn(node.services, STEP_REGISTRY[kind].services), node.services);
-    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services }, paramsOf(kind));
+    const flag_edits = flagEdits.map((e) => [e.service, e.file, e.flag, e.value].join(",")).join(" ");
+    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services, flag_edits }, paramsOf(kind));
 }
 
 /** The preflight's parameters on this node: every service with its manager, to check against the node. */

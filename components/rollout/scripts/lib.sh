@@ -97,6 +97,10 @@ pending_remove() {
   for s in "$@"; do sed -i "/^${s}\$/d" "$PENDING_FILE"; done
 }
 
+# swap_tmp_prefix DEST: how the temporary files of DEST's swap begin: hidden, as the kubelet runs
+# every other file of /etc/kubernetes/manifests as a static pod.
+swap_tmp_prefix() { printf '%s/.%s.rotate.' "$(dirname "$1")" "$(basename "$1")"; }
+
 # prepare_file SRC DEST MODE: writes SRC's content next to DEST (same directory, DEST's owner or
 # the directory's, MODE) and prints the temporary path; rename it over DEST to swap atomically.
 prepare_file() {
@@ -104,7 +108,7 @@ prepare_file() {
   mkdir -p "$(dirname "$dest")"
   # a new file belongs to the directory's owner (the admin user's ~/.kube/config)
   if [[ -e $dest ]]; then owner=$(stat -c %U:%G "$dest"); else owner=$(stat -c %U:%G "$(dirname "$dest")"); fi
-  tmp=$(mktemp "$dest.rotate.XXXXXX")
+  tmp=$(mktemp "$(swap_tmp_prefix "$dest")XXXXXX")
   cat "$src" >"$tmp"
   chmod "$mode" "$tmp"
   chown "$owner" "$tmp"
@@ -159,7 +163,7 @@ recover_interrupted() {
   if [[ -f $backup/.changed ]]; then
     restore_backup "$backup"
     # the swap's temporary files, when it died while preparing them
-    while IFS= read -r rel; do rm -f "$ROOT$rel".rotate.??????; done <"$backup/.changed"
+    while IFS= read -r rel; do rm -f "$(swap_tmp_prefix "$ROOT$rel")"??????; done <"$backup/.changed"
     log "step $step was interrupted after its files moved: restored its previous files from $backup; its services restart when it runs again"
   fi
   activity Failed "interrupted; its previous files were restored by $STEP_ID" "$step"

@@ -22,6 +22,7 @@ rotate_main() {
 
   read_input "$STAGE"
   check_dispatch
+  stage_flag_edits "$STAGE"
   # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
@@ -126,6 +127,34 @@ record_exit() {
   local rc=$?
   rm -rf "${STAGE:-}"
   ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"
+}
+
+# stage_flag_edits STAGE: per PARAM[flag_edits] word SERVICE,FILE,--FLAG,VALUE, stages a copy of
+# the service's flag file (a static pod's manifest, a unit's environment file) whose --FLAG=
+# arguments are set to VALUE; install_changed then installs it like the input's files (backed up,
+# journaled, swapped, restored by a rollback), restarting SERVICE when it changed. A missing file
+# or flag stops the step before anything changed.
+stage_flag_edits() {
+  local stage=$1 edit service file flag value dest staged token
+  for edit in ${PARAM[flag_edits]:-}; do
+    IFS=, read -r service file flag value <<<"$edit"
+    [[ $flag =~ ^--[a-z0-9-]+$ && $value =~ ^[A-Za-z0-9._/:-]+$ && $file == /* ]] || die "bad flag edit in the input: $edit"
+    dest=$ROOT$file
+    staged=$(staged_path "$stage" "$dest")
+    # a second flag of the same file edits the copy staged for the first
+    if [[ -z ${STAGED_RESTARTS[$dest]+x} ]]; then
+      [[ -f $dest ]] || die "$service: $file, where its flags are, is missing: cannot set $flag=$value; nothing was changed"
+      mkdir -p "$(dirname "$staged")"
+      cat "$dest" >"$staged"
+      chmod "$(stat -c %a "$dest")" "$staged"
+      STAGED_FILES+=("$dest")
+      STAGED_RESTARTS[$dest]=$service
+    fi
+    # the exact argument: at a line's start or after a blank or a quote (`- "--flag=…"`, `- --flag=…`, FLAGS="… --flag=…")
+    token="(^|[[:space:]\"'])$flag="
+    grep -qE -- "$token" "$staged" || die "$service: $file has no $flag= argument to set to $value; nothing was changed"
+    sed -i -E "s#${token}[^[:space:]\"']*#\\1$flag=$value#g" "$staged"
+  done
 }
 
 # verify_staged STAGE: every certificate parses and is within its validity, every key matches its

@@ -103,6 +103,20 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         });
     });
 
+    it("the controller-manager's signing flag: its controlPlane step installs ca-signing.crt and points --cluster-signing-cert-file at it where the node model says its flags are, and says so", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["kubernetes-ca"]) }));
+        const edit = (file: string) => [{ service: "kube-controller-manager", flag: "--cluster-signing-cert-file", value: "/etc/kubernetes/certs/ca-signing.crt", file }];
+        for (const s of steps) assert.deepEqual(s.flagEdits, s.kind === "controlPlane" ? edit("/etc/kubernetes/manifests/kube-controller-manager.yaml") : [], s.id);
+        assert.match(
+            describeRollout(steps).find((l) => l.includes(`${M[0]} controlPlane`))!,
+            /install ca\.key, ca-signing\.crt, .*; set kube-controller-manager --cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt in \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml \(restarts it if that changed\); restart kube-controller-manager if ca\.crt, ca\.key, ca-signing\.crt/,
+        );
+        // the processes layout: the controller-manager a systemd unit, its flags in an environment file
+        const input = planInput();
+        const systemd = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: { ...n.services, "kube-controller-manager": "systemd" as const } } : n)) });
+        assert.deepEqual(systemd.find((s) => s.id === `controlPlane/${M[0]}`)!.flagEdits, edit("/etc/default/kube-controller-manager"));
+    });
+
     it("nothing changed: no step runs", () => {
         assert.deepEqual(running(planRollout(planInput(undefined, { changed: new Set() }))), []);
     });
