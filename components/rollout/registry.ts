@@ -21,6 +21,7 @@ export const STEP_PARAMS = {
     lb_probe_sources: "addresses the load balancer probes from (refused while drained)",
     certs_dir: "the directory of the cluster's certificates (the preflight checks it exists)",
     ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
+    cert_keys: "CERT=KEY words: certificates whose private key is not named after them (a staged certificate must match its key)",
     backups_kept: "how many backups a node keeps (the newest)",
     flag_edits: "flags the step points at files: SERVICE,FLAG_FILE,--FLAG,VALUE words (the flag file is installed with the step's files)",
     etcd_members: "addresses of every etcd member",
@@ -40,7 +41,7 @@ export const STEP_PARAMS = {
 export type StepParam = keyof typeof STEP_PARAMS;
 
 /** Read by rotate.sh and lib.sh in every step. */
-export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "backups_kept", "flag_edits"];
+export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "cert_keys", "backups_kept", "flag_edits"];
 
 /** Read by lock.sh. */
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];

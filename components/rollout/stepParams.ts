@@ -29,6 +29,13 @@ function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"):
     return file.path;
 }
 
+/** CERT=KEY for each certificate file of an instance whose key file is not named after it (ca-signing.crt: ca.key). */
+function certsKeyedOtherwise(instance: CertInstance): string[] {
+    const key = instance.files.find((f) => f.content === "key");
+    if (!key) return [];
+    return instance.files.filter((f) => (f.content === "cert" || f.content === "activeCert") && f.path !== key.path.replace(/\.key$/, ".crt")).map((f) => `${f.path}=${key.path}`);
+}
+
 /** Every parameter but the step-specific ones (services, dispatch), for one node. */
 function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder" | "flag_edits"> {
     const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
@@ -41,6 +48,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         certs_dir: CERTS_DIR,
         backups_kept: String(ctx.backupsKept),
         ca_certs: ctx.instances.filter((i) => i.row.kind === "ca").map((i) => path(i.id)).join(" "),
+        cert_keys: ctx.instances.flatMap(certsKeyedOtherwise).join(" "),
         etcd_members: ctx.masters.map((m) => m.ip).join(" "),
         etcd_ca: path(ctx.etcdCaId),
         etcd_server_cert: path("etcd-server"),

@@ -161,7 +161,7 @@ stage_flag_edits() {
 # certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
 # the node has changed when this fails.
 verify_staged() {
-  local stage=$1 dest staged key key_pub trust cert_pub
+  local stage=$1 dest staged key key_dest key_pub trust cert_pub
   trust=$(mktemp)
   for dest in ${PARAM[ca_certs]}; do
     dest=$ROOT$dest
@@ -179,7 +179,8 @@ verify_staged() {
           die "$dest: not signed by any of the cluster's CAs; nothing was changed"
         fi
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
-        key=${dest%.crt}.key
+        key_dest=$(key_of "$dest")
+        key=$key_dest
         if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
         # a CA bundle matches its key when any generation in it does (during a CA rotation the key
         # may be installed by a later step than the bundle)
@@ -187,7 +188,7 @@ verify_staged() {
         if [[ -f $key ]]; then
           key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
           if [[ -z $key_pub ]] || ! pem_lines <<<"$cert_pub" | grep -qxF "$key_pub"; then
-            die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
+            die "$dest does not match the private key $key_dest; nothing was changed"
           fi
         fi
         ;;
@@ -195,6 +196,16 @@ verify_staged() {
     esac
   done
   rm -f "$trust"
+}
+
+# key_of DEST: the private key of the certificate DEST: named after it, unless PARAM[cert_keys] names
+# another (ca-signing.crt: ca.key).
+key_of() {
+  local pair
+  for pair in ${PARAM[cert_keys]:-}; do
+    [[ $ROOT${pair%%=*} == "$1" ]] && { printf '%s' "$ROOT${pair#*=}"; return 0; }
+  done
+  printf '%s' "${1%.crt}.key"
 }
 
 is_ca_cert() { [[ " ${PARAM[ca_certs]} " == *" ${1#"$ROOT"} "* ]]; } # DEST

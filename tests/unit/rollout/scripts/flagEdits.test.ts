@@ -3,13 +3,14 @@
 // flag file — a static pod's manifest in either of AKS Engine's forms, or a unit's environment
 // file — is installed like a certificate: its other arguments untouched, backed up, restarted for,
 // restored when the gate fails, unchanged by a second run; a missing file or flag stops the step
-// before anything changed.
+// before anything changed. The signing certificate itself must match ca.key (PARAM[cert_keys]).
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stepInput } from "../../../../components/rollout/remoteScript";
+import { InputFile, stepInput } from "../../../../components/rollout/remoteScript";
+import { OpenSsl } from "../../support/openssl";
 
 const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 const MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml";
@@ -51,7 +52,7 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
     /** One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate` exists. */
-    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file"): Promise<{ ok: boolean; stderr: string }> {
+    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = []): Promise<{ ok: boolean; stderr: string }> {
         const params = {
             node_name: "m0",
             services: `kube-controller-manager=${manager}`,
@@ -63,10 +64,11 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
             lb_settle: "0",
             lb_probe_sources: "",
             ca_certs: "/etc/kubernetes/certs/ca.crt",
+            cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
             backups_kept: "3",
             flag_edits: `kube-controller-manager,${flagFile},${flag},${SIGNING}`,
         };
-        fs.writeFileSync(at("input"), stepInput(params, []));
+        fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
@@ -133,5 +135,31 @@ rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
         assert.ok(!noFile.ok);
         assert.match(noFile.stderr, /kube-controller-manager: \/etc\/default\/kube-controller-manager, where its flags are, is missing: cannot set --cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt; nothing was changed/);
         assert.deepEqual([restarts(), backups()], [[], []]);
+    });
+
+    it("the signing certificate must match ca.key: another generation of the bundle stops the step before anything changed", async () => {
+        const ssl = new OpenSsl();
+        try {
+            const [g0, g1] = [ssl.ca({ cn: "ca" }), ssl.ca({ cn: "ca-g1" })];
+            fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
+            fs.writeFileSync(at("/etc/kubernetes/certs/ca.crt"), g0.cert + g1.cert);
+            fs.writeFileSync(at("/etc/kubernetes/certs/ca.key"), g0.key, { mode: 0o600 });
+            fs.writeFileSync(at(MANIFEST), manifest(true));
+            const signing = (pem: string): InputFile[] => [{ path: SIGNING, mode: "0644", restarts: ["kube-controller-manager"], content: pem }];
+
+            const wrong = await step("staticPod", MANIFEST, undefined, signing(g1.cert));
+            assert.ok(!wrong.ok);
+            assert.match(wrong.stderr, /\/etc\/kubernetes\/certs\/ca-signing\.crt does not match the private key \S*\/etc\/kubernetes\/certs\/ca\.key; nothing was changed/);
+            assert.ok(!fs.existsSync(at(SIGNING)));
+            assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(true));
+
+            const right = await step("staticPod", MANIFEST, undefined, signing(g0.cert));
+            assert.ok(right.ok, right.stderr);
+            assert.equal(fs.readFileSync(at(SIGNING), "utf8"), g0.cert);
+            assert.match(fs.readFileSync(at(MANIFEST), "utf8"), /--cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt"/);
+            assert.deepEqual(restarts(), ["kube-controller-manager"], "one restart for both changes");
+        } finally {
+            ssl.remove();
+        }
     });
 });
