@@ -23,7 +23,7 @@ export const STEP_PARAMS = {
     ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
     cert_keys: "CERT=KEY words: certificates whose private key is not named after them (a staged certificate must match its key)",
     backups_kept: "how many backups a node keeps (the newest)",
-    flag_edits: "flags the step points at files: SERVICE,FLAG_FILE,--FLAG,VALUE words (the flag file is installed with the step's files)",
+    flag_edits: "flags the step points at files: SERVICE,FLAG_FILE,--FLAG,VALUE words (the flag file is installed with the step's files; preflight: every step's on the node, checked)",
     etcd_members: "addresses of every etcd member",
     etcd_ca: "path of the CA certificate etcd's certificates chain to",
     etcd_server_cert: "path of etcd's serving certificate",
@@ -47,7 +47,7 @@ export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "he
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
 
 /** Read by preflight.sh. */
-export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle"];
+export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits"];
 
 export interface StepKindSpec {
     /** The services the step looks after: it may restart them and finds them healthy afterwards. */

@@ -173,7 +173,7 @@ export class Rollout extends pulumi.ComponentResource {
                     platform: node.platform,
                     connection: ctx.connections[node.name]!,
                     files,
-                    preflightParams: preflightParams(ctx.params, node),
+                    preflightParams: preflightParams(ctx.params, node, steps.filter((s) => s.node === node.name).flatMap((s) => s.flagEdits)),
                     preflightAfter: [lock],
                     commandTimeoutSeconds: ctx.commandTimeoutSeconds,
                     ...(marks ? { repairMarks: marks.apply((m) => marksText(m, node.name)) } : {}),

@@ -67,14 +67,16 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
 const pick = (values: Partial<Record<StepParam, string>>, names: readonly StepParam[]): Record<string, string> =>
     Object.fromEntries(names.map((n) => [n, values[n] ?? ""]));
 
+/** Flag edits as the scripts read them: SERVICE,FILE,--FLAG,VALUE words. */
+const flagEditWords = (edits: readonly FlagEdit[]): string => edits.map((e) => [e.service, e.file, e.flag, e.value].join(",")).join(" ");
+
 /** The parameters of a step of this kind on this node, with the flags it points at files (the plan step's flagEdits). */
 export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
     const services = managerWords(restartedOn(node.services, STEP_REGISTRY[kind].services), node.services);
-    const flag_edits = flagEdits.map((e) => [e.service, e.file, e.flag, e.value].join(",")).join(" ");
-    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services, flag_edits }, paramsOf(kind));
+    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services, flag_edits: flagEditWords(flagEdits) }, paramsOf(kind));
 }
 
-/** The preflight's parameters on this node: every service with its manager, to check against the node. */
-export function preflightParams(ctx: ParamContext, node: ParamNode): Record<string, string> {
-    return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services) }, PREFLIGHT_PARAMS);
+/** The preflight's parameters on this node: every service with its manager, and every step's flag edits, to check against the node. */
+export function preflightParams(ctx: ParamContext, node: ParamNode, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
+    return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services), flag_edits: flagEditWords(flagEdits) }, PREFLIGHT_PARAMS);
 }

@@ -139,6 +139,23 @@ manager_of() {
   return 1
 }
 
+# Flag edits, PARAM[flag_edits]: SERVICE,FILE,--FLAG,VALUE words, each the --FLAG= argument of
+# SERVICE in FILE (a static pod's manifest, a unit's environment file) to set to VALUE.
+# read_flag_edit WORD: sets EDIT_SERVICE, EDIT_FILE, EDIT_FLAG, EDIT_VALUE and EDIT_TOKEN, an
+# extended regex of the exact argument: at a line's start or after a blank or a quote
+# (`- "--flag=…"`, `- --flag=…`, FLAGS="… --flag=…").
+read_flag_edit() {
+  IFS=, read -r EDIT_SERVICE EDIT_FILE EDIT_FLAG EDIT_VALUE <<<"$1"
+  [[ $EDIT_FLAG =~ ^--[a-z0-9-]+$ && $EDIT_VALUE =~ ^[A-Za-z0-9._/:-]+$ && $EDIT_FILE == /* ]] || die "bad flag edit in the input: $1"
+  EDIT_TOKEN="(^|[[:space:]\"'])$EDIT_FLAG="
+}
+# check_flag_file PATH: PATH (the flag file, or a staged copy of it) holds the edit's argument;
+# stops, saying which is missing, when not.
+check_flag_file() {
+  [[ -f $1 ]] || die "$EDIT_SERVICE: $EDIT_FILE, where its flags are, is missing: cannot set $EDIT_FLAG=$EDIT_VALUE; nothing was changed"
+  grep -qE -- "$EDIT_TOKEN" "$1" || die "$EDIT_SERVICE: $EDIT_FILE has no $EDIT_FLAG= argument to set to $EDIT_VALUE; nothing was changed"
+}
+
 # lock_work_dir: one step at a time on a node (held until the script exits).
 lock_work_dir() {
   mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"

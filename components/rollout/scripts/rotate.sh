@@ -129,31 +129,27 @@ record_exit() {
   ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"
 }
 
-# stage_flag_edits STAGE: per PARAM[flag_edits] word SERVICE,FILE,--FLAG,VALUE, stages a copy of
-# the service's flag file (a static pod's manifest, a unit's environment file) whose --FLAG=
-# arguments are set to VALUE; install_changed then installs it like the input's files (backed up,
-# journaled, swapped, restored by a rollback), restarting SERVICE when it changed. A missing file
-# or flag stops the step before anything changed.
+# stage_flag_edits STAGE: per PARAM[flag_edits] word (read_flag_edit), stages a copy of the
+# service's flag file with the flag's arguments set to its value; install_changed then installs it
+# like the input's files (backed up, journaled, swapped, restored by a rollback), restarting the
+# service when it changed. A missing file or flag stops the step before anything changed.
 stage_flag_edits() {
-  local stage=$1 edit service file flag value dest staged token
+  local stage=$1 edit dest staged
   for edit in ${PARAM[flag_edits]:-}; do
-    IFS=, read -r service file flag value <<<"$edit"
-    [[ $flag =~ ^--[a-z0-9-]+$ && $value =~ ^[A-Za-z0-9._/:-]+$ && $file == /* ]] || die "bad flag edit in the input: $edit"
-    dest=$ROOT$file
+    read_flag_edit "$edit"
+    dest=$ROOT$EDIT_FILE
     staged=$(staged_path "$stage" "$dest")
     # a second flag of the same file edits the copy staged for the first
     if [[ -z ${STAGED_RESTARTS[$dest]+x} ]]; then
-      [[ -f $dest ]] || die "$service: $file, where its flags are, is missing: cannot set $flag=$value; nothing was changed"
+      check_flag_file "$dest"
       mkdir -p "$(dirname "$staged")"
       cat "$dest" >"$staged"
       chmod "$(stat -c %a "$dest")" "$staged"
       STAGED_FILES+=("$dest")
-      STAGED_RESTARTS[$dest]=$service
+      STAGED_RESTARTS[$dest]=$EDIT_SERVICE
     fi
-    # the exact argument: at a line's start or after a blank or a quote (`- "--flag=…"`, `- --flag=…`, FLAGS="… --flag=…")
-    token="(^|[[:space:]\"'])$flag="
-    grep -qE -- "$token" "$staged" || die "$service: $file has no $flag= argument to set to $value; nothing was changed"
-    sed -i -E "s#${token}[^[:space:]\"']*#\\1$flag=$value#g" "$staged"
+    check_flag_file "$staged"
+    sed -i -E "s#${EDIT_TOKEN}[^[:space:]\"']*#\\1$EDIT_FLAG=$EDIT_VALUE#g" "$staged"
   done
 }
 

@@ -130,6 +130,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.deepEqual(files("k8s-master-31415926-0-trust-controlPlane"), ["/etc/kubernetes/certs/ca-signing.crt"]);
         for (const name of ["trust-controlPlane", "activate-controlPlane", "controlPlane"].map((s) => `k8s-master-31415926-0-${s}`)) {
             assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,--cluster-signing-cert-file,\/etc\/kubernetes\/certs\/ca-signing\.crt$/m, name);
+            assert.match(oneShotRegs.find((r) => r.name === name.replace(/controlPlane$/, "preflight"))!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,/m, "the preflight checks it");
             assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param cert_keys \/etc\/kubernetes\/certs\/ca-signing\.crt=\/etc\/kubernetes\/certs\/ca\.key$/m, "the only certificate whose key is named otherwise");
         }
         assert.ok(files("k8s-master-31415926-0-activate-apiserver").includes("/etc/kubernetes/certs/apiserver.crt"));

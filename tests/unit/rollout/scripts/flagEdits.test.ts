@@ -162,4 +162,22 @@ rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
             ssl.remove();
         }
     });
+
+    it("the preflight checks every flag file of the node before any node changes: the flag missing stops it, present passes", async () => {
+        fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
+        const preflight = (): Promise<{ ok: boolean; stderr: string }> => {
+            const params = { services: "", certs_dir: "/etc/kubernetes/certs", lb_probe_sources: "", lb_settle: "0", flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}` };
+            fs.writeFileSync(at("input"), stepInput(params, []));
+            const script = `source ${SCRIPTS}/lib.sh; source <(sed '$d' ${SCRIPTS}/preflight.sh)
+preflight_main m0 <"$AZS_ROOT/input"`;
+            return new Promise((resolve) => execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })));
+        };
+        fs.writeFileSync(at(MANIFEST), manifest(false).replace(/.*--cluster-signing-cert-file.*\n/, ""));
+        const refused = await preflight();
+        assert.ok(!refused.ok);
+        assert.match(refused.stderr, /kube-controller-manager: \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml has no --cluster-signing-cert-file= argument/);
+        fs.writeFileSync(at(MANIFEST), manifest(false));
+        const passed = await preflight();
+        assert.ok(passed.ok, passed.stderr);
+    });
 });
