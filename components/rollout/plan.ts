@@ -154,7 +154,7 @@ export function planRollout(input: PlanInput): RolloutStep[] {
             for (const { service, via: flag, setsFlag } of readersHere) {
                 if (!setsFlag || !isNodeService(service)) continue;
                 const flagFile = flagFileOf(service, node.services[service]);
-                if (!flag || !flagFile) throw new Error(`${node.name}: ${service} runs as ${node.services[service]}: no flag file to point ${flag} at ${file.path} in`);
+                if (!flag || !flagFile) throw new Error(`${node.name}: ${service} runs as ${node.services[service]}, which has no flag file where ${flag} could be pointed at ${file.path}`);
                 steps.get(kinds.find((k) => STEP_REGISTRY[k].services.includes(service))!)!.flagEdits.push({ service, flag, value: file.path, file: flagFile });
             }
             for (const k of kinds) {
