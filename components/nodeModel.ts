@@ -74,6 +74,21 @@ export function restartedByNodeStep(manager: ServiceManager): boolean {
     return manager === "systemd" || manager === "staticPod";
 }
 
+/**
+ * Where a service's command-line flags live on a node, for the rollout to point one at a file of
+ * its own: a static pod's manifest, a systemd unit's environment file; none for the others.
+ */
+export function flagFileOf(service: NodeService, manager: ServiceManager): string | undefined {
+    switch (manager) {
+        case "staticPod":
+            return `/etc/kubernetes/manifests/${service}.yaml`;
+        case "systemd":
+            return `/etc/default/${service}`;
+        default:
+            return undefined;
+    }
+}
+
 /** "name=manager" words, the form the remote scripts read (PARAM[services]). */
 export function managerWords(services: readonly NodeService[], managers: ServiceManagers): string {
     return services.map((s) => `${s}=${managers[s]}`).join(" ");

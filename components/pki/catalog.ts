@@ -41,6 +41,11 @@ export interface Reader {
     /** The flag or kubeconfig field through which the service reads the file. */
     via: string;
     reload: Reload;
+    /**
+     * The rollout points `via` (one flag) at this file in the service's flag file (nodeModel
+     * `flagFileOf`): AKS Engine sets the flag to another file.
+     */
+    setsFlag?: true;
 }
 
 /** Which nodes hold a file: every master, every node, or (per-master and per-node rows) only the owning node. */
@@ -49,7 +54,11 @@ export type FilePlacement = "masters" | "all" | "owner";
 export interface FileSpec {
     /** File name under /etc/kubernetes/certs; `{index}` is the master index for per-master rows. */
     name: string;
-    content: "cert" | "key" | "publicKey";
+    /**
+     * "cert": a leaf's certificate, or a CA's trust bundle (every generation a stage trusts);
+     * "activeCert": a CA's active generation alone, the one its installed key belongs to.
+     */
+    content: "cert" | "activeCert" | "key" | "publicKey";
     nodes: FilePlacement;
     readers: Reader[];
 }
@@ -117,7 +126,7 @@ const viaKubeconfig = (field: string): Reader[] => KUBECONFIG_SERVICES.map((s) =
 /** Readers of the cluster CA certificate that do not depend on the etcd layout. */
 const CLUSTER_CA_READERS: Reader[] = [
     r("kube-apiserver", "--client-ca-file", "dynamic"),
-    r("kube-controller-manager", "--root-ca-file, --cluster-signing-cert-file", "restart"),
+    r("kube-controller-manager", "--root-ca-file", "restart"),
     ...viaKubeconfig("certificate-authority"),
     r("kubectl", "admin kubeconfig certificate-authority-data", "dynamic"),
 ];
@@ -176,7 +185,13 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             rotation: "kubernetesCa",
             commonName: "ca",
             // ca.crt on every node, ca.key on masters only
-            files: pair("ca", "all", [...CLUSTER_CA_READERS, ...(separateEtcd ? [] : ETCD_TRUST_READERS)], [r("kube-controller-manager", "--cluster-signing-key-file", "restart")], masters),
+            files: [
+                ...pair("ca", "all", [...CLUSTER_CA_READERS, ...(separateEtcd ? [] : ETCD_TRUST_READERS)], [r("kube-controller-manager", "--cluster-signing-key-file", "restart")], masters),
+                // The CSR signer takes exactly one certificate, that of ca.key (Kubernetes 1.35
+                // refuses a bundle, and ca.crt is one while a rotation trusts two generations):
+                // named after the signing flag, which AKS Engine points at ca.crt and the rollout here.
+                { name: "ca-signing.crt", content: "activeCert", nodes: masters, readers: [{ ...r("kube-controller-manager", "--cluster-signing-cert-file", "restart"), setsFlag: true }] },
+            ],
         }),
         ...(separateEtcd
             ? [caRow({ id: "etcd-ca", description: "etcd CA (kubeadm layout): signs only the etcd server, peer and client certificates", rotation: "etcdCa", commonName: "etcd-ca", files: pair("etcd-ca", masters, ETCD_TRUST_READERS, []) })]
@@ -348,6 +363,7 @@ export function checkCatalog(rows: CertRow[]): void {
             if ((file.nodes === "owner") !== (row.placement !== "cluster")) {
                 throw new Error(`catalog: ${row.id}: file ${file.name}: "owner" placement is for per-master and per-node rows, and their files go to the owner only`);
             }
+            if (file.content === "activeCert" && row.kind !== "ca") throw new Error(`catalog: ${row.id}: file ${file.name}: only a CA has generations to pick the active one of`);
         }
     }
 }

@@ -43,6 +43,13 @@ export function caBundle(pki: ClusterPki, caId: string, stageIndex = lastStage(p
     return pemBundle(pems);
 }
 
+/** The certificate of a CA's active generation at a stage of the run: the one whose key the stage installs. */
+function activeCertificate(pki: ClusterPki, caId: string, stageIndex: number): pulumi.Output<string> {
+    const active = activeOf(stageOf(pki, stageIndex)[caId as CaId]!);
+    if (active === undefined) throw new Error(`${caId} has no active generation at stage ${stageIndex}`);
+    return pki.generations[caId]!.get(active)!.certPem;
+}
+
 /** A kubeconfig as a stage of the run installs it (default: the last): the stage's CA bundle, the user's certificate. Secret. */
 export function kubeconfig(pki: ClusterPki, id: KubeconfigId, stageIndex = lastStage(pki)): pulumi.Output<string> {
     const user = pki.leaves[KUBECONFIG_CATALOG.find((k) => k.id === id)!.user]!;
@@ -76,12 +83,15 @@ function servingChain(pki: ClusterPki, leafId: string, caId: string, stageIndex:
     return pemBundle([pki.leaves[leafId]!.certPem, ...crosses]);
 }
 
-/** The entries a stage installs, each with the files it installs (a trust-only stage: the CA certificates alone). */
+/**
+ * The entries a stage installs, each with the files it installs (a trust-only stage: the CA
+ * certificates alone, its keys unchanged, and so the active generations too).
+ */
 function entriesAt(pki: ClusterPki, stageIndex: number): { entry: ResolvedEntry; files: CertInstance["files"] }[] {
     const leaves = installsLeaves(pki, stageIndex);
     return pki.resolved.entries
         .filter((e) => leaves || e.kind === "ca")
-        .map((entry) => ({ entry, files: entry.instance.files.filter((f) => leaves || f.content === "cert") }));
+        .map((entry) => ({ entry, files: entry.instance.files.filter((f) => leaves || f.content !== "key") }));
 }
 
 /** The certificate instances as a stage installs them (default: the last), for the rollout plan. */
@@ -97,7 +107,7 @@ export function nodeFiles(pki: ClusterPki, nodeName: string, stageIndex = lastSt
             .map((f): NodeFile => {
                 const secret = f.content === "key";
                 let content: pulumi.Output<string>;
-                if (e.kind === "ca") content = f.content === "cert" ? caBundle(pki, e.id, stageIndex) : pki.authorities[e.id]!.keyPem;
+                if (e.kind === "ca") content = f.content === "cert" ? caBundle(pki, e.id, stageIndex) : f.content === "activeCert" ? activeCertificate(pki, e.id, stageIndex) : pki.authorities[e.id]!.keyPem;
                 else if (e.kind === "keyPair") content = f.content === "publicKey" ? pki.keyPairs[e.id]!.publicKeyPem : pki.keyPairs[e.id]!.privateKeyPem;
                 else if (f.content === "key") content = pki.leaves[e.id]!.keyPem;
                 else content = e.instance.row.extKeyUsages.includes("serverAuth") ? servingChain(pki, e.id, e.issuer, stageIndex) : pki.leaves[e.id]!.certPem;

@@ -11,8 +11,8 @@
 // Restarts follow the catalog's reload column: a service restarts only when a file it reads at
 // start changed; files reloaded on the fly (etcd's serving/peer certs, the apiserver's serving
 // cert, client CA, front-proxy files) are checked by the step's gate instead.
-import { isNodeService, NodeRole, NodeService, restartedByNodeStep, ServiceManagers, servicesOn } from "../nodeModel";
-import { Service } from "../pki/catalog";
+import { flagFileOf, isNodeService, NodeRole, NodeService, restartedByNodeStep, ServiceManagers, servicesOn } from "../nodeModel";
+import { Reader, Service } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { STEP_KINDS, STEP_REGISTRY, StepKind } from "./registry";
 
@@ -58,6 +58,15 @@ export interface PlannedFile {
     restarts: Service[];
 }
 
+/** A flag a step points at a file, in the service's flag file on the node (nodeModel flagFileOf). */
+export interface FlagEdit {
+    service: NodeService;
+    /** The flag, e.g. "--cluster-signing-cert-file": its value in `file` becomes `value`. */
+    flag: string;
+    value: string;
+    file: string;
+}
+
 export interface RolloutStep {
     /** "<kind>/<node>", unique. */
     id: string;
@@ -68,6 +77,8 @@ export interface RolloutStep {
     /** Ids of the previous wave's steps. */
     after: string[];
     installs: PlannedFile[];
+    /** Flags the step points at files (a change restarts the flag's service). */
+    flagEdits: FlagEdit[];
     /** Paths of every file the step's services read on this node (installed here or earlier): a change re-runs the step. */
     watches: string[];
     /** The step's services that restart when the `changed` set changes. */
@@ -95,7 +106,7 @@ interface NodeFile {
     path: string;
     source: string;
     secret: boolean;
-    readers: { service: Service; reload: "dynamic" | "restart" }[];
+    readers: (Pick<Reader, "service" | "reload"> & Partial<Pick<Reader, "via" | "setsFlag">>)[];
 }
 
 function filesOf(node: PlanNode, input: PlanInput): NodeFile[] {
@@ -125,7 +136,7 @@ export function planRollout(input: PlanInput): RolloutStep[] {
         const running = servicesOn(node.role, node.services);
         const kinds = stepKindsOf(node);
         const steps = new Map(
-            kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], watches: [] as string[], restarts: [] as Service[], restartTriggers: {} as Partial<Record<Service, string[]>>, runs: false }]),
+            kinds.map((k) => [k, { id: `${k}/${node.name}`, kind: k, node: node.name, installs: [] as PlannedFile[], flagEdits: [] as FlagEdit[], watches: [] as string[], restarts: [] as Service[], restartTriggers: {} as Partial<Record<Service, string[]>>, runs: false }]),
         );
         const files = filesOf(node, input);
         const readerKindsOf = (file: NodeFile) => kinds.filter((k) => file.readers.some((r) => running.has(r.service) && STEP_REGISTRY[k].services.includes(r.service)));
@@ -139,6 +150,13 @@ export function planRollout(input: PlanInput): RolloutStep[] {
             const home = readerKinds[0] ?? (sibling ? readerKindsOf(sibling)[0]! : kinds[kinds.length - 1]!);
             steps.get(home)!.installs.push({ path: file.path, source: file.source, secret: file.secret, restarts });
             for (const k of readerKinds.length > 0 ? readerKinds : [home]) steps.get(k)!.watches.push(file.path);
+            // a flag pointed at the file is edited by the step of the flag's service
+            for (const { service, via: flag, setsFlag } of readersHere) {
+                if (!setsFlag || !isNodeService(service)) continue;
+                const flagFile = flagFileOf(service, node.services[service]);
+                if (!flag || !flagFile) throw new Error(`${node.name}: ${service} runs as ${node.services[service]}, which has no flag file where ${flag} could be pointed at ${file.path}`);
+                steps.get(kinds.find((k) => STEP_REGISTRY[k].services.includes(service))!)!.flagEdits.push({ service, flag, value: file.path, file: flagFile });
+            }
             for (const k of kinds) {
                 const triggers = steps.get(k)!.restartTriggers;
                 for (const svc of restarts.filter((x) => STEP_REGISTRY[k].services.includes(x))) (triggers[svc] ??= []).push(file.path);
@@ -200,6 +218,7 @@ export function describeRollout(steps: RolloutStep[]): string[] {
         .filter((s) => s.runs)
         .map((s) => {
             const files = s.installs.map((f) => baseName(f.path)).join(", ");
+            const edits = s.flagEdits.map((e) => `set ${e.service} ${e.flag}=${e.value} in ${e.file} (restarts it if that changed); `).join("");
             const conditional = Object.entries(s.restartTriggers)
                 .filter(([svc]) => s.restarts.includes(svc as Service))
                 .map(([svc, paths]) => `${svc} if ${paths!.map(baseName).join(", ")} changed`);
@@ -207,6 +226,6 @@ export function describeRollout(steps: RolloutStep[]): string[] {
             const spec = STEP_REGISTRY[s.kind];
             const precheck = spec.precheckText ? `first: ${spec.precheckText}; ` : "";
             const beforeRestart = spec.beforeRestartText && conditional.length > 0 ? `before the restart: ${spec.beforeRestartText}; ` : "";
-            return `${s.wave + 1}. ${s.node} ${s.kind}: ${precheck}${files ? `install ${files}; ` : ""}${restart}; ${beforeRestart}gate: ${spec.gateText}`;
+            return `${s.wave + 1}. ${s.node} ${s.kind}: ${precheck}${files ? `install ${files}; ` : ""}${edits}${restart}; ${beforeRestart}gate: ${spec.gateText}`;
         });
 }

@@ -21,7 +21,9 @@ export const STEP_PARAMS = {
     lb_probe_sources: "addresses the load balancer probes from (refused while drained)",
     certs_dir: "the directory of the cluster's certificates (the preflight checks it exists)",
     ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
+    cert_keys: "CERT=KEY words: certificates whose private key is not named after them (a staged certificate must match its key)",
     backups_kept: "how many backups a node keeps (the newest)",
+    flag_edits: "flags the step points at files: SERVICE,FLAG_FILE,--FLAG,VALUE words (the flag file is installed with the step's files; preflight: every step's on the node, checked)",
     etcd_members: "addresses of every etcd member",
     etcd_ca: "path of the CA certificate etcd's certificates chain to",
     etcd_server_cert: "path of etcd's serving certificate",
@@ -39,13 +41,13 @@ export const STEP_PARAMS = {
 export type StepParam = keyof typeof STEP_PARAMS;
 
 /** Read by rotate.sh and lib.sh in every step. */
-export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "backups_kept"];
+export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "cert_keys", "backups_kept", "flag_edits"];
 
 /** Read by lock.sh. */
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
 
 /** Read by preflight.sh. */
-export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle"];
+export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits"];
 
 export interface StepKindSpec {
     /** The services the step looks after: it may restart them and finds them healthy afterwards. */

@@ -173,7 +173,7 @@ export class Rollout extends pulumi.ComponentResource {
                     platform: node.platform,
                     connection: ctx.connections[node.name]!,
                     files,
-                    preflightParams: preflightParams(ctx.params, node),
+                    preflightParams: preflightParams(ctx.params, node, steps.filter((s) => s.node === node.name).flatMap((s) => s.flagEdits)),
                     preflightAfter: [lock],
                     commandTimeoutSeconds: ctx.commandTimeoutSeconds,
                     ...(marks ? { repairMarks: marks.apply((m) => marksText(m, node.name)) } : {}),
@@ -188,7 +188,7 @@ export class Rollout extends pulumi.ComponentResource {
             const node = inventory.nodes.find((n) => n.name === step.node)!;
             const cmd = nodes[step.node]!.addStep({
                 step,
-                params: stepParams(ctx.params, node, step.kind),
+                params: stepParams(ctx.params, node, step.kind, step.flagEdits),
                 ...(marks ? { repairMark: marks.apply((m) => m[step.id] ?? 0) } : {}),
                 // The first wave waits for every preflight (and the stage before); each later wave for the one before it.
                 after: step.wave === 0 ? preflights : step.after.map((id) => byId.get(id)!),

@@ -5,7 +5,7 @@ import { managerWords, NODE_SERVICES } from "../nodeModel";
 import { CERTS_DIR, KUBELET_ROTATED_CLIENT } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
-import { PlanNode, restartedOn } from "./plan";
+import { FlagEdit, PlanNode, restartedOn } from "./plan";
 import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
 
 /** A node as the parameters need it: the plan's view of it and its address. */
@@ -29,8 +29,15 @@ function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"):
     return file.path;
 }
 
+/** CERT=KEY for each certificate file of an instance whose key file is not named after it (ca-signing.crt: ca.key). */
+function certsKeyedOtherwise(instance: CertInstance): string[] {
+    const key = instance.files.find((f) => f.content === "key");
+    if (!key) return [];
+    return instance.files.filter((f) => (f.content === "cert" || f.content === "activeCert") && f.path !== key.path.replace(/\.key$/, ".crt")).map((f) => `${f.path}=${key.path}`);
+}
+
 /** Every parameter but the step-specific ones (services, dispatch), for one node. */
-function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder"> {
+function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder" | "flag_edits"> {
     const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
     return {
         node_name: node.name,
@@ -41,6 +48,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         certs_dir: CERTS_DIR,
         backups_kept: String(ctx.backupsKept),
         ca_certs: ctx.instances.filter((i) => i.row.kind === "ca").map((i) => path(i.id)).join(" "),
+        cert_keys: ctx.instances.flatMap(certsKeyedOtherwise).join(" "),
         etcd_members: ctx.masters.map((m) => m.ip).join(" "),
         etcd_ca: path(ctx.etcdCaId),
         etcd_server_cert: path("etcd-server"),
@@ -59,13 +67,16 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
 const pick = (values: Partial<Record<StepParam, string>>, names: readonly StepParam[]): Record<string, string> =>
     Object.fromEntries(names.map((n) => [n, values[n] ?? ""]));
 
-/** The parameters of a step of this kind on this node. */
-export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind): Record<string, string> {
+/** Flag edits as the scripts read them: SERVICE,FILE,--FLAG,VALUE words. */
+const flagEditWords = (edits: readonly FlagEdit[]): string => edits.map((e) => [e.service, e.file, e.flag, e.value].join(",")).join(" ");
+
+/** The parameters of a step of this kind on this node, with the flags it points at files (the plan step's flagEdits). */
+export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
     const services = managerWords(restartedOn(node.services, STEP_REGISTRY[kind].services), node.services);
-    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services }, paramsOf(kind));
+    return pick({ ...nodeValues(ctx, node), ...dispatchParams(kind), services, flag_edits: flagEditWords(flagEdits) }, paramsOf(kind));
 }
 
-/** The preflight's parameters on this node: every service with its manager, to check against the node. */
-export function preflightParams(ctx: ParamContext, node: ParamNode): Record<string, string> {
-    return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services) }, PREFLIGHT_PARAMS);
+/** The preflight's parameters on this node: every service with its manager, and every step's flag edits, to check against the node. */
+export function preflightParams(ctx: ParamContext, node: ParamNode, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
+    return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services), flag_edits: flagEditWords(flagEdits) }, PREFLIGHT_PARAMS);
 }

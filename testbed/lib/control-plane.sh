@@ -105,6 +105,22 @@ process_service() {
   service "$1" "$2" <<<"$cmd"
 }
 
+# env_file_service DIR NAME: the service NAME runs /usr/local/bin/NAME with the flags on stdin,
+# kept in /etc/default/NAME (NAME_FLAGS="…"), where the node model says a systemd service's flags
+# are: the rotation points kube-controller-manager's signing flag at its own file there.
+env_file_service() {
+  local d=$1 name=$2 var flags
+  var=$(tr a-z- A-Z_ <<<"$name")_FLAGS
+  flags=$(tr '\n' ' ')
+  printf '%s="%s"\n' "$var" "${flags% }" >"$d/root/etc-default/$name"
+  service "$d" "$name" <<EOF
+set -euo pipefail
+source /etc/default/$name
+read -ra flags <<<"\$$var"
+exec /usr/local/bin/$name "\${flags[@]}"
+EOF
+}
+
 # etcd's --initial-cluster: every master's peer URL.
 etcd_initial_cluster() {
   local i cluster=""
@@ -153,7 +169,8 @@ EOF
   case $CONTROL_PLANE in
     processes)
       apiserver_flags "$ip" "$etcd_trust" | process_service "$d" kube-apiserver
-      controller_manager_flags | process_service "$d" kube-controller-manager
+      tb_vm_etc_default "$d"
+      controller_manager_flags | env_file_service "$d" kube-controller-manager
       scheduler_flags | process_service "$d" kube-scheduler
       if [[ $MASTER_KUBELET == 1 ]]; then tb_master_kubelet "$d" "$name"; fi
       ;;

@@ -137,10 +137,9 @@ EOF
 # tb_static_pod_master DIR NAME IP ETCD_TRUST_FILE: containerd, the kubelet and the manifests.
 tb_static_pod_master() {
   local d=$1 name=$2 ip=$3 etcd_trust=$4 r="$1/root" flags imports="" n ref _
-  mkdir -p "$r/etc-kubernetes/manifests" "$r/var-lib-containerd" "$r/etc-cni" "$r/var-log-pods" "$r/etc-default"
+  mkdir -p "$r/etc-kubernetes/manifests" "$r/var-lib-containerd" "$r/etc-cni" "$r/var-log-pods"
   echo "$r/var-log-pods /var/log/pods" >>"$d/mounts"
-  cp -a /etc/default/. "$r/etc-default/"
-  echo "$r/etc-default /etc/default" >>"$d/mounts"
+  tb_vm_etc_default "$d"
   ln -s "$BIN_kubelet" "$r/bin/kubelet"
   # crictl reads crictl.yaml beside its binary when /etc has none: a link (not a symlink, which it
   # resolves) puts the VM's own beside it

@@ -80,6 +80,15 @@ EOF
   if [[ -f /usr/bin/systemctl ]]; then echo "$r/bin/systemctl /usr/bin/systemctl" >>"$d/mounts"; fi
 }
 
+# tb_vm_etc_default DIR: the VM's own /etc/default, the host's to begin with: AKS Engine's units
+# read their flags there, and the product's rotation edits them.
+tb_vm_etc_default() {
+  local d=$1 r="$1/root"
+  mkdir -p "$r/etc-default"
+  cp -a /etc/default/. "$r/etc-default/"
+  echo "$r/etc-default /etc/default" >>"$d/mounts"
+}
+
 # tb_vm_sshd DIR NAME IP: the VM's sshd, with its own host key.
 tb_vm_sshd() {
   local d=$1 name=$2 ip=$3

@@ -69,8 +69,8 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
 
     const setPki = (pki: Record<string, unknown>) => setObjectConfig(stack, "azs-cert-rotation:pki", { etcdCa: "separate", ...pki });
 
-    /** One `pulumi up` with the prober running; checks what must hold after every phase. */
-    async function phase(name: string, pki: Record<string, unknown>): Promise<OutputMap> {
+    /** One `pulumi up` with the prober running; checks what must hold after every phase, among them that the controller-manager signs with `signer` (the active Kubernetes CA generation's CN). */
+    async function phase(name: string, pki: Record<string, unknown>, signer: string): Promise<OutputMap> {
         await setPki(pki);
         const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
         console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
@@ -80,6 +80,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 60_000);
         assert.deepEqual(ready, nodes.map((n) => n.name).sort(), `all Nodes Ready after ${name}`);
         assert.equal(etcdCanaryHash(), canary, `etcd data unchanged after ${name}`);
+        assert.equal(controllerManagerSigner(), signer, `after ${name} the controller-manager signs with the active generation`);
         return result.outputs;
     }
 
@@ -133,6 +134,32 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         const text = onNode(m.name, `sudo sh -c 'test -e ${current} && cat ${current} || true'`);
         return text.trim() ? execFileSync("openssl", ["x509", "-noout", "-issuer", "-nameopt", "multiline"], { input: text, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]! : "";
     };
+    /**
+     * The issuer (CN) of a certificate the controller-manager signs now: a CSR for
+     * kubernetes.io/kube-apiserver-client made and approved on a master with its client.crt, its
+     * certificate awaited (bounded). It signs with ca-signing.crt and ca.key, which must be the
+     * active generation in every phase; "" when nothing was signed within 60 s.
+     */
+    function controllerManagerSigner(): string {
+        const script = `set -euo pipefail
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+openssl req -new -newkey rsa:2048 -nodes -keyout "$d/key" -subj /CN=azs-e2e-csr -out "$d/csr" 2>/dev/null
+api=https://$(sed -n 's/^ *server: *https:\\/\\///p' /var/lib/kubelet/kubeconfig | head -n1)/apis/certificates.k8s.io/v1/certificatesigningrequests
+c=(curl -sS --fail --max-time 10 --cacert /etc/kubernetes/certs/ca.crt --cert /etc/kubernetes/certs/client.crt --key /etc/kubernetes/certs/client.key -H 'Content-Type: application/json')
+name=azs-e2e-$(date +%s%N)
+jq -n --arg name "$name" --arg req "$(base64 -w0 "$d/csr")" '{apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", metadata: {name: $name}, spec: {request: $req, signerName: "kubernetes.io/kube-apiserver-client", usages: ["client auth"], expirationSeconds: 600}}' >"$d/body"
+"\${c[@]}" -X POST -d @"$d/body" "$api" >/dev/null
+"\${c[@]}" "$api/$name" | jq '.status.conditions = [{type: "Approved", status: "True", reason: "E2E", message: "the CA e2e test checks the signer"}]' >"$d/approved"
+"\${c[@]}" -X PUT -d @"$d/approved" "$api/$name/approval" >/dev/null
+for _ in $(seq 60); do
+  cert=$("\${c[@]}" "$api/$name" | jq -r '.status.certificate // empty')
+  if [[ -n $cert ]]; then base64 -d <<<"$cert" | openssl x509 -noout -issuer -nameopt multiline | sed -n 's/^ *commonName *= *//p'; break; fi
+  sleep 1
+done
+"\${c[@]}" -X DELETE "$api/$name" >/dev/null`;
+        return onNode(masters[0]!.name, `echo ${Buffer.from(script).toString("base64")} | base64 -d | sudo bash`, 90_000).trim();
+    }
+
     /** Waits (bounded) until every master's kubelet has renewed its client certificate through the CA `issuer`. */
     async function allRenewedThrough(issuer: string): Promise<void> {
         const deadline = Date.now() + 180_000;
@@ -169,7 +196,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         await allRenewedThrough("ca");
 
         const apimodelBefore = fs.readFileSync(apimodelFile, "utf8");
-        const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }));
+        const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }), "ca");
         // mid-rotation the apimodel (one CA) is left alone, and the output says why
         assert.match(trusted.apimodelWriteBack!.value as string, /^apimodelWriteBack: refused, .* left untouched: the Kubernetes CA is mid-rotation/);
         assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
@@ -182,23 +209,22 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.match(plan, /etcd CA: next, activate generation 1/);
         assert.match(plan, /Kubernetes CA: next, activate generation 1/);
 
-        const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }));
+        const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }), "ca-g1");
         for (const m of masters) {
             assert.deepEqual(certsInFile(m.name, "etcdserver.crt"), { subjects: ["etcdserver", "etcd-ca-g1"], issuer: "etcd-ca-g1" }, "leaf + generation 1 cross-signed by 0");
             assert.equal(certsInFile(m.name, `etcdpeer${m.index}.crt`).issuer, "etcd-ca-g1");
             assert.deepEqual(certsInFile(m.name, "apiserver.crt"), { subjects: ["apiserver", "ca-g1"], issuer: "ca-g1" });
         }
         for (const n of nodes) assert.equal(certsInFile(n.name, "client.crt").issuer, "ca-g1");
-        // set aside at the kubelet's restart: the kubelet authenticates with client.crt (generation 1).
-        // It cannot renew through a CSR yet: the controller-manager refuses a two-certificate ca.crt
-        // as its signing certificate (README, Limits); after the retire phase it can.
-        for (const m of masters) assert.ok(["", "ca-g1"].includes(kubeletRenewedBy(m)), `${m.name}'s kubelet holds no certificate of the CA being retired`);
+        // set aside at the kubelet's restart, renewed through a CSR the controller-manager signs with
+        // ca-signing.crt (generation 1 alone: it refuses ca.crt's two-certificate bundle)
+        await allRenewedThrough("ca-g1");
         assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work until the retire phase");
         assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
         assert.match(active.apimodelWriteBack!.value as string, /refused/);
         assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
 
-        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }));
+        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }), "ca-g1");
         assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
         assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca-g1"]);
@@ -234,7 +260,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", {
             caRotation: "oneShot",
             caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "0": "retired", "1": "active" }, frontProxyCa: { "1": "active" } },
-        });
+        }, "ca-g2");
         for (const m of masters) {
             const outcomes = etcdOutcomes(m);
             assert.ok(outcomes.length > 0, `${m.name}: the intermediate stages' etcd steps ran`);

@@ -2,7 +2,7 @@
 // the inventory config that carries it.
 import { strict as assert } from "assert";
 import { parseInventoryConfig } from "../../components/config";
-import { AKS_ENGINE_SERVICES, managerWords, NODE_SERVICES, PLATFORM_SPECS, resolveServiceManagers, restartedByNodeStep, servicesOn } from "../../components/nodeModel";
+import { AKS_ENGINE_SERVICES, flagFileOf, managerWords, NODE_SERVICES, PLATFORM_SPECS, resolveServiceManagers, restartedByNodeStep, servicesOn } from "../../components/nodeModel";
 import { configProblems } from "./support/config";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J71n";
@@ -23,6 +23,13 @@ describe("node model", () => {
             (["systemd", "staticPod", "clusterWorkload", "none"] as const).map(restartedByNodeStep),
             [true, true, false, false],
         );
+    });
+
+    it("a service's flags: a static pod's in its manifest, a systemd unit's in its /etc/default file, none for the others", () => {
+        assert.equal(flagFileOf("kube-controller-manager", "staticPod"), "/etc/kubernetes/manifests/kube-controller-manager.yaml");
+        assert.equal(flagFileOf("kube-controller-manager", "systemd"), "/etc/default/kube-controller-manager");
+        assert.equal(flagFileOf("kube-proxy", "clusterWorkload"), undefined);
+        assert.equal(flagFileOf("etcd", "none"), undefined);
     });
 
     it("refuses what a role cannot run, and a static pod without a kubelet", () => {

@@ -184,7 +184,7 @@ describe("program: stack config → resources and outputs (whole program under m
             const nodeFiles = (await value(outputs.nodeFiles)) as Record<string, Record<string, { kind: string; source: string; sha256: string[]; key?: string }>>;
             assert.deepEqual(Object.keys(nodeFiles), [...MASTERS, ...AGENTS]);
             const C = "/etc/kubernetes/certs";
-            assert.deepEqual(Object.keys(nodeFiles[MASTERS[1]!]!), [...["ca", "proxy-ca", "apiserver", "client", "kubectlClient", "etcdserver", "etcdclient", "etcdpeer1", "proxy"].map((f) => `${C}/${f}.crt`), "/home/azureuser/.kube/config"]);
+            assert.deepEqual(Object.keys(nodeFiles[MASTERS[1]!]!), [...["ca", "ca-signing", "proxy-ca", "apiserver", "client", "kubectlClient", "etcdserver", "etcdclient", "etcdpeer1", "proxy"].map((f) => `${C}/${f}.crt`), "/home/azureuser/.kube/config"]);
             assert.deepEqual(nodeFiles[AGENTS[0]!], {
                 [`${C}/ca.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: nodeFiles[AGENTS[0]!]![`${C}/ca.crt`]!.sha256 },
                 [`${C}/apiserver.crt`]: { kind: "certificate", source: "apiserver", sha256: nodeFiles[AGENTS[0]!]![`${C}/apiserver.crt`]!.sha256 },

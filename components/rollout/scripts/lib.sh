@@ -97,6 +97,10 @@ pending_remove() {
   for s in "$@"; do sed -i "/^${s}\$/d" "$PENDING_FILE"; done
 }
 
+# swap_tmp_prefix DEST: how the temporary files of DEST's swap begin: hidden, as the kubelet runs
+# every other file of /etc/kubernetes/manifests as a static pod.
+swap_tmp_prefix() { printf '%s/.%s.rotate.' "$(dirname "$1")" "$(basename "$1")"; }
+
 # prepare_file SRC DEST MODE: writes SRC's content next to DEST (same directory, DEST's owner or
 # the directory's, MODE) and prints the temporary path; rename it over DEST to swap atomically.
 prepare_file() {
@@ -104,7 +108,7 @@ prepare_file() {
   mkdir -p "$(dirname "$dest")"
   # a new file belongs to the directory's owner (the admin user's ~/.kube/config)
   if [[ -e $dest ]]; then owner=$(stat -c %U:%G "$dest"); else owner=$(stat -c %U:%G "$(dirname "$dest")"); fi
-  tmp=$(mktemp "$dest.rotate.XXXXXX")
+  tmp=$(mktemp "$(swap_tmp_prefix "$dest")XXXXXX")
   cat "$src" >"$tmp"
   chmod "$mode" "$tmp"
   chown "$owner" "$tmp"
@@ -135,6 +139,23 @@ manager_of() {
   return 1
 }
 
+# Flag edits, PARAM[flag_edits]: SERVICE,FILE,--FLAG,VALUE words, each the --FLAG= argument of
+# SERVICE in FILE (a static pod's manifest, a unit's environment file) to set to VALUE.
+# read_flag_edit WORD: sets EDIT_SERVICE, EDIT_FILE, EDIT_FLAG, EDIT_VALUE and EDIT_TOKEN, an
+# extended regex of the exact argument: at a line's start or after a blank or a quote
+# (`- "--flag=…"`, `- --flag=…`, FLAGS="… --flag=…").
+read_flag_edit() {
+  IFS=, read -r EDIT_SERVICE EDIT_FILE EDIT_FLAG EDIT_VALUE <<<"$1"
+  [[ $EDIT_FLAG =~ ^--[a-z0-9-]+$ && $EDIT_VALUE =~ ^[A-Za-z0-9._/:-]+$ && $EDIT_FILE == /* ]] || die "bad flag edit in the input: $1"
+  EDIT_TOKEN="(^|[[:space:]\"'])$EDIT_FLAG="
+}
+# check_flag_file PATH: PATH (the flag file, or a staged copy of it) holds the edit's argument;
+# stops, saying which is missing, when not.
+check_flag_file() {
+  [[ -f $1 ]] || die "$EDIT_SERVICE: $EDIT_FILE, where its flags are, is missing: cannot set $EDIT_FLAG=$EDIT_VALUE; nothing was changed"
+  grep -qE -- "$EDIT_TOKEN" "$1" || die "$EDIT_SERVICE: $EDIT_FILE has no $EDIT_FLAG= argument to set to $EDIT_VALUE; nothing was changed"
+}
+
 # lock_work_dir: one step at a time on a node (held until the script exits).
 lock_work_dir() {
   mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"
@@ -159,7 +180,7 @@ recover_interrupted() {
   if [[ -f $backup/.changed ]]; then
     restore_backup "$backup"
     # the swap's temporary files, when it died while preparing them
-    while IFS= read -r rel; do rm -f "$ROOT$rel".rotate.??????; done <"$backup/.changed"
+    while IFS= read -r rel; do rm -f "$(swap_tmp_prefix "$ROOT$rel")"??????; done <"$backup/.changed"
     log "step $step was interrupted after its files moved: restored its previous files from $backup; its services restart when it runs again"
   fi
   activity Failed "interrupted; its previous files were restored by $STEP_ID" "$step"

@@ -3,7 +3,8 @@
 # the tools the other steps use, room for staging and backups, and runs each service the way the
 # inventory declares it. Changes nothing but the rotation log, except that it restores the previous
 # files of a step that was interrupted after its files moved (see recover_interrupted).
-# Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources.
+# Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources,
+# flag_edits (every step's on this node: their flag files must hold the flags).
 preflight_main() {
   # shellcheck disable=SC2034 # STEP_ID is read by lib.sh's log and activity
   STEP_ID=preflight NODE=${1:?node name}
@@ -25,6 +26,7 @@ preflight_main() {
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
   for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
+  for entry in ${PARAM[flag_edits]:-}; do read_flag_edit "$entry" && check_flag_file "$ROOT$EDIT_FILE"; done
   [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && check_probes_arrive
   log "preflight ok (services: ${PARAM[services]})"
   printf '{"node":"%s","preflight":"ok"}\n' "$NODE"

@@ -22,6 +22,7 @@ rotate_main() {
 
   read_input "$STAGE"
   check_dispatch
+  stage_flag_edits "$STAGE"
   # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet
   STEP_STARTED=$(date +%s)
   activity Initiated "watch digest ${digest:0:12}"
@@ -128,11 +129,35 @@ record_exit() {
   ((rc == 0)) || [[ ${FINISHED:-} == 1 ]] || activity Failed "${FAILURE:-exit status $rc}"
 }
 
+# stage_flag_edits STAGE: per PARAM[flag_edits] word (read_flag_edit), stages a copy of the
+# service's flag file with the flag's arguments set to its value; install_changed then installs it
+# like the input's files (backed up, journaled, swapped, restored by a rollback), restarting the
+# service when it changed. A missing file or flag stops the step before anything changed.
+stage_flag_edits() {
+  local stage=$1 edit dest staged
+  for edit in ${PARAM[flag_edits]:-}; do
+    read_flag_edit "$edit"
+    dest=$ROOT$EDIT_FILE
+    staged=$(staged_path "$stage" "$dest")
+    # a second flag of the same file edits the copy staged for the first
+    if [[ -z ${STAGED_RESTARTS[$dest]+x} ]]; then
+      check_flag_file "$dest"
+      mkdir -p "$(dirname "$staged")"
+      cat "$dest" >"$staged"
+      chmod "$(stat -c %a "$dest")" "$staged"
+      STAGED_FILES+=("$dest")
+      STAGED_RESTARTS[$dest]=$EDIT_SERVICE
+    fi
+    check_flag_file "$staged"
+    sed -i -E "s#${EDIT_TOKEN}[^[:space:]\"']*#\\1$EDIT_FLAG=$EDIT_VALUE#g" "$staged"
+  done
+}
+
 # verify_staged STAGE: every certificate parses and is within its validity, every key matches its
 # certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
 # the node has changed when this fails.
 verify_staged() {
-  local stage=$1 dest staged key key_pub trust cert_pub
+  local stage=$1 dest staged key key_dest key_pub trust cert_pub
   trust=$(mktemp)
   for dest in ${PARAM[ca_certs]}; do
     dest=$ROOT$dest
@@ -150,7 +175,8 @@ verify_staged() {
           die "$dest: not signed by any of the cluster's CAs; nothing was changed"
         fi
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
-        key=${dest%.crt}.key
+        key_dest=$(key_of "$dest")
+        key=$key_dest
         if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
         # a CA bundle matches its key when any generation in it does (during a CA rotation the key
         # may be installed by a later step than the bundle)
@@ -158,7 +184,7 @@ verify_staged() {
         if [[ -f $key ]]; then
           key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
           if [[ -z $key_pub ]] || ! pem_lines <<<"$cert_pub" | grep -qxF "$key_pub"; then
-            die "$dest does not match the private key ${dest%.crt}.key; nothing was changed"
+            die "$dest does not match the private key $key_dest; nothing was changed"
           fi
         fi
         ;;
@@ -166,6 +192,16 @@ verify_staged() {
     esac
   done
   rm -f "$trust"
+}
+
+# key_of DEST: the private key of the certificate DEST: named after it, unless PARAM[cert_keys] names
+# another (ca-signing.crt: ca.key).
+key_of() {
+  local pair
+  for pair in ${PARAM[cert_keys]:-}; do
+    [[ $ROOT${pair%%=*} == "$1" ]] && { printf '%s' "$ROOT${pair#*=}"; return 0; }
+  done
+  printf '%s' "${1%.crt}.key"
 }
 
 is_ca_cert() { [[ " ${PARAM[ca_certs]} " == *" ${1#"$ROOT"} "* ]]; } # DEST

@@ -141,11 +141,13 @@ describe("CA phases: what the PKI installs in each phase (components under mocks
         assert.deepEqual(activate!["client.crt"], ["client-cert"]);
     });
 
-    it("a one-shot run's trust stage installs the CA bundles alone; the later stages everything", async () => {
+    it("a one-shot run's trust stage installs the CA bundles alone (and the signing certificate, still the active generation); the later stages everything", async () => {
         const plan = planCaStages(record({ 0: "active" }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active" }) }, "oneShot");
         const [trust, activate, retire] = await files({ caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, master, plan.stages);
-        assert.deepEqual(Object.keys(trust!).sort(), ["ca.crt", "proxy-ca.crt"]);
+        assert.deepEqual(Object.keys(trust!).sort(), ["ca-signing.crt", "ca.crt", "proxy-ca.crt"]);
         assert.deepEqual(trust!["ca.crt"], ["kubernetes-ca-cert", "kubernetes-ca-g1-cert"]);
+        // the controller-manager signs with one certificate, that of the ca.key the stage leaves installed
+        assert.deepEqual([trust!["ca-signing.crt"], activate!["ca-signing.crt"], retire!["ca-signing.crt"]], [["kubernetes-ca-cert"], ["kubernetes-ca-g1-cert"], ["kubernetes-ca-g1-cert"]]);
         assert.deepEqual(activate!["apiserver.crt"], ["apiserver-cert", "kubernetes-ca-g1-by-g0-cert"]);
         assert.deepEqual(retire!["ca.crt"], ["kubernetes-ca-g1-cert"]);
         assert.deepEqual(retire!["apiserver.crt"], ["apiserver-cert"]);

@@ -15,7 +15,7 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
 
     it("has every file of the AKS Engine layout under /etc/kubernetes/certs, and no other", () => {
         const expected = [
-            "ca.crt", "ca.key", "proxy-ca.crt", "proxy-ca.key",
+            "ca.crt", "ca.key", "ca-signing.crt", "proxy-ca.crt", "proxy-ca.key",
             "apiserver.crt", "apiserver.key", "client.crt", "client.key", "kubectlClient.crt", "kubectlClient.key",
             "etcdserver.crt", "etcdserver.key", "etcdclient.crt", "etcdclient.key",
             "etcdpeer0.crt", "etcdpeer0.key", "etcdpeer1.crt", "etcdpeer1.key", "etcdpeer2.crt", "etcdpeer2.key",
@@ -106,6 +106,7 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
         const nodesOf = (name: string) => files.get(name)!.nodeNames;
         assert.deepEqual(nodesOf("ca.crt"), ALL);
         assert.deepEqual(nodesOf("ca.key"), MASTERS);
+        assert.deepEqual(nodesOf("ca-signing.crt"), MASTERS);
         assert.deepEqual(nodesOf("client.crt"), ALL);
         assert.deepEqual(nodesOf("client.key"), ALL);
         assert.deepEqual(nodesOf("apiserver.crt"), ALL);
@@ -117,7 +118,7 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
             filesForNode(instances, AGENTS[0]!).map((f) => f.path.replace("/etc/kubernetes/certs/", "")),
             ["ca.crt", "apiserver.crt", "client.crt", "client.key"],
         );
-        assert.equal(filesForNode(instances, MASTERS[2]!).length, 18); // 22 files minus the other two masters' peer pairs
+        assert.equal(filesForNode(instances, MASTERS[2]!).length, 19); // 23 files minus the other two masters' peer pairs
     });
 
     it("says which services read each file and whether they reload it", () => {
@@ -262,7 +263,7 @@ describe("catalog: kubelet serving certificates (pki.kubeletServing)", () => {
             filesForNode(instances, AGENTS[1]!).map((f) => `${f.path.replace("/etc/kubernetes/certs/", "")} ${f.instance}`),
             ["ca.crt kubernetes-ca", "apiserver.crt apiserver", "client.crt client", "client.key client", `kubeletserver.crt kubelet-server-${AGENTS[1]}`, `kubeletserver.key kubelet-server-${AGENTS[1]}`],
         );
-        assert.equal(filesForNode(instances, MASTERS[0]!).length, 18 + 2);
+        assert.equal(filesForNode(instances, MASTERS[0]!).length, 19 + 2);
         // the rest of the expansion is the default one
         const others = instances.filter((i) => i.row.rotation !== "kubeletServer");
         assert.deepEqual(others, expandInstances(certificateCatalog(), inventory3x3()));

@@ -47,6 +47,7 @@ describe("components: the nodeFiles output (what each node should hold, for npm 
         assert.deepEqual(Object.keys(output), [0, 1, 2].map((i) => `k8s-master-31415926-${i}`).concat([0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`)));
         assert.deepEqual(output[MASTER2], {
             [`${C}/ca.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: [fp("kubernetes-ca-cert")], key: `${C}/ca.key` },
+            [`${C}/ca-signing.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: [fp("kubernetes-ca-cert")], key: `${C}/ca.key` },
             [`${C}/proxy-ca.crt`]: { kind: "certificate", source: "front-proxy-ca", sha256: [fp("front-proxy-ca-cert")], key: `${C}/proxy-ca.key` },
             [`${C}/apiserver.crt`]: { kind: "certificate", source: "apiserver", sha256: [fp("apiserver-cert")], key: `${C}/apiserver.key` },
             [`${C}/client.crt`]: { kind: "certificate", source: "client", sha256: [fp("client-cert")], key: `${C}/client.key` },
@@ -82,5 +83,12 @@ describe("components: the nodeFiles output (what each node should hold, for npm 
         const { output } = await run(settings);
         assert.deepEqual(output[AGENT0]![`${C}/ca.crt`]!.sha256, [fp("kubernetes-ca-cert"), fp("kubernetes-ca-g1-cert")]);
         assert.equal(output[MASTER0]![`${C}/ca.crt`]!.key, `${C}/ca.key`);
+    });
+
+    it("the controller-manager's signing certificate: the active generation alone, in the trust phase and in the activate phase", async () => {
+        const signing = async (generations: Record<string, "active" | "trusted">) =>
+            (await run(settingsOf({ caGenerations: { kubernetesCa: generations } }))).output[MASTER0]![`${C}/ca-signing.crt`]!.sha256;
+        assert.deepEqual(await signing({ "0": "active", "1": "trusted" }), [fp("kubernetes-ca-cert")]);
+        assert.deepEqual(await signing({ "0": "trusted", "1": "active" }), [fp("kubernetes-ca-g1-cert")]);
     });
 });

@@ -59,7 +59,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const master = (kind: string) => steps.find((s) => s.id === `${kind}/${M[1]}`)!.installs.map((f) => f.path.split("/").pop()).sort();
         assert.deepEqual(master("etcd"), ["ca.crt", "etcdpeer1.crt", "etcdpeer1.key", "etcdserver.crt", "etcdserver.key"]);
         assert.deepEqual(master("apiserver"), ["apiserver.crt", "apiserver.key", "client.crt", "client.key", "etcdclient.crt", "etcdclient.key", "proxy-ca.crt", "proxy-ca.key", "proxy.crt", "proxy.key"]);
-        assert.deepEqual(master("controlPlane"), ["ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
+        assert.deepEqual(master("controlPlane"), ["ca-signing.crt", "ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
         assert.deepEqual(master("kubelet"), []);
         // an agent's apiserver.crt has no reader there: it travels with the agent's only step
         const agent = steps.find((s) => s.id === `kubelet/${A[0]}`)!;
@@ -101,6 +101,20 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
             ...Object.fromEntries(M.map((m) => [`controlPlane/${m}`, ["kube-controller-manager", "kube-scheduler"]])),
             ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])),
         });
+    });
+
+    it("the controller-manager's signing flag: its controlPlane step installs ca-signing.crt and points --cluster-signing-cert-file at it where the node model says its flags are, and says so", () => {
+        const steps = planRollout(planInput(undefined, { changed: new Set(["kubernetes-ca"]) }));
+        const edit = (file: string) => [{ service: "kube-controller-manager", flag: "--cluster-signing-cert-file", value: "/etc/kubernetes/certs/ca-signing.crt", file }];
+        for (const s of steps) assert.deepEqual(s.flagEdits, s.kind === "controlPlane" ? edit("/etc/kubernetes/manifests/kube-controller-manager.yaml") : [], s.id);
+        assert.match(
+            describeRollout(steps).find((l) => l.includes(`${M[0]} controlPlane`))!,
+            /install ca\.key, ca-signing\.crt, .*; set kube-controller-manager --cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt in \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml \(restarts it if that changed\); restart kube-controller-manager if ca\.crt, ca\.key, ca-signing\.crt/,
+        );
+        // the processes layout: the controller-manager a systemd unit, its flags in an environment file
+        const input = planInput();
+        const systemd = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: { ...n.services, "kube-controller-manager": "systemd" as const } } : n)) });
+        assert.deepEqual(systemd.find((s) => s.id === `controlPlane/${M[0]}`)!.flagEdits, edit("/etc/default/kube-controller-manager"));
     });
 
     it("nothing changed: no step runs", () => {
@@ -165,7 +179,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const withoutKubelet = { ...AKS_ENGINE_SERVICES.master, kubelet: "none", "kube-proxy": "none" } as const;
         const steps = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: withoutKubelet } : n)) });
         assert.equal(steps.filter((s) => s.kind === "kubelet" && M.includes(s.node)).length, 0);
-        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 19);
+        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 20);
     });
 
     it("grows linearly: 5 masters + 200 agents is 4 steps per master and one per agent", () => {

@@ -126,6 +126,13 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         // AKS Engine's layout: etcd trusts ca.crt, so its step installs it; the apiserver step then only the front-proxy CA
         assert.deepEqual(files("k8s-master-31415926-0-trust-etcd"), ["/etc/kubernetes/certs/ca.crt"]);
         assert.deepEqual(files("k8s-master-31415926-0-trust-apiserver"), ["/etc/kubernetes/certs/proxy-ca.crt"]);
+        // every pass points the controller-manager's signing flag at ca-signing.crt, installed with it (the trust pass keeps ca.key)
+        assert.deepEqual(files("k8s-master-31415926-0-trust-controlPlane"), ["/etc/kubernetes/certs/ca-signing.crt"]);
+        for (const name of ["trust-controlPlane", "activate-controlPlane", "controlPlane"].map((s) => `k8s-master-31415926-0-${s}`)) {
+            assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,--cluster-signing-cert-file,\/etc\/kubernetes\/certs\/ca-signing\.crt$/m, name);
+            assert.match(oneShotRegs.find((r) => r.name === name.replace(/controlPlane$/, "preflight"))!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,/m, "the preflight checks it");
+            assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param cert_keys \/etc\/kubernetes\/certs\/ca-signing\.crt=\/etc\/kubernetes\/certs\/ca\.key$/m, "the only certificate whose key is named otherwise");
+        }
         assert.ok(files("k8s-master-31415926-0-activate-apiserver").includes("/etc/kubernetes/certs/apiserver.crt"));
         assert.deepEqual(oneShot.planText.filter((l) => l.startsWith("stage ")), ["stage 1 of 3 (trust):", "stage 2 of 3 (activate):", "stage 3 of 3:"]);
     });

@@ -1,0 +1,183 @@
+// A step that points a service's flag at a file (rotate.sh: stage_flag_edits, PARAM[flag_edits]),
+// run by bash against a scratch tree (AZS_ROOT) with the restarts and the gate stood in for: the
+// flag file — a static pod's manifest in either of AKS Engine's forms, or a unit's environment
+// file — is installed like a certificate: its other arguments untouched, backed up, restarted for,
+// restored when the gate fails, unchanged by a second run; a missing file or flag stops the step
+// before anything changed. The signing certificate itself must match ca.key (PARAM[cert_keys]).
+import { strict as assert } from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { InputFile, stepInput } from "../../../../components/rollout/remoteScript";
+import { OpenSsl } from "../../support/openssl";
+
+const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
+const MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml";
+const ENV_FILE = "/etc/default/kube-controller-manager";
+const SIGNING = "/etc/kubernetes/certs/ca-signing.crt";
+
+const manifest = (quoted: boolean) => {
+    const arg = (a: string) => `    - ${quoted ? `"${a}"` : a}`;
+    return [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        "  name: kube-controller-manager",
+        "spec:",
+        "  containers:",
+        "  - name: kube-controller-manager",
+        "    command:",
+        '    - "kube-controller-manager"',
+        "    args:",
+        arg("--root-ca-file=/etc/kubernetes/certs/ca.crt"),
+        arg("--cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt"),
+        arg("--cluster-signing-key-file=/etc/kubernetes/certs/ca.key"),
+        "",
+    ].join("\n");
+};
+
+describe("flag edits (rotate.sh) on a scratch tree", function () {
+    this.timeout(30_000);
+    let root: string;
+    const at = (p: string) => path.join(root, p);
+    const restarts = () => (fs.existsSync(at("restarts")) ? fs.readFileSync(at("restarts"), "utf8").trim().split("\n") : []);
+    const backups = () => (fs.existsSync(at("/etc/kubernetes/rotate-certs/backup")) ? fs.readdirSync(at("/etc/kubernetes/rotate-certs/backup")) : []);
+
+    beforeEach(() => {
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "azs-flags-"));
+        fs.mkdirSync(at("/etc/kubernetes/manifests"), { recursive: true });
+        fs.mkdirSync(at("/etc/default"), { recursive: true });
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    /** One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate` exists. */
+    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = []): Promise<{ ok: boolean; stderr: string }> {
+        const params = {
+            node_name: "m0",
+            services: `kube-controller-manager=${manager}`,
+            health_timeout: "1",
+            gate: "gate_stand_in",
+            precheck: "",
+            before_restart: "",
+            drain: "0",
+            lb_settle: "0",
+            lb_probe_sources: "",
+            ca_certs: "/etc/kubernetes/certs/ca.crt",
+            cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
+            backups_kept: "3",
+            flag_edits: `kube-controller-manager,${flagFile},${flag},${SIGNING}`,
+        };
+        fs.writeFileSync(at("input"), stepInput(params, files));
+        // rotate.sh ends by running its step: sourced here without that last line, then run on the input
+        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
+static_pods_replaced() { :; }
+gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
+rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
+        return new Promise((resolve) =>
+            execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })),
+        );
+    }
+
+    for (const quoted of [true, false]) {
+        it(`a static pod's manifest (${quoted ? '- "--flag=value"' : "- --flag=value"}): the exact flag set, the rest untouched, the pod restarted, the original backed up; a second run changes nothing`, async () => {
+            fs.writeFileSync(at(MANIFEST), manifest(quoted), { mode: 0o644 });
+            const first = await step("staticPod", MANIFEST);
+            assert.ok(first.ok, first.stderr);
+            assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(quoted).replace("--cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt", `--cluster-signing-cert-file=${SIGNING}`));
+            assert.equal(fs.statSync(at(MANIFEST)).mode & 0o777, 0o644);
+            assert.deepEqual(restarts(), ["kube-controller-manager"]);
+            assert.equal(backups().length, 1);
+            assert.equal(fs.readFileSync(path.join(at("/etc/kubernetes/rotate-certs/backup"), backups()[0]!, MANIFEST), "utf8"), manifest(quoted));
+            // no temporary file the kubelet would run as a second pod, no journal left
+            assert.deepEqual(fs.readdirSync(at("/etc/kubernetes/manifests")), ["kube-controller-manager.yaml"]);
+            assert.ok(!fs.existsSync(at("/etc/kubernetes/rotate-certs/journal")));
+
+            const edited = fs.readFileSync(at(MANIFEST), "utf8");
+            const second = await step("staticPod", MANIFEST);
+            assert.ok(second.ok, second.stderr);
+            assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), edited);
+            assert.deepEqual(restarts(), ["kube-controller-manager"], "no second restart");
+            assert.equal(backups().length, 1, "no second backup");
+        });
+    }
+
+    it("a systemd unit's environment file: the flag among the others on one line", async () => {
+        const env = 'KUBE_CONTROLLER_MANAGER_FLAGS="--root-ca-file=/etc/kubernetes/certs/ca.crt --cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt --v=2"\n';
+        fs.writeFileSync(at(ENV_FILE), env);
+        const run = await step("systemd", ENV_FILE);
+        assert.ok(run.ok, run.stderr);
+        assert.equal(fs.readFileSync(at(ENV_FILE), "utf8"), env.replace("--cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt", `--cluster-signing-cert-file=${SIGNING}`));
+        assert.deepEqual(restarts(), ["kube-controller-manager"]);
+    });
+
+    it("a failed gate: the manifest is restored as it was, the pod restarted again, the step fails saying so", async () => {
+        fs.writeFileSync(at(MANIFEST), manifest(true), { mode: 0o600 });
+        fs.writeFileSync(at("fail-gate"), "");
+        const run = await step("staticPod", MANIFEST);
+        assert.ok(!run.ok);
+        assert.match(run.stderr, /controlPlane\/m0: health check failed: stand-in gate failed; rolled back 1 file\(s\) from .*; STILL UNHEALTHY after the rollback: stand-in gate failed/);
+        assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(true));
+        assert.equal(fs.statSync(at(MANIFEST)).mode & 0o777, 0o600);
+        assert.deepEqual(restarts(), ["kube-controller-manager", "kube-controller-manager"]);
+        assert.ok(!fs.existsSync(at("/etc/kubernetes/rotate-certs/journal")));
+    });
+
+    it("a flag file without the flag, or no flag file: the step stops before anything changed", async () => {
+        fs.writeFileSync(at(MANIFEST), manifest(true));
+        const noFlag = await step("staticPod", MANIFEST, "--cluster-signing-duration");
+        assert.ok(!noFlag.ok);
+        assert.match(noFlag.stderr, /kube-controller-manager: \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml has no --cluster-signing-duration= argument to set to \/etc\/kubernetes\/certs\/ca-signing\.crt; nothing was changed/);
+        assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(true));
+
+        const noFile = await step("systemd", ENV_FILE);
+        assert.ok(!noFile.ok);
+        assert.match(noFile.stderr, /kube-controller-manager: \/etc\/default\/kube-controller-manager, where its flags are, is missing: cannot set --cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt; nothing was changed/);
+        assert.deepEqual([restarts(), backups()], [[], []]);
+    });
+
+    it("the signing certificate must match ca.key: another generation of the bundle stops the step before anything changed", async () => {
+        const ssl = new OpenSsl();
+        try {
+            const [g0, g1] = [ssl.ca({ cn: "ca" }), ssl.ca({ cn: "ca-g1" })];
+            fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
+            fs.writeFileSync(at("/etc/kubernetes/certs/ca.crt"), g0.cert + g1.cert);
+            fs.writeFileSync(at("/etc/kubernetes/certs/ca.key"), g0.key, { mode: 0o600 });
+            fs.writeFileSync(at(MANIFEST), manifest(true));
+            const signing = (pem: string): InputFile[] => [{ path: SIGNING, mode: "0644", restarts: ["kube-controller-manager"], content: pem }];
+
+            const wrong = await step("staticPod", MANIFEST, undefined, signing(g1.cert));
+            assert.ok(!wrong.ok);
+            assert.match(wrong.stderr, /\/etc\/kubernetes\/certs\/ca-signing\.crt does not match the private key \S*\/etc\/kubernetes\/certs\/ca\.key; nothing was changed/);
+            assert.ok(!fs.existsSync(at(SIGNING)));
+            assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(true));
+
+            const right = await step("staticPod", MANIFEST, undefined, signing(g0.cert));
+            assert.ok(right.ok, right.stderr);
+            assert.equal(fs.readFileSync(at(SIGNING), "utf8"), g0.cert);
+            assert.match(fs.readFileSync(at(MANIFEST), "utf8"), /--cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt"/);
+            assert.deepEqual(restarts(), ["kube-controller-manager"], "one restart for both changes");
+        } finally {
+            ssl.remove();
+        }
+    });
+
+    it("the preflight checks every flag file of the node before any node changes: the flag missing stops it, present passes", async () => {
+        fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
+        const preflight = (): Promise<{ ok: boolean; stderr: string }> => {
+            const params = { services: "", certs_dir: "/etc/kubernetes/certs", lb_probe_sources: "", lb_settle: "0", flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}` };
+            fs.writeFileSync(at("input"), stepInput(params, []));
+            const script = `source ${SCRIPTS}/lib.sh; source <(sed '$d' ${SCRIPTS}/preflight.sh)
+preflight_main m0 <"$AZS_ROOT/input"`;
+            return new Promise((resolve) => execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })));
+        };
+        fs.writeFileSync(at(MANIFEST), manifest(false).replace(/.*--cluster-signing-cert-file.*\n/, ""));
+        const refused = await preflight();
+        assert.ok(!refused.ok);
+        assert.match(refused.stderr, /kube-controller-manager: \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml has no --cluster-signing-cert-file= argument/);
+        fs.writeFileSync(at(MANIFEST), manifest(false));
+        const passed = await preflight();
+        assert.ok(passed.ok, passed.stderr);
+    });
+});
