@@ -180,7 +180,9 @@ done
     /** The phased rotation's last outputs: the one-shot starts from its cluster. */
     let afterRetire: OutputMap | undefined;
 
-    it("the etcd and Kubernetes CAs together: a phase out of order refused at preview, then trust, activate, retire", async () => {
+    it("the etcd and Kubernetes CAs together: a phase out of order refused at preview, then trust, activate, retire", async function () {
+        // three phases of about 4.5 min each on this 2-core machine, and the checks after each
+        this.timeout(30 * 60_000);
         await setPki({ caGenerations: { etcdCa: { "1": "active" } } });
         await assert.rejects(stack.preview(), /etcdCa: activating generation 1 before it is trusted everywhere is refused/);
         await setPki({ caGenerations: { kubernetesCa: { "0": "retired" } } });

@@ -85,14 +85,15 @@ restart_service() {
         # The kubelet waits before starting a container that exited again within 10 minutes
         # (CrashLoopBackOff: 10 s, doubling to 5 min), judged from the exited container's status: a
         # phase soon after another, a rollback or a crash loop would wait for it. With the exited
-        # containers removed it starts a new one at its next sync of the pod. A removal does not
-        # make it sync, and a pod in back-off (a crash loop) is synced only when its back-off
-        # ends: stopping the pod's sandbox, once none of its containers runs, makes it sync at once
-        # and create the pod anew.
+        # containers removed it starts a new one at its next sync of the pod, about a second after
+        # the stop. A removal does not make it sync, though, and a pod in back-off (a crash loop)
+        # is synced only when its back-off ends: when no new container shows within 5 s, stopping
+        # the pod's sandbox makes it sync at once and create the pod anew. (Stopping it at once
+        # would race the kubelet's own start and cost the new apiserver a graceful shutdown.)
         if ((rc == 0)); then
           ids=$(crictl ps -a -q --state exited --name "^$svc\$" 2>/dev/null || true)
           if [[ -n $ids ]]; then timeout 30 crictl rm $ids >/dev/null 2>&1 || true; fi
-          if [[ -n $sandboxes && -z $(crictl ps -q --name "^$svc\$" 2>/dev/null || true) ]]; then
+          if [[ -n $sandboxes ]] && ! new_container_within 5 "$svc"; then
             timeout 30 crictl stopp $sandboxes >/dev/null 2>&1 || true
           fi
         fi
@@ -108,6 +109,17 @@ restart_service() {
   ((rc == 0)) && return 0
   RESTART_FAILURE="restarting $svc ($manager) failed (exit status $rc)"
   ((rc != 124)) || RESTART_FAILURE="restarting $svc ($manager) timed out"
+  return 1
+}
+
+# new_container_within SECONDS SERVICE: a container of the static pod is created or running
+# within SECONDS (checked every half second).
+new_container_within() {
+  local tries=$(($1 * 2))
+  while ((tries-- > 0)); do
+    if [[ -n $(crictl ps -q --name "^$2\$" 2>/dev/null || true)$(crictl ps -a -q --state created --name "^$2\$" 2>/dev/null || true) ]]; then return 0; fi
+    sleep 0.5
+  done
   return 1
 }
 

@@ -1,8 +1,8 @@
 // How the step scripts restart a static pod (rotate.sh: restart_service), run by bash against a
 // stand-in crictl that records what it was asked: the container is stopped gracefully (containerd
 // SIGKILLs at once without --timeout), its exited containers are removed so the kubelet starts a new
-// one without its crash-loop back-off, and the pod's sandbox is stopped once none of its containers
-// runs, so the kubelet syncs the pod at once rather than when a back-off ends. A static pod with no
+// one without its crash-loop back-off, and the pod's sandbox is stopped when no new container shows
+// within 5 s, so the kubelet syncs the pod at once rather than when a back-off ends. A static pod with no
 // running container (crash-looping) is not a failed restart: the kubelet starts it again and the
 // gate judges it, first by whether a new container runs (static_pods_replaced).
 import { strict as assert } from "assert";
@@ -37,7 +37,7 @@ case $1 in
     # a kubelet that starts the new container before the caller looks again
     if [[ -e kubelet-quick ]]; then echo fresh >> running; fi ;;
   ps)
-    if [[ " $* " == *" --state exited "* ]]; then all=$(cat exited); elif [[ " $* " == *" -a "* ]]; then all=$(cat running exited); else all=$(cat running); fi
+    if [[ " $* " == *" --state created "* ]]; then all=""; elif [[ " $* " == *" --state exited "* ]]; then all=$(cat exited); elif [[ " $* " == *" -a "* ]]; then all=$(cat running exited); else all=$(cat running); fi
     if [[ " $* " == *" -o json "* ]]; then
       printf '%s\n' $all | sed '/^$/d' | jq -R '{id: ., podSandboxId: "sb1"}' | jq -s '{containers: .}'
     else printf '%s\n' $all | sed '/^$/d'; fi ;;
@@ -78,7 +78,7 @@ if static_pods_replaced kube-apiserver etcd; then echo OK; else echo "FAILED: $G
 
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("stops the running container with a grace period, so the apiserver shuts down gracefully, then removes the exited ones, then stops the pod's sandbox so the kubelet syncs it at once", async () => {
+    it("stops the running container with a grace period, so the apiserver shuts down gracefully, then removes the exited ones, then, when the kubelet has started no new container within 5 s, stops the pod's sandbox so the kubelet syncs it at once", async () => {
         standInCrictl("c0ffee", "old1");
         const { result, calls: asked } = await restart();
         assert.equal(result, "OK");
