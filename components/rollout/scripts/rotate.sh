@@ -64,8 +64,9 @@ rotate_main() {
 
 # restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
 # systemctl; a static pod by stopping its container, which the kubelet starts again from
-# /etc/kubernetes/manifests (its exited containers and its sandbox go too: see below). Records the instance it replaced and when (INSTANCE_BEFORE,
-# RESTARTED_AT) for the gates; returns non-zero with RESTART_FAILURE set when the restart failed.
+# /etc/kubernetes/manifests (its exited containers, and maybe its sandbox, go too: see below).
+# Records the instance it replaced and when (INSTANCE_BEFORE, RESTARTED_AT) for the gates; returns
+# non-zero with RESTART_FAILURE set when the restart failed.
 declare -A INSTANCE_BEFORE=() RESTARTED_AT=()
 restart_service() {
   local svc=$1 manager ids sandboxes rc=0
