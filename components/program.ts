@@ -3,10 +3,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { profileWriteBack } from "./apimodel/profileWriteBack";
 import { CONFIG_NAMESPACE, InventorySettings, readStackConfig } from "./config";
-import type { PkiSettings } from "./pki/settings";
+import { PkiSettings, SERVICE_ACCOUNT_ID } from "./pki/settings";
 import { CLUSTER_PKI_NAME, ClusterPki, expectedNodeFiles, pkiInventoryFrom, stackOutputs } from "./pki";
 import { NodeFilesOutput, parseNodeFilesOutput } from "./pki/stackOutputs";
-import { planCaStages, trustBundleFiles } from "./pki/caPhases";
+import { generationsFromRecord, planCaStages, trustBundleFiles } from "./pki/caPhases";
 import { logExpiringCertificates } from "./pki/expiryWarnings";
 import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateAlertRules";
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
@@ -57,17 +57,21 @@ export async function program(): Promise<Record<string, unknown>> {
     const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow, apimodelWriteBack, prometheusRule } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pkiInventory = pkiInventoryFrom(inventory);
     const deployed = await deployedOutputs();
-    const caPlan = planCaStages(deployed.caGenerations, settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog));
+    const now = new Date();
+    const caPlan = planCaStages(deployed.caGenerations, settings.caGenerations, settings.caRotation, trustBundleFiles(settings.catalog), {
+        now,
+        afterHours: settings.serviceAccountRetireAfterHours,
+    });
     const caChanges = caPlan.stageNames.some((s) => s !== "steady");
-    (caChanges ? pulumi.log.warn : pulumi.log.info)(`CA rotation (${settings.caRotation}):\n${caPlan.text.join("\n")}`);
+    (caChanges ? pulumi.log.warn : pulumi.log.info)(`CA and service-account key rotation (${settings.caRotation}):\n${caPlan.text.join("\n")}`);
     const pki = new ClusterPki(CLUSTER_PKI_NAME, {
         settings,
         inventory: pkiInventory,
         clusterName: inventory.clusterName,
         apiServerEndpoint: inventory.apiServerEndpoint,
         caStages: caPlan.stages,
+        ...(generationsFromRecord(deployed.caGenerations, SERVICE_ACCOUNT_ID) ? {} : { unnumberedKeyGeneration: settings.rotation.serviceAccount }),
     });
-    const now = new Date();
     const outputs = stackOutputs(pki, now);
     const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
     // drift needs a record of what the nodes hold (none before the first up); expiry on the nodes does not

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ApiModelWriteBack } from "../config";
 import { CA_LABELS, nextCaStep, trustedOf } from "../pki/caPhases";
 import { CERTIFICATE_PROFILE_CAS } from "../pki/certificateProfile";
-import type { CaGenerations } from "../pki/settings";
+import { CaGenerations, SERVICE_ACCOUNT_ID } from "../pki/settings";
 import { CertificateProfileFields, writeCertificateProfile } from "./writeBack";
 
 export interface ProfileWriteBackArgs {
@@ -24,14 +24,15 @@ export interface ProfileWriteBackArgs {
 /** Why the profile must not be written back after this run, or undefined. */
 export function writeBackRefusal(file: string, caGenerations: CaGenerations, rolloutEnabled: boolean): string | undefined {
     if (!rolloutEnabled) return `apimodelWriteBack: not written back, ${file} left untouched: rollout.enabled is false, so the nodes do not get the certificates the profile would name`;
-    for (const id of CERTIFICATE_PROFILE_CAS) {
+    for (const id of [...CERTIFICATE_PROFILE_CAS, SERVICE_ACCOUNT_ID] as const) {
         const gens = caGenerations[id];
         const trusted = gens ? trustedOf(gens) : [];
         if (trusted.length < 2) continue;
         const next = nextCaStep(id, gens!);
+        const holds = id === SERVICE_ACCOUNT_ID ? "one service-account key (certificateProfile.apiServerPrivateKey)" : "one CA (certificateProfile.caCertificate)";
         return (
             `apimodelWriteBack: refused, ${file} left untouched: the ${CA_LABELS[id]} is mid-rotation (generation ${trusted[0]} active, ${trusted.slice(1).join(", ")} trusted too) ` +
-            `and AKS Engine's apimodel holds one CA (certificateProfile.caCertificate), so aks-engine scale or upgrade would give new nodes one generation alone. ` +
+            `and AKS Engine's apimodel holds ${holds}, so aks-engine scale or upgrade would give new nodes one generation alone. ` +
             `The profile is written back at the end of the up that runs the retire phase, once every node step succeeded` +
             `${next ? ` (${next})` : ""}; until then do not run aks-engine scale or upgrade`
         );

@@ -2,8 +2,24 @@
 // rotation generations, CA generations) and the adopted CAs and service-account key.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { CatalogOptions, certificateCatalog, CERTS_DIR, ROTATION_TYPES } from "../pki/catalog";
-import { AdoptedCa, CA_CONFIG_NAME, CA_IDS, CA_ROTATION_TYPE, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode, DEFAULT_KEY, DEFAULT_VALIDITY, DEFAULT_WARN_DAYS, PkiSettings, RotationGenerations } from "../pki/settings";
+import { CatalogOptions, certificateCatalog, CERTS_DIR, ROTATION_TYPES, RotationType } from "../pki/catalog";
+import {
+    AdoptedCa,
+    CA_CONFIG_NAME,
+    CA_IDS,
+    CA_ROTATION_TYPE,
+    CaGeneration,
+    CaGenerations,
+    CaGenerationState,
+    CaId,
+    CaRotationMode,
+    DEFAULT_KEY,
+    DEFAULT_VALIDITY,
+    DEFAULT_WARN_DAYS,
+    PkiSettings,
+    RotationGenerations,
+    SERVICE_ACCOUNT_ID,
+} from "../pki/settings";
 import { validateAdoptedCa } from "../pki/x509";
 import type { ApiModelCluster, ApiModelFact } from "./apimodel";
 import { Agreement, CERTIFICATE, PRIVATE_KEY } from "./apimodelMerge";
@@ -30,7 +46,7 @@ const adoptionLabel = (keys: string, source: string | undefined): string => `${C
 export const SERVICE_ACCOUNT_KEY = "serviceAccountPrivateKey";
 
 /** The fields of the `pki` object and of its objects: what parsePkiConfig accepts. */
-export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "kubeletServing", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "warnDays", "rotation", "caRotation", "caGenerations"] as const;
+export const PKI_FIELDS = ["keyAlgorithm", "rsaBits", "etcdCa", "serviceAccountKey", "kubeletServing", "clusterDomain", "serviceCidr", "apiServerExtraSans", "validity", "warnDays", "rotation", "caRotation", "caGenerations", "serviceAccountKeyGenerations", "serviceAccountRetireAfterHours"] as const;
 export const VALIDITY_FIELDS = ["leafDays", "leafRenewalDays", "caDays", "caRenewalDays"] as const;
 
 /** The keys of this section (see keys.ts): the pki object, the adopted CAs and service-account key. */
@@ -76,7 +92,9 @@ export const PKI_KEY_DOCS: ConfigKeyDoc[] = [
         description:
             t === "kubernetesCa" || t === "etcdCa"
                 ? `the ${t} generation when pki.caGenerations does not list it (a CA change: see pki.caRotation)`
-                : `generation of the ${t} certificates: bump it to force their rotation`,
+                : t === "serviceAccount"
+                  ? "the service-account key generation when pki.serviceAccountKeyGenerations does not list it (a key change: see pki.caRotation)"
+                  : `generation of the ${t} certificates: bump it to force their rotation`,
     })),
     {
         key: "pki.caRotation",
@@ -91,6 +109,19 @@ export const PKI_KEY_DOCS: ConfigKeyDoc[] = [
         default: `{ <pki.rotation.${CA_ROTATION_TYPE[id]}>: active }`,
         description: `the ${id} generations: every trusted and the active one are in the trust bundles; the active one signs the leaves; generation 0 is the adopted CA`,
     })),
+    {
+        key: "pki.serviceAccountKeyGenerations",
+        type: "{ <generation>: trusted | active | retired }",
+        default: "{ <pki.rotation.serviceAccount>: active }",
+        description:
+            "the service-account signing key's generations, rotated in phases like a CA's (pki.caRotation): the public keys of every trusted and the active one verify tokens (sa.pub); the active one signs them (apiserver.key, or sa.key when dedicated); generation 0 is the adopted key",
+    },
+    {
+        key: "pki.serviceAccountRetireAfterHours",
+        type: "integer ≥ 0",
+        default: "24",
+        description: "a service-account key generation is retired no sooner than this long after its successor was activated, so tokens it signed are re-issued first; 0 retires at once",
+    },
     {
         key: "serviceAccountPrivateKey",
         type: "PEM",
@@ -194,6 +225,8 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     const caRotation = pki.oneOf<CaRotationMode>("caRotation", ["phased", "oneShot", "immediate"], "phased");
     const caIds = CA_IDS.filter((id) => id !== "etcd-ca" || etcdCa === "separate");
     const caGenerations = parseCaGenerations(pki.section("caGenerations"), caIds, rotation, problems);
+    caGenerations[SERVICE_ACCOUNT_ID] = parseGenerations(pki, "serviceAccountKeyGenerations", "serviceAccount", rotation, problems, "service-account key");
+    const serviceAccountRetireAfterHours = pki.int("serviceAccountRetireAfterHours", 24, 0);
 
     const now = opts.now ?? new Date();
     const secret = opts.secret ?? ((s: string) => pulumi.secret(s));
@@ -230,8 +263,9 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
     const saKey = adoption.serviceAccountPrivateKey;
     if (saKey !== undefined) {
         const label = adoptionLabel(SERVICE_ACCOUNT_KEY, adoption.serviceAccountKeySource);
-        if (rotation.serviceAccount !== 0) {
-            warnings.push(`${label}: not used: the adopted key is generation 0 and pki.rotation.serviceAccount is ${rotation.serviceAccount}`);
+        const zero = caGenerations[SERVICE_ACCOUNT_ID]!.find((g) => g.generation === 0);
+        if ((!zero || zero.state === "retired") && caRotation !== "oneShot") {
+            warnings.push(`${label}: not used: the adopted key is generation 0, which pki.serviceAccountKeyGenerations retires (or pki.rotation.serviceAccount moved past)`);
         } else {
             try {
                 adoptedServiceAccountKey = { keyPem: secret(saKey), publicKeyPem: serviceAccountPublicKey(saKey, label) };
@@ -253,6 +287,7 @@ export function parsePkiConfig(raw: unknown, adoption: AdoptionInput = {}, opts:
             rotation,
             caGenerations,
             caRotation,
+            serviceAccountRetireAfterHours,
             adopted,
             ...(adoptedServiceAccountKey ? { adoptedServiceAccountKey } : {}),
         },
@@ -268,32 +303,28 @@ const CA_STATES: CaGenerationState[] = ["trusted", "active", "retired"];
  */
 function parseCaGenerations(section: Section, ids: CaId[], rotation: RotationGenerations, problems: string[]): CaGenerations {
     section.rejectUnknown(ids.map((id) => CA_CONFIG_NAME[id]));
-    const out = {} as CaGenerations;
-    for (const id of ids) {
-        const name = CA_CONFIG_NAME[id];
-        const key = `${section.path}.${name}`;
-        const type = CA_ROTATION_TYPE[id];
-        if (!section.has(name)) {
-            out[id] = [{ generation: rotation[type], state: "active" }];
+    return Object.fromEntries(ids.map((id) => [id, parseGenerations(section, CA_CONFIG_NAME[id], CA_ROTATION_TYPE[id], rotation, problems, "CA")]));
+}
+
+/** One CA's (or the service-account key's) generations: `<section>.<name>`, else its `pki.rotation` number as the one active generation. */
+function parseGenerations(section: Section, name: string, type: RotationType, rotation: RotationGenerations, problems: string[], thing: string): CaGeneration[] {
+    const key = `${section.path}.${name}`;
+    if (!section.has(name)) return [{ generation: rotation[type], state: "active" }];
+    // the front-proxy type also re-issues its client certificate; the CA-only types would say the same thing twice
+    if (type !== "frontProxy" && rotation[type] !== 0) problems.push(`${key}: set it or pki.rotation.${type}, not both`);
+    const states = section.section(name);
+    const gens: CaGeneration[] = [];
+    for (const g of states.keys()) {
+        if (!/^\d+$/.test(g)) {
+            problems.push(`${key}: ${JSON.stringify(g)} is not a generation number (0, 1, 2 …)`);
             continue;
         }
-        // the front-proxy type also re-issues its client certificate; the two CA-only types would say the same thing twice
-        if (type !== "frontProxy" && rotation[type] !== 0) problems.push(`${key}: set it or pki.rotation.${type}, not both`);
-        const states = section.section(name);
-        const gens: CaGeneration[] = [];
-        for (const g of states.keys()) {
-            if (!/^\d+$/.test(g)) {
-                problems.push(`${key}: ${JSON.stringify(g)} is not a generation number (0, 1, 2 …)`);
-                continue;
-            }
-            gens.push({ generation: Number(g), state: states.oneOf(g, CA_STATES, "retired") });
-        }
-        const actives = gens.filter((g) => g.state === "active").map((g) => g.generation);
-        if (actives.length === 0) problems.push(`${key}: no active generation: retiring the only CA is refused; exactly one generation must be active`);
-        if (actives.length > 1) problems.push(`${key}: generations ${actives.join(", ")} are all active; exactly one may sign the leaves`);
-        out[id] = gens.sort((a, b) => a.generation - b.generation);
+        gens.push({ generation: Number(g), state: states.oneOf(g, CA_STATES, "retired") });
     }
-    return out;
+    const actives = gens.filter((g) => g.state === "active").map((g) => g.generation);
+    if (actives.length === 0) problems.push(`${key}: no active generation: retiring the only ${thing} is refused; exactly one generation must be active`);
+    if (actives.length > 1) problems.push(`${key}: generations ${actives.join(", ")} are all active; exactly one may sign`);
+    return gens.sort((a, b) => a.generation - b.generation);
 }
 
 /**

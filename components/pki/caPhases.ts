@@ -1,13 +1,31 @@
-// Zero-downtime CA rotation as pure functions: which phases (trust, activate, retire) lead from
-// the CA generations the cluster has now (the last successful run's stack output `caGenerations`)
-// to the configured ones, whether that order is safe, and what each phase does in words.
+// Zero-downtime CA and service-account key rotation as pure functions: which phases (trust,
+// activate, retire) lead from the generations the cluster has now (the last successful run's stack
+// output `caGenerations`) to the configured ones, whether that order is safe, and what each phase
+// does in words.
 import { CatalogOptions, certificateCatalog } from "./catalog";
-import { CA_CONFIG_NAME, CaGeneration, CaGenerations, CaGenerationState, CaId, CaRotationMode } from "./settings";
+import { CA_CONFIG_NAME, CaGeneration, CaGenerations, CaGenerationState, CaRotationMode, PhasedId, SERVICE_ACCOUNT_ID } from "./settings";
 
-/** The stack output `caGenerations`: per CA, generation → state, as the last successful run left the cluster. */
-export type CaRecord = Partial<Record<CaId, Record<string, CaGenerationState>>>;
+/**
+ * The stack output `caGenerations`: per CA and for the service-account key, generation → state,
+ * as the last successful run left the cluster; the key's entry also holds `activatedAt` (ISO
+ * time its active generation was activated), which its retire waits on.
+ */
+export type CaRecord = Partial<Record<PhasedId, Record<string, string>>>;
 
-export const CA_LABELS: Record<CaId, string> = { "kubernetes-ca": "Kubernetes CA", "etcd-ca": "etcd CA", "front-proxy-ca": "front-proxy CA" };
+const ACTIVATED_AT = "activatedAt";
+
+export const CA_LABELS: Record<PhasedId, string> = {
+    "kubernetes-ca": "Kubernetes CA",
+    "etcd-ca": "etcd CA",
+    "front-proxy-ca": "front-proxy CA",
+    [SERVICE_ACCOUNT_ID]: "service-account signing key",
+};
+
+/** When a service-account key generation may be retired: `afterHours` after its successor was activated. */
+export interface RetireTiming {
+    now: Date;
+    afterHours: number;
+}
 
 const STATES: CaGenerationState[] = ["trusted", "active", "retired"];
 
@@ -26,20 +44,29 @@ const live = (gens: CaGeneration[]): CaGeneration[] => sorted(gens.filter((g) =>
 const sameGenerations = (a: CaGeneration[], b: CaGeneration[]): boolean => JSON.stringify(live(a)) === JSON.stringify(live(b));
 const list = (ns: number[]): string => ns.join(", ");
 
-/** The record of a set of generations (the stack output), keeping generations retired earlier so they cannot come back. */
-export function caRecordOf(target: CaGenerations, deployed: CaRecord = {}): CaRecord {
+/**
+ * The record of a set of generations (the stack output), keeping generations retired earlier so
+ * they cannot come back; the service-account key's entry keeps the time its active generation
+ * was activated (`now` when this run activates it).
+ */
+export function caRecordOf(target: CaGenerations, deployed: CaRecord = {}, now?: Date): CaRecord {
     const out: CaRecord = {};
-    for (const [id, gens] of Object.entries(target) as [CaId, CaGeneration[]][]) {
-        const entry: Record<string, CaGenerationState> = {};
-        for (const g of Object.keys(deployed[id] ?? {})) entry[g] = "retired";
+    for (const [id, gens] of Object.entries(target) as [PhasedId, CaGeneration[]][]) {
+        const entry: Record<string, string> = {};
+        for (const g of Object.keys(deployed[id] ?? {})) if (/^\d+$/.test(g)) entry[g] = "retired";
         for (const g of gens) entry[String(g.generation)] = g.state;
+        if (id === SERVICE_ACCOUNT_ID) {
+            const before = generationsFromRecord(deployed, id);
+            const activated = before !== undefined && activeOf(before) !== activeOf(gens) ? now?.toISOString() : deployed[id]?.[ACTIVATED_AT];
+            if (activated) entry[ACTIVATED_AT] = activated;
+        }
         out[id] = entry;
     }
     return out;
 }
 
 /** Generations from a record; anything that is not a record of this shape counts as no record. */
-export function generationsFromRecord(record: unknown, id: CaId): CaGeneration[] | undefined {
+export function generationsFromRecord(record: unknown, id: PhasedId): CaGeneration[] | undefined {
     const entry = (record as Record<string, unknown> | undefined)?.[id];
     if (!entry || typeof entry !== "object") return undefined;
     const gens = Object.entries(entry as Record<string, unknown>)
@@ -57,37 +84,60 @@ export function assumedDeployed(target: CaGeneration[]): CaGeneration[] {
     return present.length > 0 ? [{ generation: present[0]!.generation, state: "active" }] : [];
 }
 
-const configKey = (id: CaId): string => `pki.caGenerations.${CA_CONFIG_NAME[id]}`;
+const configKey = (id: PhasedId): string => (id === SERVICE_ACCOUNT_ID ? "pki.serviceAccountKeyGenerations" : `pki.caGenerations.${CA_CONFIG_NAME[id]}`);
+
+/** The words that differ between a CA and the service-account key in the checks' messages. */
+function wordsOf(id: PhasedId) {
+    return id === SERVICE_ACCOUNT_ID
+        ? { thing: "service-account key", signs: "sign tokens", rejected: "the apiservers would reject the tokens it signs", installed: "the tokens in use" }
+        : { thing: "CA", signs: "sign the leaves", rejected: "clients would reject certificates it signs", installed: "the installed certificates" };
+}
 const configValue = (gens: CaGeneration[]): string => `{ ${gens.filter((g) => g.state !== "retired").map((g) => `"${g.generation}": ${g.state}`).join(", ")} }`;
 
-/** Problems with moving one CA from `from` to `to` in one phase; [] when it is safe. */
-export function checkCaTransition(id: CaId, from: CaGeneration[], to: CaGeneration[]): string[] {
+/**
+ * Problems with moving one CA (or the service-account key) from `from` to `to` in one phase; []
+ * when it is safe. `activatedAt`: when the key's active generation in `from` was activated
+ * (undefined: long ago); `timing`: when its retire is allowed.
+ */
+export function checkCaTransition(id: PhasedId, from: CaGeneration[], to: CaGeneration[], timing?: RetireTiming, activatedAt?: Date): string[] {
     const key = configKey(id);
+    const words = wordsOf(id);
     const problems: string[] = [];
     const actives = to.filter((g) => g.state === "active").map((g) => g.generation);
-    if (actives.length === 0) return [`${key}: no active generation: retiring the only CA is refused; exactly one generation must be active`];
-    if (actives.length > 1) return [`${key}: generations ${list(actives)} are all active; exactly one may sign the leaves`];
+    if (actives.length === 0) return [`${key}: no active generation: retiring the only ${words.thing} is refused; exactly one generation must be active`];
+    if (actives.length > 1) return [`${key}: generations ${list(actives)} are all active; exactly one may ${words.signs}`];
     const [active] = actives as [number];
     const wasActive = activeOf(from);
     const newest = Math.max(-1, ...from.map((g) => g.generation));
     for (const g of to) {
         const before = stateOf(from, g.generation);
         if (g.state !== "retired" && (before === "retired" || (before === undefined && g.generation <= newest))) {
-            problems.push(`${key}: generation ${g.generation} was retired (or never deployed) and a CA generation cannot come back; add a new one above ${newest}`);
+            problems.push(`${key}: generation ${g.generation} was retired (or never deployed) and a ${words.thing} generation cannot come back; add a new one above ${newest}`);
         }
     }
     if (wasActive !== undefined && active !== wasActive) {
         if (stateOf(from, active) !== "trusted") {
             problems.push(
-                `${key}: activating generation ${active} before it is trusted everywhere is refused (clients would reject certificates it signs): ` +
+                `${key}: activating generation ${active} before it is trusted everywhere is refused (${words.rejected}): ` +
                     `first run up with ${configValue([{ generation: wasActive, state: "active" }, { generation: active, state: "trusted" }])} (trust phase), or set pki.caRotation: oneShot`,
             );
         }
         const keeps = stateOf(to, wasActive);
         if (keeps === undefined || keeps === "retired") {
             problems.push(
-                `${key}: generation ${wasActive} signs the installed certificates and cannot be retired in the up that activates ${active}: ` +
+                `${key}: generation ${wasActive} signs ${words.installed} and cannot be retired in the up that activates ${active}: ` +
                     `keep it trusted (${configValue([{ generation: wasActive, state: "trusted" }, { generation: active, state: "active" }])}) and retire it in the next up`,
+            );
+        }
+    }
+    const retired = caMove(from, to).removed;
+    if (id === SERVICE_ACCOUNT_ID && timing && activatedAt && retired.length > 0 && wasActive === active) {
+        const allowed = new Date(activatedAt.getTime() + timing.afterHours * 3_600_000);
+        if (timing.now < allowed) {
+            problems.push(
+                `${key}: retiring generation ${list(retired)} is refused until ${allowed.toISOString()}, ${timing.afterHours} h after generation ${active} was activated ` +
+                    `(${activatedAt.toISOString()}): tokens it signed may not have been re-issued yet (kubelets renew projected tokens within 24 h); ` +
+                    `set pki.serviceAccountRetireAfterHours: 0 to retire now, refusing every token not re-issued`,
             );
         }
     }
@@ -116,8 +166,9 @@ export function phasesOf(from: CaGeneration[], to: CaGeneration[]): ("trust" | "
     return [...(move.added.length > 0 ? ["trust" as const] : []), ...(move.activates ? ["activate" as const] : []), ...(move.removed.length > 0 ? ["retire" as const] : [])];
 }
 
-/** What moving one CA from `from` to `to` does, in words; `bundle` says where its trust bundle lives. */
-export function describeCaTransition(id: CaId, from: CaGeneration[], to: CaGeneration[], bundle: string): string[] {
+/** What moving one CA (or the service-account key) from `from` to `to` does, in words; `bundle` says where its trust bundle lives. */
+export function describeCaTransition(id: PhasedId, from: CaGeneration[], to: CaGeneration[], bundle: string): string[] {
+    if (id === SERVICE_ACCOUNT_ID) return describeKeyTransition(from, to, bundle);
     const label = CA_LABELS[id];
     const { before, after, active, added, removed, activates } = caMove(from, to);
     const lines: string[] = [];
@@ -143,8 +194,27 @@ export function describeCaTransition(id: CaId, from: CaGeneration[], to: CaGener
     return lines;
 }
 
+/** The service-account key's phases in words. */
+function describeKeyTransition(from: CaGeneration[], to: CaGeneration[], bundle: string): string[] {
+    const label = CA_LABELS[SERVICE_ACCOUNT_ID];
+    const { before, after, active, added, removed, activates } = caMove(from, to);
+    const lines: string[] = [];
+    if (added.length > 0) {
+        lines.push(`${label}: TRUST generation ${list(added)}: its public key verifies tokens next to generation ${list(before) || "(none)"} (${bundle}); it signs nothing yet; the apiservers restart in rollout order`);
+    }
+    if (activates) {
+        lines.push(
+            `${label}: ACTIVATE generation ${active}: the apiservers sign new tokens with it and the controller-manager legacy token secrets; ` +
+                `tokens signed by generation ${list(after.filter((g) => g !== active))} keep verifying until it is retired`,
+        );
+    }
+    if (removed.length > 0) lines.push(`${label}: RETIRE generation ${list(removed)}: its public key is removed (${bundle}) and every token it signed is refused`);
+    if (lines.length === 0) lines.push(`${label}: no change (generation ${active} active${after.length > 1 ? `, ${list(after.slice(1))} verifying` : ""})`);
+    return lines;
+}
+
 /** What to do next, once this run succeeds. */
-export function nextCaStep(id: CaId, now: CaGeneration[]): string | undefined {
+export function nextCaStep(id: PhasedId, now: CaGeneration[], timing?: RetireTiming): string | undefined {
     const active = activeOf(now)!;
     const older = now.filter((g) => g.state === "trusted" && g.generation < active).map((g) => g.generation);
     const newer = now.filter((g) => g.state === "trusted" && g.generation > active).map((g) => g.generation);
@@ -154,18 +224,22 @@ export function nextCaStep(id: CaId, now: CaGeneration[]): string | undefined {
         return `${CA_LABELS[id]}: next, activate generation ${next}: ${key} = ${configValue(now.map((g) => (g.generation === next ? { ...g, state: "active" } : g.generation === active ? { ...g, state: "trusted" } : g)))}`;
     }
     if (older.length > 0) {
-        return `${CA_LABELS[id]}: next, once every client outside the cluster has the new CA bundle, retire generation ${list(older)}: ${key} = ${configValue(now.filter((g) => g.generation === active || g.state !== "trusted"))}`;
+        const when =
+            id === SERVICE_ACCOUNT_ID
+                ? `${timing?.afterHours ?? 24} h after this activation, once every token it signed has been re-issued`
+                : "once every client outside the cluster has the new CA bundle";
+        return `${CA_LABELS[id]}: next, ${when}, retire generation ${list(older)}: ${key} = ${configValue(now.filter((g) => g.generation === active || g.state !== "trusted"))}`;
     }
     return undefined;
 }
 
-/** Where each CA's trust bundle lives and who reads it, from the catalog, for the plan text. */
-export function trustBundleFiles(catalog: CatalogOptions): Partial<Record<CaId, string>> {
-    const out: Partial<Record<CaId, string>> = {};
-    for (const row of certificateCatalog(catalog).filter((r) => r.kind === "ca")) {
-        const file = row.files.find((f) => f.content === "cert")!;
+/** Where each CA's trust bundle (and the service-account key's public keys) live and who reads them, from the catalog, for the plan text. */
+export function trustBundleFiles(catalog: CatalogOptions): Partial<Record<PhasedId, string>> {
+    const out: Partial<Record<PhasedId, string>> = {};
+    for (const row of certificateCatalog(catalog).filter((r) => r.kind === "ca" || r.kind === "keyPair")) {
+        const file = row.files.find((f) => f.content === "cert" || f.content === "publicKey")!;
         const readers = [...new Set(file.readers.map((r) => r.service))];
-        out[row.id as CaId] = `${file.name} on ${file.nodes === "all" ? "every node" : "every master"}${row.id === "kubernetes-ca" ? " and in the kubeconfigs" : ""}; read by ${readers.join(", ")}`;
+        out[row.id as PhasedId] = `${file.name} on ${file.nodes === "all" ? "every node" : "every master"}${row.id === "kubernetes-ca" ? " and in the kubeconfigs" : ""}; read by ${readers.join(", ")}`;
     }
     return out;
 }
@@ -181,15 +255,23 @@ export interface CaPlan {
     record: CaRecord;
 }
 
+/** When the record says the service-account key's active generation was activated. */
+function activationOf(record: unknown): Date | undefined {
+    const text = (record as CaRecord | undefined)?.[SERVICE_ACCOUNT_ID]?.[ACTIVATED_AT];
+    const time = typeof text === "string" ? new Date(text) : undefined;
+    return time && !Number.isNaN(time.getTime()) ? time : undefined;
+}
+
 /**
  * The stages of this run from the deployed record to the target. Phased: one stage, refused
- * (Error listing every problem) when a CA would skip a phase. One-shot: trust, activate, retire
- * as needed, chained, each stage checked as a phase of its own.
+ * (Error listing every problem) when a CA or the key would skip a phase, or the key's retire
+ * comes before `timing` allows. One-shot: trust, activate, retire as needed, chained, each stage
+ * checked as a phase of its own.
  */
-export function planCaStages(record: unknown, target: CaGenerations, mode: CaRotationMode, bundles: Partial<Record<CaId, string>> = {}): CaPlan {
-    const ids = Object.keys(target) as CaId[];
+export function planCaStages(record: unknown, target: CaGenerations, mode: CaRotationMode, bundles: Partial<Record<PhasedId, string>> = {}, timing?: RetireTiming): CaPlan {
+    const ids = Object.keys(target) as PhasedId[];
     const deployed = Object.fromEntries(ids.map((id) => [id, generationsFromRecord(record, id) ?? assumedDeployed(target[id]!)])) as CaGenerations;
-    const perCa = Object.fromEntries(ids.map((id) => [id, mode === "oneShot" ? oneShotStates(deployed[id]!, target[id]!) : [target[id]!]])) as Record<CaId, CaGeneration[][]>;
+    const perCa = Object.fromEntries(ids.map((id) => [id, mode === "oneShot" ? oneShotStates(deployed[id]!, target[id]!) : [target[id]!]])) as Record<PhasedId, CaGeneration[][]>;
     const count = Math.max(1, ...ids.map((id) => perCa[id].length));
     const stages = Array.from({ length: count }, (_, k) => Object.fromEntries(ids.map((id) => [id, perCa[id][Math.min(k, perCa[id].length - 1)]!])) as CaGenerations);
 
@@ -197,14 +279,20 @@ export function planCaStages(record: unknown, target: CaGenerations, mode: CaRot
     const text: string[] = [];
     const stageNames: string[] = [];
     let previous = deployed;
+    let keyActivatedAt = activationOf(record);
     stages.forEach((stage, k) => {
         if (count > 1) text.push(`one-shot stage ${k + 1} of ${count}:`);
         const phases = new Set<string>();
         for (const id of ids) {
             // immediate mode takes the outage on purpose (an expired or compromised CA)
-            if (mode !== "immediate") problems.push(...checkCaTransition(id, previous[id]!, stage[id]!).map((p) => (count > 1 ? `one-shot stage ${k + 1}: ${p}` : p)));
+            if (mode !== "immediate") {
+                const found = checkCaTransition(id, previous[id]!, stage[id]!, timing, id === SERVICE_ACCOUNT_ID ? keyActivatedAt : undefined);
+                problems.push(...found.map((p) => (count > 1 ? `one-shot stage ${k + 1}: ${p}` : p)));
+            }
             text.push(...describeCaTransition(id, previous[id]!, stage[id]!, bundles[id] ?? "its trust files"));
-            for (const phase of phasesOf(previous[id]!, stage[id]!)) phases.add(phase);
+            const moved = phasesOf(previous[id]!, stage[id]!);
+            if (id === SERVICE_ACCOUNT_ID && moved.includes("activate") && timing) keyActivatedAt = timing.now;
+            for (const phase of moved) phases.add(phase);
         }
         stageNames.push(phases.size > 0 ? [...phases].join("-") : "steady");
         previous = stage;
@@ -214,10 +302,10 @@ export function planCaStages(record: unknown, target: CaGenerations, mode: CaRot
     }
     if (problems.length > 0) throw new Error(`CA rotation refused, nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     for (const id of ids) {
-        const next = nextCaStep(id, target[id]!);
+        const next = nextCaStep(id, target[id]!, timing);
         if (next) text.push(next);
     }
-    return { stages, stageNames, text, record: caRecordOf(target, record as CaRecord) };
+    return { stages, stageNames, text, record: caRecordOf(target, record as CaRecord, timing?.now) };
 }
 
 /** One CA's states in a one-shot run: trust the new generation, activate it, then the target (retire). */

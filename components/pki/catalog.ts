@@ -56,7 +56,8 @@ export interface FileSpec {
     name: string;
     /**
      * "cert": a leaf's certificate, or a CA's trust bundle (every generation a stage trusts);
-     * "activeCert": a CA's active generation alone, the one its installed key belongs to.
+     * "activeCert": a CA's active generation alone, the one its installed key belongs to;
+     * "publicKey": the public keys of every generation of a key pair a stage trusts.
      */
     content: "cert" | "activeCert" | "key" | "publicKey";
     nodes: FilePlacement;
@@ -140,8 +141,9 @@ const ETCD_TRUST_READERS: Reader[] = [
 /** Readers of client.crt / client.key. */
 const CLIENT_READERS: Reader[] = [...viaKubeconfig("client-certificate"), r("kube-apiserver", "--kubelet-client-certificate/--kubelet-client-key", "restart")];
 
-const SA_READERS: Reader[] = [
-    r("kube-apiserver", "--service-account-key-file, --service-account-signing-key-file", "restart"),
+/** Readers of the service-account key's active private key: the signers of tokens. */
+const SA_SIGNERS: Reader[] = [
+    r("kube-apiserver", "--service-account-signing-key-file", "restart"),
     r("kube-controller-manager", "--service-account-private-key-file", "restart"),
 ];
 
@@ -204,11 +206,10 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             files: pair("proxy-ca", masters, [r("kube-apiserver", "--requestheader-client-ca-file", "dynamic")], []),
         }),
         {
-            // Service-account token signing key. Rotating it logs out tokens signed with the old
-            // key. The apiserver accepts several --service-account-key-file flags, so keeping the
-            // previous public key as an extra one (e.g. sa-previous.pub from the node's backup)
-            // while the signing keys move would avoid that; the rollout does not do it yet
-            // (README, Limits). Bound tokens are re-requested by the kubelet within their lifetime.
+            // Service-account token signing key, rotated in phases like a CA: sa.pub holds the
+            // public key of every generation that verifies tokens (the apiserver reads several
+            // keys from one file), the private key is the active generation alone. AKS Engine
+            // points --service-account-key-file at apiserver.key, so the rollout points it at sa.pub.
             id: "service-account",
             kind: "keyPair",
             description: saShared
@@ -220,12 +221,11 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             extKeyUsages: [],
             sans: "none",
             placement: "cluster",
-            files: saShared
-                ? [] // written as apiserver.key by the apiserver row (keyFrom)
-                : [
-                      { name: "sa.key", content: "key", nodes: masters, readers: SA_READERS },
-                      { name: "sa.pub", content: "publicKey", nodes: masters, readers: [SA_READERS[0]!] },
-                  ],
+            files: [
+                // the private key: written as apiserver.key by the apiserver row (keyFrom) when shared
+                ...(saShared ? [] : [{ name: "sa.key", content: "key" as const, nodes: masters, readers: SA_SIGNERS }]),
+                { name: "sa.pub", content: "publicKey", nodes: masters, readers: [{ ...r("kube-apiserver", "--service-account-key-file", "restart"), ...(saShared ? { setsFlag: true as const } : {}) }] },
+            ],
         },
         leafRow({
             id: "apiserver",
@@ -237,7 +237,7 @@ export function certificateCatalog(options: CatalogOptions = DEFAULT_CATALOG_OPT
             extKeyUsages: ["serverAuth"],
             sans: "apiServer",
             // aks-engine also writes apiserver.crt on agents (public, unused by agent services).
-            files: pair("apiserver", "all", [r("kube-apiserver", "--tls-cert-file", "dynamic")], [r("kube-apiserver", "--tls-private-key-file", "dynamic"), ...(saShared ? SA_READERS : [])], masters),
+            files: pair("apiserver", "all", [r("kube-apiserver", "--tls-cert-file", "dynamic")], [r("kube-apiserver", "--tls-private-key-file", "dynamic"), ...(saShared ? SA_SIGNERS : [])], masters),
         }),
         leafRow({
             id: "client",
@@ -364,6 +364,7 @@ export function checkCatalog(rows: CertRow[]): void {
                 throw new Error(`catalog: ${row.id}: file ${file.name}: "owner" placement is for per-master and per-node rows, and their files go to the owner only`);
             }
             if (file.content === "activeCert" && row.kind !== "ca") throw new Error(`catalog: ${row.id}: file ${file.name}: only a CA has generations to pick the active one of`);
+            if (file.content === "publicKey" && row.kind !== "keyPair") throw new Error(`catalog: ${row.id}: file ${file.name}: only a key pair has public keys`);
         }
     }
 }

@@ -22,6 +22,12 @@ export interface ClusterPkiArgs {
     now?: Date;
     /** The CA states this run goes through, in order (planCaStages); default: only the configured one. */
     caStages?: CaGenerations[];
+    /**
+     * The key pair's generation that a version before phased key rotation kept under the
+     * unnumbered resource name (the stack's record has no entry for the key yet): that
+     * generation takes the resource over instead of being made anew.
+     */
+    unnumberedKeyGeneration?: number;
 }
 
 /**
@@ -43,7 +49,10 @@ export class ClusterPki extends pulumi.ComponentResource {
     /** The cluster's name in kubeconfigs. */
     readonly clusterName: string;
     readonly leaves: Record<string, LeafCertificate> = {};
+    /** The key pair's active generation (the one that signs). */
     readonly keyPairs: Record<string, ServiceAccountKey> = {};
+    /** Every generation of the key pair that some stage of this run trusts. */
+    readonly keyGenerations: Record<string, Map<number, ServiceAccountKey>> = {};
     /** Secret: admin, kubelet, controller-manager and scheduler kubeconfigs (embedded certificates). */
     readonly kubeconfigs: pulumi.Output<Record<KubeconfigId, string>>;
 
@@ -84,7 +93,13 @@ export class ClusterPki extends pulumi.ComponentResource {
                 this.authorities[e.id] = active;
                 this.crossSigned[e.id] = new Map(e.crossSigners.map((g) => [g, active.crossSignedBy(generations.get(g)!, args.settings.validity.leaf)]));
             } else if (e.kind === "keyPair") {
-                this.keyPairs[e.id] = new ServiceAccountKey(e.id, { key: e.key, generation: e.generation, adopted: e.adopted }, child);
+                const generations = new Map<number, ServiceAccountKey>();
+                for (const g of e.generations) {
+                    const former = g.generation > 0 && g.generation === args.unnumberedKeyGeneration ? { aliases: [{ name: e.id }] } : {};
+                    generations.set(g.generation, new ServiceAccountKey(g.name, { key: e.key, generation: g.generation, adopted: g.adopted }, { ...child, ...former }));
+                }
+                this.keyGenerations[e.id] = generations;
+                this.keyPairs[e.id] = generations.get(e.generation)!;
             } else {
                 this.leaves[e.id] = new LeafCertificate(
                     e.id,

@@ -7,7 +7,7 @@ import { activeOf, trustedOf } from "./caPhases";
 import type { ClusterPki } from "./clusterPki";
 import { renderKubeconfig } from "./report";
 import { ResolvedEntry } from "./resolve";
-import { CaGenerations, CaId } from "./settings";
+import { CaGenerations, CaId, SERVICE_ACCOUNT_ID } from "./settings";
 
 /** One file a node receives. */
 export interface NodeFile {
@@ -67,13 +67,23 @@ export function kubeconfigs(pki: ClusterPki): pulumi.Output<Record<KubeconfigId,
     return pulumi.secret(pulumi.all(entries).apply((kv) => Object.fromEntries(kv) as Record<KubeconfigId, string>));
 }
 
+/** The public keys of the key pair's generations a stage trusts, the active one first. */
+function publicKeyBundle(pki: ClusterPki, id: string, stageIndex: number): pulumi.Output<string> {
+    const generations = pki.keyGenerations[id]!;
+    const listed = stageOf(pki, stageIndex)[SERVICE_ACCOUNT_ID];
+    return pemBundle((listed ? trustedOf(listed) : [...generations.keys()]).map((g) => generations.get(g)!.publicKeyPem));
+}
+
 /**
- * Whether a stage installs leaves: only when every CA's active generation is the one that
- * signed them (a one-shot run's trust stage installs the bundles alone).
+ * Whether a stage installs leaves and private keys: only when every CA's and the key pair's
+ * active generation is the final one (a one-shot run's trust stage installs the bundles alone).
  */
 export function installsLeaves(pki: ClusterPki, stageIndex: number): boolean {
     const stage = stageOf(pki, stageIndex);
-    return pki.resolved.entries.every((e) => e.kind !== "ca" || activeOf(stage[e.id]!) === e.generation);
+    return pki.resolved.entries.every((e) => {
+        const listed = e.kind === "leaf" ? undefined : stage[e.kind === "ca" ? e.id : SERVICE_ACCOUNT_ID];
+        return listed === undefined || activeOf(listed) === e.generation;
+    });
 }
 
 /** A serving certificate as installed: the leaf, then its CA cross-signed by every older generation the stage still trusts. */
@@ -85,12 +95,12 @@ function servingChain(pki: ClusterPki, leafId: string, caId: string, stageIndex:
 
 /**
  * The entries a stage installs, each with the files it installs (a trust-only stage: the CA
- * certificates alone, its keys unchanged, and so the active generations too).
+ * certificates and public keys alone, its keys unchanged, and so the active generations too).
  */
 function entriesAt(pki: ClusterPki, stageIndex: number): { entry: ResolvedEntry; files: CertInstance["files"] }[] {
     const leaves = installsLeaves(pki, stageIndex);
     return pki.resolved.entries
-        .filter((e) => leaves || e.kind === "ca")
+        .filter((e) => leaves || e.kind !== "leaf")
         .map((entry) => ({ entry, files: entry.instance.files.filter((f) => leaves || f.content !== "key") }));
 }
 
@@ -108,7 +118,7 @@ export function nodeFiles(pki: ClusterPki, nodeName: string, stageIndex = lastSt
                 const secret = f.content === "key";
                 let content: pulumi.Output<string>;
                 if (e.kind === "ca") content = f.content === "cert" ? caBundle(pki, e.id, stageIndex) : f.content === "activeCert" ? activeCertificate(pki, e.id, stageIndex) : pki.authorities[e.id]!.keyPem;
-                else if (e.kind === "keyPair") content = f.content === "publicKey" ? pki.keyPairs[e.id]!.publicKeyPem : pki.keyPairs[e.id]!.privateKeyPem;
+                else if (e.kind === "keyPair") content = f.content === "publicKey" ? publicKeyBundle(pki, e.id, stageIndex) : pki.keyPairs[e.id]!.privateKeyPem;
                 else if (f.content === "key") content = pki.leaves[e.id]!.keyPem;
                 else content = e.instance.row.extKeyUsages.includes("serverAuth") ? servingChain(pki, e.id, e.issuer, stageIndex) : pki.leaves[e.id]!.certPem;
                 return { path: f.path, instance: e.id, content: secret ? pulumi.secret(content) : content, secret };

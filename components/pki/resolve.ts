@@ -5,7 +5,7 @@ import * as net from "net";
 import { certificateCatalog, ExtKeyUsage, KeyUsage, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
 import { CertInstance, expandInstances, masters, PkiInventory } from "./instances";
 import { caGenerationCommonName, resourceNames } from "./names";
-import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PkiSettings, Validity } from "./settings";
+import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PhasedId, PkiSettings, SERVICE_ACCOUNT_ID, Validity } from "./settings";
 
 interface ResolvedBase {
     id: string;
@@ -55,10 +55,18 @@ export interface ResolvedLeaf extends ResolvedBase {
     trigger: string;
 }
 
+/** One generation of the service-account key pair (generation 0 may be the adopted key). */
+export interface ResolvedKeyGeneration {
+    generation: number;
+    /** Resource name: the row id for generation 0, `<id>-g<N>` after. */
+    name: string;
+    adopted?: AdoptedKeyPair;
+}
+
+/** The key pair, described by its active generation (the one that signs) plus every generation this run trusts. */
 export interface ResolvedKeyPair extends ResolvedBase {
     kind: "keyPair";
-    trigger: string;
-    adopted?: AdoptedKeyPair;
+    generations: ResolvedKeyGeneration[];
 }
 
 export type ResolvedEntry = ResolvedCa | ResolvedLeaf | ResolvedKeyPair;
@@ -114,6 +122,19 @@ export function checkPkiInventory(inv: PkiInventory): string[] {
  * The concrete PKI. `stages` are the CA states this run goes through (planCaStages; default:
  * just the configured one): every generation trusted in any of them gets its resources.
  */
+/**
+ * The generation numbers of a CA or the key pair that some stage of the run trusts, with the
+ * configured active one, ascending.
+ */
+function generationNumbers(id: PhasedId, settings: PkiSettings, stages: CaGenerations[], fallback: number): { active: number; numbers: number[] } {
+    const configured = settings.caGenerations[id];
+    const active = configured ? configured.find((g) => g.state === "active")?.generation : fallback;
+    if (active === undefined) throw new Error(`cannot build the PKI: ${id} has no active generation`);
+    const numbers = new Set(stages.flatMap((stage) => (stage[id] ?? []).filter((g) => g.state !== "retired").map((g) => g.generation)));
+    numbers.add(active);
+    return { active, numbers: [...numbers].sort((a, b) => a - b) };
+}
+
 export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stages: CaGenerations[] = [settings.caGenerations]): ResolvedPki {
     const problems = checkPkiInventory(inventory);
     if (problems.length > 0) throw new Error(`cannot build the PKI:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -126,11 +147,9 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stage
         switch (row.kind) {
             case "ca": {
                 const id = row.id as CaId;
-                const active = settings.caGenerations[id]?.find((g) => g.state === "active")?.generation;
-                if (active === undefined) throw new Error(`cannot build the PKI: ${id} has no active generation`);
-                const numbers = new Set(stages.flatMap((stage) => (stage[id] ?? []).filter((g) => g.state !== "retired").map((g) => g.generation)));
-                numbers.add(active);
-                const generations = [...numbers].sort((a, b) => a - b).map((g): ResolvedCaGeneration => {
+                if (!settings.caGenerations[id]) throw new Error(`cannot build the PKI: ${id} has no active generation`);
+                const { active, numbers } = generationNumbers(id, settings, stages, generation);
+                const generations = numbers.map((g): ResolvedCaGeneration => {
                     const adopted = g === 0 ? settings.adopted[id] : undefined;
                     return {
                         generation: g,
@@ -168,13 +187,19 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stage
                     trigger: rotationTrigger(row.rotation, generation, issuer.identity),
                 };
             }
-            case "keyPair":
+            case "keyPair": {
+                const { active, numbers } = generationNumbers(SERVICE_ACCOUNT_ID, settings, stages, generation);
                 return {
                     ...base,
+                    generation: active,
                     kind: "keyPair",
-                    trigger: rotationTrigger(row.rotation, generation),
-                    ...(generation === 0 && settings.adoptedServiceAccountKey ? { adopted: settings.adoptedServiceAccountKey } : {}),
+                    generations: numbers.map((g) => ({
+                        generation: g,
+                        name: resourceNames.caGeneration(instance.id, g),
+                        ...(g === 0 && settings.adoptedServiceAccountKey ? { adopted: settings.adoptedServiceAccountKey } : {}),
+                    })),
                 };
+            }
         }
     });
     return { settings, inventory, entries };

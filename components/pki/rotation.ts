@@ -4,7 +4,7 @@
 // changes one of its inputs. The unit tests run the real components under mocks and check that
 // they replace exactly what this model says.
 import { createHash } from "crypto";
-import { ResolvedCa, ResolvedEntry, ResolvedLeaf, ResolvedPki } from "./resolve";
+import { ResolvedCa, ResolvedEntry, ResolvedLeaf, ResolvedPki, rotationTrigger } from "./resolve";
 import { KeySpec } from "./settings";
 import { RotationType } from "./catalog";
 import { resourceNames } from "./names";
@@ -70,13 +70,15 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
                 }
             }
         } else if (e.kind === "keyPair") {
-            if (e.adopted) {
-                adoptedKeyOf.set(e.id, createHash("sha256").update(e.adopted.publicKeyPem).digest("hex"));
-                continue; // used as is: no resource
+            for (const g of e.generations) {
+                if (g.adopted) {
+                    if (g.generation === e.generation) adoptedKeyOf.set(e.id, createHash("sha256").update(g.adopted.publicKeyPem).digest("hex"));
+                    continue; // used as is: no resource
+                }
+                const n = resourceNames.keyPair(g.name);
+                out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: rotationTrigger(e.rotation, g.generation) }, deps: [] });
+                if (g.generation === e.generation) keyResourceOf.set(e.id, n.key);
             }
-            const n = resourceNames.keyPair(e.id);
-            out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key), trigger: e.trigger }, deps: [] });
-            keyResourceOf.set(e.id, n.key);
         } else {
             const n = resourceNames.leaf(e.id);
             const issuerKey = keyResourceOf.get(e.issuer);
@@ -84,9 +86,13 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
             const csrDeps: string[] = [];
             let csrTrigger: string | undefined;
             let adoptedKey: string | undefined;
+            let keyPairResource: string | undefined;
             if (e.keyFrom) {
                 const keyResource = keyResourceOf.get(e.keyFrom);
-                if (keyResource) csrDeps.push(keyResource);
+                if (keyResource) {
+                    csrDeps.push(keyResource);
+                    keyPairResource = keyResource; // a new generation of the pair is a new resource
+                }
                 // An adopted key pair has no resource: its key is an input that changes with it.
                 else adoptedKey = adoptedKeyOf.get(e.keyFrom);
                 csrTrigger = e.trigger; // no key of its own: the CSR carries the forced re-issue
@@ -95,7 +101,7 @@ export function resourceModel(pki: ResolvedPki): ModelResource[] {
                 out.push({ name: n.key, type: "tls:index/privateKey:PrivateKey", instance: e.id, fingerprint: { key: keyFingerprint(e.key) }, deps: [n.clock] });
                 csrDeps.push(n.key);
             }
-            out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { ...subjectFingerprint(e), ...(csrTrigger ? { trigger: csrTrigger } : {}), ...(adoptedKey ? { adoptedKey } : {}) }, deps: csrDeps });
+            out.push({ name: n.csr, type: "tls:index/certRequest:CertRequest", instance: e.id, fingerprint: { ...subjectFingerprint(e), ...(csrTrigger ? { trigger: csrTrigger } : {}), ...(adoptedKey ? { adoptedKey } : {}), ...(keyPairResource ? { keyPair: keyPairResource } : {}) }, deps: csrDeps });
             out.push({
                 name: n.cert,
                 type: "tls:index/locallySignedCert:LocallySignedCert",
@@ -199,6 +205,8 @@ function describeChange(key: string, from: unknown, to: unknown): string {
             return "issuer certificate changed";
         case "adoptedKey":
             return "the adopted key changed";
+        case "keyPair":
+            return `its key pair changed: ${text(from)} → ${text(to)}`;
         default:
             return `${key} changed`;
     }

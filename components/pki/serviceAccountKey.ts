@@ -8,17 +8,16 @@ import { AdoptedKeyPair, DEFAULT_KEY, KeySpec } from "./settings";
 export interface ServiceAccountKeyArgs {
     /** Default RSA 2048 (the apiserver verifies RS256 / ES256 tokens). */
     key?: KeySpec;
-    /** rotation.serviceAccount: bumping it replaces the key pair. */
+    /** This key pair's generation (pki.serviceAccountKeyGenerations). */
     generation: number;
     /** The cluster's current key, used as is (no resource). */
     adopted?: AdoptedKeyPair;
 }
 
 /**
- * The service-account token signing key pair. It has no certificate and no expiry, so only a
- * generation bump replaces it. Tokens signed with the previous key stop validating when the
- * apiservers get the new one: keeping the previous public key as an extra
- * --service-account-key-file is not done yet (README, Limits).
+ * One generation of the service-account token signing key pair. It has no certificate and no
+ * expiry: a new generation replaces it, in phases (caPhases.ts), so tokens it signed keep
+ * verifying until it is retired.
  */
 export class ServiceAccountKey extends pulumi.ComponentResource {
     /** Secret. */

@@ -69,8 +69,17 @@ export interface CaGeneration {
     state: CaGenerationState;
 }
 
-/** Per CA of the layout, its generations in ascending order. */
-export type CaGenerations = Partial<Record<CaId, CaGeneration[]>>;
+/** The service-account key pair's row id: its key generations go through the same phases as a CA's. */
+export const SERVICE_ACCOUNT_ID = "service-account";
+
+/** What rotates in phases: the CAs and the service-account signing key. */
+export type PhasedId = CaId | typeof SERVICE_ACCOUNT_ID;
+
+/**
+ * Per CA of the layout, and for the service-account key pair, its generations in ascending order
+ * (for the key: "trusted" = its public key verifies tokens, "active" = it signs them).
+ */
+export type CaGenerations = Partial<Record<PhasedId, CaGeneration[]>>;
 
 /**
  * phased: each `pulumi up` moves a CA by one phase (trust, activate, retire); oneShot: one up
@@ -111,8 +120,14 @@ export interface PkiSettings {
     /** The target state of every CA's generations (the last phase of this run). */
     caGenerations: CaGenerations;
     caRotation: CaRotationMode;
+    /**
+     * Hours between activating a new service-account key and retiring the old one: tokens signed
+     * with the old key (the kubelets re-request projected ones within 24 h) must be re-issued
+     * first. 0 lets a retire follow at once (tokens not yet re-issued are refused).
+     */
+    serviceAccountRetireAfterHours: number;
     /** CAs used as is, as their generation 0 (only while generation 0 is not retired). */
     adopted: Partial<Record<CaId, AdoptedCa>>;
-    /** The service-account key pair used as is (only while its rotation generation is 0). */
+    /** The service-account key pair used as is, as its generation 0 (only while generation 0 is not retired). */
     adoptedServiceAccountKey?: AdoptedKeyPair;
 }

@@ -211,7 +211,7 @@ describe("program: stack config → resources and outputs (whole program under m
         it("outputs the CA plan (nothing to rotate) and the CA generations the run leaves", async () => {
             assert.deepEqual(await value(outputs.caRotationPlan), ["Kubernetes CA: no change (generation 0 active)", "front-proxy CA: no change (generation 0 active)"]);
             assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
-            assert.ok(run.logs.some((l) => l.severity === "info" && l.message.startsWith("CA rotation (phased):")));
+            assert.ok(run.logs.some((l) => l.severity === "info" && l.message.startsWith("CA and service-account key rotation (phased):")));
         });
 
         it("outputs each node's step outcomes, in step order", async () => {
@@ -256,7 +256,7 @@ describe("program: stack config → resources and outputs (whole program under m
             assert.match(plan[0]!, /^Kubernetes CA: ACTIVATE generation 1: /);
             assert.ok(plan.some((l) => l.startsWith("Kubernetes CA: next, once every client outside the cluster has the new CA bundle, retire generation 0")));
             assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "trusted", "1": "active" }, "front-proxy-ca": { "0": "active" } });
-            assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("CA rotation (phased):")), "a CA change is logged as a warning");
+            assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("CA and service-account key rotation (phased):")), "a CA change is logged as a warning");
         });
 
         it("the same config without a deployed record is refused (activating an untrusted generation), before any resource", async () => {
