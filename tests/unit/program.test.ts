@@ -209,8 +209,8 @@ describe("program: stack config → resources and outputs (whole program under m
         });
 
         it("outputs the CA plan (nothing to rotate) and the CA generations the run leaves", async () => {
-            assert.deepEqual(await value(outputs.caRotationPlan), ["Kubernetes CA: no change (generation 0 active)", "front-proxy CA: no change (generation 0 active)"]);
-            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+            assert.deepEqual(await value(outputs.caRotationPlan), ["Kubernetes CA: no change (generation 0 active)", "front-proxy CA: no change (generation 0 active)", "service-account signing key: no change (generation 0 active)"]);
+            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
             assert.ok(run.logs.some((l) => l.severity === "info" && l.message.startsWith("CA and service-account key rotation (phased):")));
         });
 
@@ -243,7 +243,7 @@ describe("program: stack config → resources and outputs (whole program under m
 
         it("activates a generation the deployed record trusts: new CA resources, cross-signed by the old, the plan and record follow", async () => {
             setStackConfig({ ...TESTBED_STACK, ...ACTIVATE });
-            const run = await runProgram({ "kubernetes-ca": { "0": "active", "1": "trusted" }, "front-proxy-ca": { "0": "active" } });
+            const run = await runProgram({ "kubernetes-ca": { "0": "active", "1": "trusted" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
             assert.equal(run.error, undefined, `program failed: ${run.error}`);
             const outputs = run.outputs!;
             const names = new Set(tlsOf(run).map((r) => r.name));
@@ -255,7 +255,7 @@ describe("program: stack config → resources and outputs (whole program under m
             const plan = (await value(outputs.caRotationPlan)) as string[];
             assert.match(plan[0]!, /^Kubernetes CA: ACTIVATE generation 1: /);
             assert.ok(plan.some((l) => l.startsWith("Kubernetes CA: next, once every client outside the cluster has the new CA bundle, retire generation 0")));
-            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "trusted", "1": "active" }, "front-proxy-ca": { "0": "active" } });
+            assert.deepEqual(await value(outputs.caGenerations), { "kubernetes-ca": { "0": "trusted", "1": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
             assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("CA and service-account key rotation (phased):")), "a CA change is logged as a warning");
         });
 
@@ -290,7 +290,7 @@ describe("program: stack config → resources and outputs (whole program under m
         assert.equal(run.registrations.some((r) => r.type.startsWith("azs-cert-rotation:rollout:")), false);
         assert.deepEqual(await value(run.outputs!.rolloutPlan), []);
         assert.deepEqual(await value(run.outputs!.activity), {});
-        assert.deepEqual(await value(run.outputs!.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+        assert.deepEqual(await value(run.outputs!.caGenerations), { "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
         assert.ok(run.logs.some((l) => l.severity === "warn" && l.message.startsWith("rollout.enabled is false")));
     });
 

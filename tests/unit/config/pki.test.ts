@@ -22,8 +22,9 @@ describe("config: the pki section", () => {
             validity: { leaf: { days: 365, renewalDays: 30 }, ca: { days: 3650, renewalDays: 365 } },
             warnDays: 60,
             rotation: ZERO_GENERATIONS,
-            caGenerations: { "kubernetes-ca": [{ generation: 0, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }] },
+            caGenerations: { "kubernetes-ca": [{ generation: 0, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }], "service-account": [{ generation: 0, state: "active" }] },
             caRotation: "phased",
+            serviceAccountRetireAfterHours: 24,
             adopted: {},
         });
     });
@@ -189,10 +190,28 @@ describe("config: keeping the cluster's service-account signing key", function (
         assert.match(problems({}, { serviceAccountPrivateKey: weak })[0]!, /a rsa key of 1024: service-account tokens need RSA ≥ 2048/);
     });
 
-    it("is not used once pki.rotation.serviceAccount is bumped, and says so", () => {
-        const { value, warnings } = parsePkiConfig({ rotation: { serviceAccount: 1 } }, { serviceAccountPrivateKey: f.ca.key });
-        assert.equal(value.adoptedServiceAccountKey, undefined);
-        assert.deepEqual(warnings, ["azs-cert-rotation:serviceAccountPrivateKey: not used: the adopted key is generation 0 and pki.rotation.serviceAccount is 1"]);
+    it("is not used once pki.rotation.serviceAccount is bumped or generation 0 retired, and says so", () => {
+        const warning = "azs-cert-rotation:serviceAccountPrivateKey: not used: the adopted key is generation 0, which pki.serviceAccountKeyGenerations retires (or pki.rotation.serviceAccount moved past)";
+        for (const raw of [{ rotation: { serviceAccount: 1 } }, { serviceAccountKeyGenerations: { "0": "retired", "1": "active" } }]) {
+            const { value, warnings } = parsePkiConfig(raw, { serviceAccountPrivateKey: f.ca.key });
+            assert.equal(value.adoptedServiceAccountKey, undefined);
+            assert.deepEqual(warnings, [warning]);
+        }
+        // still generation 0 while it verifies tokens next to its successor
+        assert.ok(parsePkiConfig({ serviceAccountKeyGenerations: { "0": "trusted", "1": "active" } }, { serviceAccountPrivateKey: f.ca.key }).value.adoptedServiceAccountKey);
+    });
+
+    it("reads the key's generations and the retire delay, and names bad ones", () => {
+        const { value } = parsePkiConfig({ serviceAccountKeyGenerations: { "1": "trusted", "0": "active" }, serviceAccountRetireAfterHours: 0 });
+        assert.deepEqual(value.caGenerations["service-account"], [{ generation: 0, state: "active" }, { generation: 1, state: "trusted" }]);
+        assert.equal(value.serviceAccountRetireAfterHours, 0);
+        assert.deepEqual(parsePkiConfig({ rotation: { serviceAccount: 2 } }).value.caGenerations["service-account"], [{ generation: 2, state: "active" }]);
+        assert.deepEqual(problems({ serviceAccountKeyGenerations: { "0": "trusted", x: "active" }, serviceAccountRetireAfterHours: -1, rotation: { serviceAccount: 1 } }), [
+            "pki.serviceAccountKeyGenerations: set it or pki.rotation.serviceAccount, not both",
+            'pki.serviceAccountKeyGenerations: "x" is not a generation number (0, 1, 2 …)',
+            "pki.serviceAccountKeyGenerations: no active generation: retiring the only service-account key is refused; exactly one generation must be active",
+            "pki.serviceAccountRetireAfterHours: must be an integer from 0, got -1",
+        ]);
     });
 
     it("must be set with --secret", () => {

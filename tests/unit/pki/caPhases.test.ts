@@ -116,6 +116,61 @@ describe("CA phases: the order of trust, activate, retire", () => {
     });
 });
 
+describe("service-account key phases: the same order, and a retire that waits for the tokens", () => {
+    const sa = (s: States): CaGenerations => ({ "service-account": gens(s) });
+    const now = new Date("2026-12-01T12:00:00Z");
+    const hoursBefore = (h: number) => new Date(now.getTime() - h * 3_600_000);
+    const timing = { now, afterHours: 24 };
+
+    it("allows trust, activate and retire in order, in words of a key", () => {
+        assert.deepEqual(checkCaTransition("service-account", gens({ 0: "active" }), gens({ 0: "active", 1: "trusted" }), timing), []);
+        assert.deepEqual(checkCaTransition("service-account", gens({ 0: "active", 1: "trusted" }), gens({ 0: "trusted", 1: "active" }), timing), []);
+        const [early] = checkCaTransition("service-account", gens({ 0: "active" }), gens({ 0: "trusted", 1: "active" }), timing);
+        assert.match(early!, /^pki\.serviceAccountKeyGenerations: activating generation 1 before it is trusted everywhere is refused \(the apiservers would reject the tokens it signs\)/);
+        const [together] = checkCaTransition("service-account", gens({ 0: "active", 1: "trusted" }), gens({ 0: "retired", 1: "active" }), timing);
+        assert.match(together!, /generation 0 signs the tokens in use and cannot be retired in the up that activates 1/);
+    });
+
+    it("refuses a retire sooner than pki.serviceAccountRetireAfterHours after the activation, saying until when; 0 or an unknown activation time allow it", () => {
+        const retire = (activatedAt: Date | undefined, afterHours = 24) => checkCaTransition("service-account", gens({ 0: "trusted", 1: "active" }), gens({ 1: "active" }), { now, afterHours }, activatedAt);
+        const [p] = retire(hoursBefore(23));
+        assert.match(p!, /^pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until 2026-12-01T13:00:00\.000Z, 24 h after generation 1 was activated \(2026-11-30T13:00:00\.000Z\)/);
+        assert.match(p!, /set pki\.serviceAccountRetireAfterHours: 0 to retire now/);
+        assert.deepEqual(retire(hoursBefore(24)), []);
+        assert.deepEqual(retire(hoursBefore(1), 0), []);
+        assert.deepEqual(retire(undefined), [], "activated by hand or before the record kept the time");
+        // a CA's retire does not wait
+        assert.deepEqual(checkCaTransition("kubernetes-ca", gens({ 0: "trusted", 1: "active" }), gens({ 1: "active" }), timing, hoursBefore(1)), []);
+    });
+
+    it("records when the active generation was activated and keeps it; the retire reads it back", () => {
+        const trust = planCaStages(caRecordOf(sa({ 0: "active" })), sa({ 0: "active", 1: "trusted" }), "phased", {}, timing);
+        assert.deepEqual(trust.record["service-account"], { "0": "active", "1": "trusted" });
+        const activate = planCaStages(trust.record, sa({ 0: "trusted", 1: "active" }), "phased", {}, { now: hoursBefore(30), afterHours: 24 });
+        assert.deepEqual(activate.record["service-account"], { "0": "trusted", "1": "active", activatedAt: "2026-11-30T06:00:00.000Z" });
+        assert.match(activate.text.join("\n"), /service-account signing key: next, 24 h after this activation, once every token it signed has been re-issued, retire generation 0/);
+        const tooSoon = caRecordOf(sa({ 0: "trusted", 1: "active" }), caRecordOf(sa({ 0: "active", 1: "trusted" })), hoursBefore(2));
+        assert.throws(() => planCaStages(tooSoon, sa({ 1: "active" }), "phased", {}, timing), /rotation refused, nothing was changed:\n {2}- pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until/);
+        const retire = planCaStages(activate.record, sa({ 1: "active" }), "phased", {}, timing);
+        assert.deepEqual(retire.record["service-account"], { "0": "retired", "1": "active", activatedAt: "2026-11-30T06:00:00.000Z" });
+        assert.match(retire.text.join("\n"), /service-account signing key: RETIRE generation 0: its public key is removed \(its trust files\) and every token it signed is refused/);
+    });
+
+    it("one-shot: trust and activate chained; the retire in the same up only when the delay is 0", () => {
+        assert.throws(() => planCaStages(caRecordOf(sa({ 0: "active" })), sa({ 1: "active" }), "oneShot", {}, timing), /one-shot stage 3: pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until/);
+        const halfway = planCaStages(caRecordOf(sa({ 0: "active" })), sa({ 0: "trusted", 1: "active" }), "oneShot", {}, timing);
+        assert.deepEqual(halfway.stageNames, ["trust", "activate"]);
+        const all = planCaStages(caRecordOf(sa({ 0: "active" })), sa({ 1: "active" }), "oneShot", {}, { now, afterHours: 0 });
+        assert.deepEqual(all.stageNames, ["trust", "activate", "retire"]);
+        assert.match(all.text.join("\n"), /TRUST generation 1: its public key verifies tokens next to generation 0/);
+        assert.match(all.text.join("\n"), /ACTIVATE generation 1: the apiservers sign new tokens with it/);
+    });
+
+    it("trust files name sa.pub and its reader", () => {
+        assert.equal(trustBundleFiles({ etcdCa: "shared", serviceAccountKey: "apiserver" })["service-account"], "sa.pub on every master; read by kube-apiserver");
+    });
+});
+
 describe("CA phases: what the PKI installs in each phase (components under mocks, 3+3)", function () {
     this.timeout(60_000);
     const master = "k8s-master-31415926-0";
@@ -144,7 +199,7 @@ describe("CA phases: what the PKI installs in each phase (components under mocks
     it("a one-shot run's trust stage installs the CA bundles alone (and the signing certificate, still the active generation); the later stages everything", async () => {
         const plan = planCaStages(record({ 0: "active" }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active" }) }, "oneShot");
         const [trust, activate, retire] = await files({ caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, master, plan.stages);
-        assert.deepEqual(Object.keys(trust!).sort(), ["ca-signing.crt", "ca.crt", "proxy-ca.crt"]);
+        assert.deepEqual(Object.keys(trust!).sort(), ["ca-signing.crt", "ca.crt", "proxy-ca.crt", "sa.pub"]);
         assert.deepEqual(trust!["ca.crt"], ["kubernetes-ca-cert", "kubernetes-ca-g1-cert"]);
         // the controller-manager signs with one certificate, that of the ca.key the stage leaves installed
         assert.deepEqual([trust!["ca-signing.crt"], activate!["ca-signing.crt"], retire!["ca-signing.crt"]], [["kubernetes-ca-cert"], ["kubernetes-ca-g1-cert"], ["kubernetes-ca-g1-cert"]]);
@@ -152,6 +207,27 @@ describe("CA phases: what the PKI installs in each phase (components under mocks
         assert.deepEqual(retire!["ca.crt"], ["kubernetes-ca-g1-cert"]);
         assert.deepEqual(retire!["apiserver.crt"], ["apiserver-cert"]);
         assert.ok("ca.key" in retire! && "client.key" in retire!);
+    });
+
+    it("the service-account key: sa.pub holds every verifying public key, active first; apiserver.key is the active private key alone", async () => {
+        const at = async (s: States) => (await files({ serviceAccountKeyGenerations: Object.fromEntries(Object.entries(s)) }, master))[0]!;
+        const trust = await at({ 0: "active", 1: "trusted" });
+        assert.deepEqual([trust["sa.pub"], trust["apiserver.key"]], [["service-account-key", "service-account-g1-key"], ["service-account-key"]]);
+        const activate = await at({ 0: "trusted", 1: "active" });
+        assert.deepEqual([activate["sa.pub"], activate["apiserver.key"]], [["service-account-g1-key", "service-account-key"], ["service-account-g1-key"]]);
+        const retire = await at({ 0: "retired", 1: "active" });
+        assert.deepEqual(retire["sa.pub"], ["service-account-g1-key"]);
+        assert.ok(!("sa.pub" in (await files({}, agent))[0]!), "masters only");
+    });
+
+    it("a one-shot key rotation's trust stage installs sa.pub alone, not the new private key", async () => {
+        const raw = { caRotation: "oneShot", serviceAccountRetireAfterHours: 0, serviceAccountKeyGenerations: { "1": "active" } };
+        const plan = planCaStages(caRecordOf({ "service-account": gens({ 0: "active" }) }), settingsOf(raw).caGenerations, "oneShot", {}, { now: new Date(), afterHours: 0 });
+        const [trust, activate, retire] = await files(raw, master, plan.stages);
+        assert.deepEqual(Object.keys(trust!).sort(), ["ca-signing.crt", "ca.crt", "proxy-ca.crt", "sa.pub"]);
+        assert.deepEqual(trust!["sa.pub"], ["service-account-key", "service-account-g1-key"]);
+        assert.deepEqual([activate!["apiserver.key"], activate!["sa.pub"]], [["service-account-g1-key"], ["service-account-g1-key", "service-account-key"]]);
+        assert.deepEqual(retire!["sa.pub"], ["service-account-g1-key"]);
     });
 
     it("the resources of each phase: trust creates the new CA; activate re-issues the leaves and cross-signs; retire deletes the old CA", () => {

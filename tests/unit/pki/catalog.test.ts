@@ -19,7 +19,7 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
             "apiserver.crt", "apiserver.key", "client.crt", "client.key", "kubectlClient.crt", "kubectlClient.key",
             "etcdserver.crt", "etcdserver.key", "etcdclient.crt", "etcdclient.key",
             "etcdpeer0.crt", "etcdpeer0.key", "etcdpeer1.crt", "etcdpeer1.key", "etcdpeer2.crt", "etcdpeer2.key",
-            "proxy.crt", "proxy.key",
+            "proxy.crt", "proxy.key", "sa.pub",
         ];
         assert.deepEqual([...files.keys()].sort(), expected.sort());
         for (const f of files.values()) assert.equal(f.path, `/etc/kubernetes/certs/${f.name}`);
@@ -118,7 +118,8 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
             filesForNode(instances, AGENTS[0]!).map((f) => f.path.replace("/etc/kubernetes/certs/", "")),
             ["ca.crt", "apiserver.crt", "client.crt", "client.key"],
         );
-        assert.equal(filesForNode(instances, MASTERS[2]!).length, 19); // 23 files minus the other two masters' peer pairs
+        assert.deepEqual(nodesOf("sa.pub"), MASTERS);
+        assert.equal(filesForNode(instances, MASTERS[2]!).length, 20); // 24 files minus the other two masters' peer pairs
     });
 
     it("says which services read each file and whether they reload it", () => {
@@ -128,15 +129,25 @@ describe("catalog: every certificate of an AKS Engine cluster", () => {
         assert.ok(readers("ca.crt").includes("etcd:restart"), "etcd trusts the cluster CA in the shared layout");
         assert.ok(readers("ca.crt").includes("kube-apiserver:dynamic"));
         assert.ok(readers("apiserver.key").includes("kube-controller-manager:restart"), "apiserver.key is the SA signing key");
+        assert.deepEqual(
+            files.get("apiserver.key")!.readers.map((r) => `${r.service} ${r.via}`),
+            ["kube-apiserver --tls-private-key-file", "kube-apiserver --service-account-signing-key-file", "kube-controller-manager --service-account-private-key-file"],
+            "the token verifier reads sa.pub, not the signing key",
+        );
         assert.deepEqual(readers("proxy-ca.crt"), ["kube-apiserver:dynamic"]);
     });
 
     it("shares apiserver.key with the service-account key pair (AKS Engine), or gives it sa.key/sa.pub (dedicated)", () => {
         assert.equal(byId.get("apiserver")!.row.keyFrom, "service-account");
-        assert.deepEqual(byId.get("service-account")!.files, []);
+        // the verifying public keys are a file of their own, which AKS Engine's flag does not name: the rollout points it there
+        assert.deepEqual(
+            byId.get("service-account")!.files.map((f) => [f.name, f.content, f.readers.map((r) => `${r.service} ${r.via}${r.setsFlag ? " (set)" : ""}`)]),
+            [["sa.pub", "publicKey", ["kube-apiserver --service-account-key-file (set)"]]],
+        );
         const dedicated = expandInstances(certificateCatalog({ etcdCa: "shared", serviceAccountKey: "dedicated" }), inventory3x3());
         const sa = dedicated.find((i) => i.id === "service-account")!;
         assert.deepEqual(sa.files.map((f) => `${f.name}:${f.content}`), ["sa.key:key", "sa.pub:publicKey"]);
+        assert.ok(!sa.files.some((f) => f.readers.some((r) => r.setsFlag)), "kubeadm's flags already name sa.key and sa.pub");
         assert.equal(dedicated.find((i) => i.id === "apiserver")!.row.keyFrom, undefined);
     });
 
@@ -263,7 +274,7 @@ describe("catalog: kubelet serving certificates (pki.kubeletServing)", () => {
             filesForNode(instances, AGENTS[1]!).map((f) => `${f.path.replace("/etc/kubernetes/certs/", "")} ${f.instance}`),
             ["ca.crt kubernetes-ca", "apiserver.crt apiserver", "client.crt client", "client.key client", `kubeletserver.crt kubelet-server-${AGENTS[1]}`, `kubeletserver.key kubelet-server-${AGENTS[1]}`],
         );
-        assert.equal(filesForNode(instances, MASTERS[0]!).length, 19 + 2);
+        assert.equal(filesForNode(instances, MASTERS[0]!).length, 20 + 2);
         // the rest of the expansion is the default one
         const others = instances.filter((i) => i.row.rotation !== "kubeletServer");
         assert.deepEqual(others, expandInstances(certificateCatalog(), inventory3x3()));

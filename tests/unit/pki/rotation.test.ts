@@ -58,11 +58,13 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
             assert.equal(p.resourceCount, 4);
         });
 
-        it("ServiceAccount: the key pair, and the apiserver certificate re-issued over it — 3 resources", () => {
+        it("ServiceAccount: a key pair of a new generation, and the apiserver certificate re-issued over it — 2 resources", () => {
             const p = plan(base, bump(base, "serviceAccount"));
-            assert.deepEqual(ids(p), ["service-account", "apiserver"]);
-            assert.deepEqual(p.replaced.flatMap((c) => c.resources), ["service-account-key", "apiserver-csr", "apiserver-cert"]);
-            assert.deepEqual(p.replaced[1]!.reasons, ["service-account replaced"]);
+            assert.deepEqual(p.created, ["service-account-g1-key"]);
+            assert.deepEqual(p.deleted, ["service-account-key"]);
+            assert.deepEqual(ids(p), ["apiserver"]);
+            assert.deepEqual(p.replaced.flatMap((c) => c.resources), ["apiserver-csr", "apiserver-cert"]);
+            assert.deepEqual(p.replaced[0]!.reasons, ["its key pair changed: service-account-key → service-account-g1-key"]);
         });
 
         it("says why, in words", () => {
@@ -95,7 +97,7 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
 
         it("the leaf types and FrontProxy / ServiceAccount are as in the AKS Engine layout", () => {
             const counts = (["kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const).map((t) => plan(base, bump(base, t)).resourceCount);
-            assert.deepEqual(counts, [10, 20, 4, 3]);
+            assert.deepEqual(counts, [10, 20, 4, 2]);
         });
 
         it("switching the layout creates the etcd CA and re-issues the etcd leaves under it", () => {
@@ -109,8 +111,9 @@ describe("rotation: which certificates a forced rotation replaces (3 masters + 3
     describe("dedicated service-account key (sa.key / sa.pub)", () => {
         const base: Raw = { serviceAccountKey: "dedicated" };
 
-        it("ServiceAccount replaces the key pair alone; Kubernetes-Leaf gives the apiserver a fresh key too", () => {
-            assert.deepEqual(plan(base, bump(base, "serviceAccount")).replaced.flatMap((c) => c.resources), ["service-account-key"]);
+        it("ServiceAccount makes a key pair of a new generation and replaces nothing; Kubernetes-Leaf gives the apiserver a fresh key too", () => {
+            const sa = plan(base, bump(base, "serviceAccount"));
+            assert.deepEqual([sa.created, sa.replaced], [["service-account-g1-key"], []]);
             const p = plan(base, bump(base, "kubernetesLeaf"));
             assert.deepEqual(p.replaced[0]!.resources, leaf("apiserver"));
             assert.equal(p.resourceCount, 12);
@@ -195,7 +198,7 @@ describe("rotation: the components replace exactly what the plan says (engine si
     it("AKS Engine layout: every rotation type", async () => {
         const counts: Record<string, number> = {};
         for (const t of ["kubernetesCa", "kubernetesLeaf", "etcdLeaf", "frontProxy", "serviceAccount"] as const) counts[t] = await check({}, bump({}, t));
-        assert.deepEqual(counts, { kubernetesCa: 30, kubernetesLeaf: 10, etcdLeaf: 20, frontProxy: 4, serviceAccount: 3 });
+        assert.deepEqual(counts, { kubernetesCa: 30, kubernetesLeaf: 10, etcdLeaf: 20, frontProxy: 4, serviceAccount: 2 });
     });
 
     it("separate etcd CA: ETCD-CA and Kubernetes-CA", async () => {
@@ -227,7 +230,7 @@ describe("rotation: the components replace exactly what the plan says (engine si
         assert.equal(await check({ raw: {}, adoption }, { raw: bump({}, "serviceAccount"), adoption }), 2);
         assert.equal(await check({ raw: {}, adoption }, { raw: {}, adoption: { serviceAccountPrivateKey: f.other.key } }), 2);
         const p = planReplacements(resolvePki(settingsOf({}, adoption), inventory3x3()), resolvePki(settingsOf(bump({}, "serviceAccount"), adoption), inventory3x3()));
-        assert.deepEqual(p.created, ["service-account-key"]);
+        assert.deepEqual(p.created, ["service-account-g1-key"]);
         assert.deepEqual(p.replaced.map((c) => [c.id, c.resources]), [["apiserver", ["apiserver-csr", "apiserver-cert"]]]);
     });
 

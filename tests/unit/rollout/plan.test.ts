@@ -58,7 +58,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         }
         const master = (kind: string) => steps.find((s) => s.id === `${kind}/${M[1]}`)!.installs.map((f) => f.path.split("/").pop()).sort();
         assert.deepEqual(master("etcd"), ["ca.crt", "etcdpeer1.crt", "etcdpeer1.key", "etcdserver.crt", "etcdserver.key"]);
-        assert.deepEqual(master("apiserver"), ["apiserver.crt", "apiserver.key", "client.crt", "client.key", "etcdclient.crt", "etcdclient.key", "proxy-ca.crt", "proxy-ca.key", "proxy.crt", "proxy.key"]);
+        assert.deepEqual(master("apiserver"), ["apiserver.crt", "apiserver.key", "client.crt", "client.key", "etcdclient.crt", "etcdclient.key", "proxy-ca.crt", "proxy-ca.key", "proxy.crt", "proxy.key", "sa.pub"]);
         assert.deepEqual(master("controlPlane"), ["ca-signing.crt", "ca.key", "config", "kubectlClient.crt", "kubectlClient.key"]);
         assert.deepEqual(master("kubelet"), []);
         // an agent's apiserver.crt has no reader there: it travels with the agent's only step
@@ -106,7 +106,8 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
     it("the controller-manager's signing flag: its controlPlane step installs ca-signing.crt and points --cluster-signing-cert-file at it where the node model says its flags are, and says so", () => {
         const steps = planRollout(planInput(undefined, { changed: new Set(["kubernetes-ca"]) }));
         const edit = (file: string) => [{ service: "kube-controller-manager", flag: "--cluster-signing-cert-file", value: "/etc/kubernetes/certs/ca-signing.crt", file }];
-        for (const s of steps) assert.deepEqual(s.flagEdits, s.kind === "controlPlane" ? edit("/etc/kubernetes/manifests/kube-controller-manager.yaml") : [], s.id);
+        const apiserverEdit = [{ service: "kube-apiserver", flag: "--service-account-key-file", value: "/etc/kubernetes/certs/sa.pub", file: "/etc/kubernetes/manifests/kube-apiserver.yaml" }];
+        for (const s of steps) assert.deepEqual(s.flagEdits, s.kind === "controlPlane" ? edit("/etc/kubernetes/manifests/kube-controller-manager.yaml") : s.kind === "apiserver" ? apiserverEdit : [], s.id);
         assert.match(
             describeRollout(steps).find((l) => l.includes(`${M[0]} controlPlane`))!,
             /install ca\.key, ca-signing\.crt, .*; set kube-controller-manager --cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt in \/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml \(restarts it if that changed\); restart kube-controller-manager if ca\.crt, ca\.key, ca-signing\.crt/,
@@ -115,6 +116,16 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const input = planInput();
         const systemd = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: { ...n.services, "kube-controller-manager": "systemd" as const } } : n)) });
         assert.deepEqual(systemd.find((s) => s.id === `controlPlane/${M[0]}`)!.flagEdits, edit("/etc/default/kube-controller-manager"));
+    });
+
+    it("the service-account key: the apiservers (sa.pub, apiserver.key) and the controller-manager (apiserver.key) restart; --service-account-key-file is pointed at sa.pub", () => {
+        // the step restarts a service only for a file whose content changed: a trust or retire phase changes sa.pub alone
+        const steps = planRollout(planInput(undefined, { changed: new Set(["service-account"]) }));
+        const only = (services: Record<string, string[]>) => Object.fromEntries(M.flatMap((m) => Object.entries(services).map(([kind, s]) => [`${kind}/${m}`, s])));
+        assert.deepEqual(restartsOf(steps), only({ apiserver: ["kube-apiserver"], controlPlane: ["kube-controller-manager"] }));
+        const apiserver = describeRollout(steps).find((l) => l.includes(`${M[0]} apiserver`))!;
+        assert.match(apiserver, /set kube-apiserver --service-account-key-file=\/etc\/kubernetes\/certs\/sa\.pub in \/etc\/kubernetes\/manifests\/kube-apiserver\.yaml/);
+        assert.match(apiserver, /restart kube-apiserver if [^;]*sa\.pub/);
     });
 
     it("nothing changed: no step runs", () => {
@@ -179,7 +190,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         const withoutKubelet = { ...AKS_ENGINE_SERVICES.master, kubelet: "none", "kube-proxy": "none" } as const;
         const steps = planRollout({ ...input, nodes: input.nodes.map((n) => (n.role === "master" ? { ...n, services: withoutKubelet } : n)) });
         assert.equal(steps.filter((s) => s.kind === "kubelet" && M.includes(s.node)).length, 0);
-        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 20);
+        assert.equal(steps.filter((s) => s.node === M[0]).flatMap((s) => s.installs).length, 21);
     });
 
     it("grows linearly: 5 masters + 200 agents is 4 steps per master and one per agent", () => {

@@ -123,14 +123,19 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
             ...["preflight", "etcd", "apiserver", "controlPlane", "kubelet"].map((s) => `k8s-master-31415926-0-${s}`),
         ].sort());
         const files = (name: string) => [...(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string).matchAll(/^file \d+ (\S+)/gm)].map((m) => m[1]);
-        // AKS Engine's layout: etcd trusts ca.crt, so its step installs it; the apiserver step then only the front-proxy CA
+        // AKS Engine's layout: etcd trusts ca.crt, so its step installs it; the apiserver step then only the front-proxy CA and the
+        // service-account public keys (unchanged here), pointing its verifying flag at them
         assert.deepEqual(files("k8s-master-31415926-0-trust-etcd"), ["/etc/kubernetes/certs/ca.crt"]);
-        assert.deepEqual(files("k8s-master-31415926-0-trust-apiserver"), ["/etc/kubernetes/certs/proxy-ca.crt"]);
+        assert.deepEqual(files("k8s-master-31415926-0-trust-apiserver"), ["/etc/kubernetes/certs/proxy-ca.crt", "/etc/kubernetes/certs/sa.pub"]);
+        assert.match(
+            oneShotRegs.find((r) => r.name === "k8s-master-31415926-0-trust-apiserver")!.inputs.stdin as string,
+            /^param flag_edits kube-apiserver,\/etc\/kubernetes\/manifests\/kube-apiserver\.yaml,--service-account-key-file,\/etc\/kubernetes\/certs\/sa\.pub$/m,
+        );
         // every pass points the controller-manager's signing flag at ca-signing.crt, installed with it (the trust pass keeps ca.key)
         assert.deepEqual(files("k8s-master-31415926-0-trust-controlPlane"), ["/etc/kubernetes/certs/ca-signing.crt"]);
         for (const name of ["trust-controlPlane", "activate-controlPlane", "controlPlane"].map((s) => `k8s-master-31415926-0-${s}`)) {
             assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,--cluster-signing-cert-file,\/etc\/kubernetes\/certs\/ca-signing\.crt$/m, name);
-            assert.match(oneShotRegs.find((r) => r.name === name.replace(/controlPlane$/, "preflight"))!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,/m, "the preflight checks it");
+            assert.match(oneShotRegs.find((r) => r.name === name.replace(/controlPlane$/, "preflight"))!.inputs.stdin as string, /^param flag_edits .*kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,/m, "the preflight checks it");
             assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param cert_keys \/etc\/kubernetes\/certs\/ca-signing\.crt=\/etc\/kubernetes\/certs\/ca\.key$/m, "the only certificate whose key is named otherwise");
         }
         assert.ok(files("k8s-master-31415926-0-activate-apiserver").includes("/etc/kubernetes/certs/apiserver.crt"));

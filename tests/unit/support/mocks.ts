@@ -93,7 +93,7 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
                 state: {
                     ...inputs,
                     privateKeyPem: fakeKeyPem(`mock ${name} ${h}`),
-                    publicKeyPem: PUBLIC_KEY_PEM,
+                    publicKeyPem: `${PUBLIC_KEY_PEM}mock ${name} ${h}\n`,
                     publicKeyFingerprintSha256: h,
                 },
             };
