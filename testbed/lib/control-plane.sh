@@ -107,7 +107,8 @@ process_service() {
 
 # env_file_service DIR NAME: the service NAME runs /usr/local/bin/NAME with the flags on stdin,
 # kept in /etc/default/NAME (NAME_FLAGS="…"), where the node model says a systemd service's flags
-# are: the rotation points kube-controller-manager's signing flag at its own file there.
+# are: the rotation points kube-controller-manager's signing flag and kube-apiserver's
+# service-account verifying flag at their own files there.
 env_file_service() {
   local d=$1 name=$2 var flags
   var=$(tr a-z- A-Z_ <<<"$name")_FLAGS
@@ -168,8 +169,8 @@ exec /usr/local/bin/etcd --name $name --data-dir /var/lib/etcddisk \\
 EOF
   case $CONTROL_PLANE in
     processes)
-      apiserver_flags "$ip" "$etcd_trust" | process_service "$d" kube-apiserver
       tb_vm_etc_default "$d"
+      apiserver_flags "$ip" "$etcd_trust" | env_file_service "$d" kube-apiserver
       controller_manager_flags | env_file_service "$d" kube-controller-manager
       scheduler_flags | process_service "$d" kube-scheduler
       if [[ $MASTER_KUBELET == 1 ]]; then tb_master_kubelet "$d" "$name"; fi

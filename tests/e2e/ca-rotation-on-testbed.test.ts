@@ -1,6 +1,7 @@
 // Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA, on one
-// cluster taken over by a new stack: the etcd and Kubernetes CAs together through trust → activate
-// → retire (one reviewed `up` per phase), then all three CAs (the front-proxy CA too) from there in
+// cluster taken over by a new stack: the etcd and Kubernetes CAs and the service-account signing
+// key together through trust → activate → retire (one reviewed `up` per phase; a token issued
+// before works until the retire and is refused after it), then all three CAs (the front-proxy CA too) from there in
 // one one-shot `up` (generation 1 → 2, the front-proxy CA 0 → 1). Through every phase the prober
 // (which trusts master 0's current CA bundle) has no failed request, every Node is Ready after it,
 // the canary data in etcd is unchanged, and a client that trusts only the old CA works until the
@@ -104,7 +105,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
         const first = await stack.up({ onOutput: (o) => log.push(o) });
         assert.equal(first.summary.result, "succeeded");
-        assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+        assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
     });
 
     /** No private key in plain state nor in the engine's output (checked at the end of each test). */
@@ -173,6 +174,28 @@ done
         }
     }
 
+    /** A token for the default service account from the TokenRequest API (an hour), signed by the key active now. */
+    function requestToken(admin: Client): string {
+        const url = `${endpoint()}/api/v1/namespaces/default/serviceaccounts/default/token`;
+        const body = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } });
+        const out = execFileSync("curl", ["-sS", "--fail", "--max-time", "10", "--cacert", admin.ca, "--cert", admin.cert, "--key", admin.key, "-H", "Content-Type: application/json", "-X", "POST", "-d", body, url], { encoding: "utf8" });
+        return (JSON.parse(out) as { status: { token: string } }).status.token;
+    }
+    /** HTTP status of GET /api with a bearer token (200: authenticated; 401: refused), trusting master 0's current bundle. */
+    function tokenStatus(token: string): number {
+        const ca = path.join(tmp, "current-ca.crt");
+        const header = path.join(tmp, "token-header");
+        fs.writeFileSync(ca, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`));
+        fs.writeFileSync(header, `Authorization: Bearer ${token}\n`, { mode: 0o600 });
+        const out = execFileSync("sh", ["-c", `curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$1" -H @"$2" "$3" || true`, "sh", ca, header, `${endpoint()}/api`], { encoding: "utf8" });
+        return Number(out.trim() || "0");
+    }
+    /** The public keys in a master's sa.pub and whether its apiserver's --service-account-key-file names it. */
+    const verifyingKeys = (m: TestbedNode) => ({
+        keys: (onNode(m.name, `cat ${CERTS}/sa.pub`).match(/-----BEGIN PUBLIC KEY-----/g) ?? []).length,
+        flag: onNode(m.name, "sudo grep -c -- '--service-account-key-file=/etc/kubernetes/certs/sa.pub' /etc/kubernetes/manifests/kube-apiserver.yaml || true").trim(),
+    });
+
     let apimodelFile: string;
     /** The CA certificate apimodel.json holds now (its certificateProfile.caCertificate). */
     const apimodelCa = (): string => (JSON.parse(fs.readFileSync(apimodelFile, "utf8")) as { properties: { certificateProfile: { caCertificate: string } } }).properties.certificateProfile.caCertificate;
@@ -192,7 +215,9 @@ done
         const oldAdmin = clientFiles("old-admin", { ca: pem("ca.crt"), cert: pem("kubectlClient.crt"), key: pem("kubectlClient.key") });
         assert.ok(etcdWorks(oldEtcdClient), "the old etcd client works before the rotation");
         assert.ok(apiWorks(oldAdmin), "the old admin client works before the rotation");
-        const both = (g: Generations) => ({ caGenerations: { etcdCa: g, kubernetesCa: g } });
+        const both = (g: Generations, retireAfterHours = 24) => ({ caGenerations: { etcdCa: g, kubernetesCa: g }, serviceAccountKeyGenerations: g, serviceAccountRetireAfterHours: retireAfterHours });
+        const tokenBefore = requestToken(oldAdmin);
+        assert.equal(tokenStatus(tokenBefore), 200, "a token of the current key works before the rotation");
 
         // each master's kubelet replaced the kubeconfig's client.crt (CN client) through a CSR at once
         await allRenewedThrough("ca");
@@ -210,6 +235,9 @@ done
         const plan = (trusted.caRotationPlan!.value as string[]).join("\n");
         assert.match(plan, /etcd CA: next, activate generation 1/);
         assert.match(plan, /Kubernetes CA: next, activate generation 1/);
+        assert.match(plan, /service-account signing key: next, activate generation 1/);
+        for (const m of masters) assert.deepEqual(verifyingKeys(m), { keys: 2, flag: "1" }, `${m.name}: the apiserver verifies tokens with both keys`);
+        assert.equal(tokenStatus(tokenBefore), 200, "the token works after the trust phase");
 
         const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }), "ca-g1");
         for (const m of masters) {
@@ -222,22 +250,35 @@ done
         // ca-signing.crt (generation 1 alone: it refuses ca.crt's two-certificate bundle)
         await allRenewedThrough("ca-g1");
         assert.ok(etcdWorks(oldEtcdClient) && apiWorks(oldAdmin), "the old clients work until the retire phase");
+        assert.equal(tokenStatus(tokenBefore), 200, "a token of the old key works until the retire phase");
+        const tokenAfter = requestToken(clientFiles("active-admin", { ...adminClient(active.adminKubeconfig!.value as string), ca: active.caBundle!.value as string }));
+        assert.notEqual(tokenAfter.split(".")[0], tokenBefore.split(".")[0], "tokens are signed with the new key (another key id in the header)");
+        assert.equal(tokenStatus(tokenAfter), 200);
         assert.match(active.adminKubeconfig!.value as string, /client-certificate-data/);
         assert.match(active.apimodelWriteBack!.value as string, /refused/);
         assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
 
-        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }), "ca-g1");
+        // the key's retire waits 24 h after its activation unless told otherwise
+        await setPki(both({ "0": "retired", "1": "active" }));
+        await assert.rejects(stack.preview(), /pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until .*, 24 h after generation 1 was activated/);
+        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }, 0), "ca-g1");
+        assert.equal(tokenStatus(tokenBefore), 401, "a token of the retired key is refused");
+        assert.equal(tokenStatus(tokenAfter), 200, "a token of the active key works");
+        for (const m of masters) assert.deepEqual(verifyingKeys(m), { keys: 1, flag: "1" });
         assert.deepEqual(certsInFile(masters[2]!.name, "etcd-ca.crt").subjects, ["etcd-ca-g1"]);
         assert.deepEqual(certsInFile(masters[2]!.name, "etcdserver.crt").subjects, ["etcdserver"]);
         for (const n of nodes) assert.deepEqual(certsInFile(n.name, "ca.crt").subjects, ["ca-g1"]);
         await allRenewedThrough("ca-g1");
         assert.ok(!etcdWorks(oldEtcdClient), "a client that trusts only the retired etcd CA fails");
         assert.ok(!apiWorks(oldAdmin), "a client that trusts only the retired Kubernetes CA fails");
-        assert.deepEqual(retired.caGenerations!.value, {
+        const { activatedAt, ...keyGenerations } = (retired.caGenerations!.value as Record<string, Record<string, string>>)["service-account"]!;
+        assert.deepEqual({ ...(retired.caGenerations!.value as object), "service-account": keyGenerations }, {
             "kubernetes-ca": { "0": "retired", "1": "active" },
             "etcd-ca": { "0": "retired", "1": "active" },
             "front-proxy-ca": { "0": "active" },
+            "service-account": { "0": "retired", "1": "active" },
         });
+        assert.ok(Date.now() - Date.parse(activatedAt!) < 30 * 60_000, `the key's activation time is recorded (${activatedAt})`);
         assert.equal(retired.caBundle!.value, onNode(masters[0]!.name, `cat ${CERTS}/ca.crt`), "the caBundle output is the installed ca.crt");
         assert.match(retired.apimodelWriteBack!.value as string, /^apimodelWriteBack: wrote the new certificateProfile/);
         assert.equal(apimodelCa().trim(), (retired.caBundle!.value as string).trim(), "the apimodel holds generation 1 once generation 0 is retired");
@@ -262,6 +303,7 @@ done
         const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", {
             caRotation: "oneShot",
             caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "0": "retired", "1": "active" }, frontProxyCa: { "1": "active" } },
+            serviceAccountKeyGenerations: { "0": "retired", "1": "active" },
         }, "ca-g2");
         for (const m of masters) {
             const outcomes = etcdOutcomes(m);

@@ -304,7 +304,9 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         await run!.stack.setConfig("azs-cert-rotation:rollout.healthTimeoutSeconds", { value: "40" }, true);
         // The fault: master 1's apiserver cannot start (as a broken static pod manifest would), so
         // its restart with the new files fails the /readyz gate.
-        fs.writeFileSync(runFile, good.replace("exec /usr/local/bin/kube-apiserver ", "exec /usr/local/bin/kube-apiserver --no-such-flag "));
+        const broken = good.replace("exec /usr/local/bin/kube-apiserver ", "exec /usr/local/bin/kube-apiserver --no-such-flag ");
+        assert.notEqual(broken, good, "the fault is in place");
+        fs.writeFileSync(runFile, broken);
         try {
             await assert.rejects(up(run!), (err: Error) => {
                 assert.match(err.message, new RegExp(`apiserver/${m1!.name}: health check failed: kube-apiserver /readyz on ${m1!.ip}:443 not ok`));
