@@ -21,7 +21,7 @@ export const STEP_PARAMS = {
     lb_probe_sources: "addresses the load balancer probes from (refused while drained)",
     certs_dir: "the directory of the cluster's certificates (the preflight checks it exists)",
     ca_certs: "paths of the CA certificate files: a staged leaf must chain to one of them",
-    cert_keys: "CERT=KEY words: certificates whose private key is not named after them (a staged certificate must match its key)",
+    cert_keys: "CERT=KEY words: certificates whose private key is not named after them, and public-key files with the signing key they must hold (a staged certificate must match its key)",
     backups_kept: "how many backups a node keeps (the newest)",
     flag_edits: "flags the step points at files: SERVICE,FLAG_FILE,--FLAG,VALUE words (the flag file is installed with the step's files; preflight: every step's on the node, checked)",
     etcd_members: "addresses of every etcd member",

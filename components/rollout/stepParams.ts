@@ -29,11 +29,19 @@ function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"):
     return file.path;
 }
 
-/** CERT=KEY for each certificate file of an instance whose key file is not named after it (ca-signing.crt: ca.key). */
-function certsKeyedOtherwise(instance: CertInstance): string[] {
-    const key = instance.files.find((f) => f.content === "key");
-    if (!key) return [];
-    return instance.files.filter((f) => (f.content === "cert" || f.content === "activeCert") && f.path !== key.path.replace(/\.key$/, ".crt")).map((f) => `${f.path}=${key.path}`);
+/**
+ * CERT=KEY for each certificate file of an instance whose key file is not named after it
+ * (ca-signing.crt: ca.key), and for each public-key file the signing key it must hold (sa.pub: sa.key,
+ * or in AKS Engine's layout apiserver.key, the key of the row that takes its key from the pair).
+ */
+function filesKeyedOtherwise(instances: CertInstance[]): string[] {
+    const keyOf = (instance: CertInstance) => instance.files.find((f) => f.content === "key");
+    return instances.flatMap((instance) => {
+        const key = keyOf(instance) ?? instances.map((i) => (i.row.keyFrom === instance.row.id ? keyOf(i) : undefined)).find((k) => k !== undefined);
+        if (!key) return [];
+        const named = (f: { path: string }) => f.path === key.path.replace(/\.key$/, ".crt");
+        return instance.files.filter((f) => f.content === "publicKey" || ((f.content === "cert" || f.content === "activeCert") && !named(f))).map((f) => `${f.path}=${key.path}`);
+    });
 }
 
 /** Every parameter but the step-specific ones (services, dispatch), for one node. */
@@ -48,7 +56,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         certs_dir: CERTS_DIR,
         backups_kept: String(ctx.backupsKept),
         ca_certs: ctx.instances.filter((i) => i.row.kind === "ca").map((i) => path(i.id)).join(" "),
-        cert_keys: ctx.instances.flatMap(certsKeyedOtherwise).join(" "),
+        cert_keys: filesKeyedOtherwise(ctx.instances).join(" "),
         etcd_members: ctx.masters.map((m) => m.ip).join(" "),
         etcd_ca: path(ctx.etcdCaId),
         etcd_server_cert: path("etcd-server"),

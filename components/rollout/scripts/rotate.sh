@@ -202,13 +202,25 @@ verify_staged() {
         fi
         ;;
       *.key) openssl pkey -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM private key; nothing was changed" ;;
+      *.pub)
+        # the public keys that verify tokens must include the signing key's (staged or installed):
+        # else the apiserver refuses the tokens it issues, which its /readyz would not show
+        key_pub=$(public_key_lines "$staged") || key_pub=""
+        [[ -n $key_pub ]] || die "$dest: not PEM public keys; nothing was changed"
+        key_dest=$(key_of "$dest")
+        key=$key_dest
+        if [[ -n ${STAGED_RESTARTS[$key]+x} ]]; then key=$(staged_path "$stage" "$key"); fi
+        if [[ -f $key ]] && ! grep -qxF "$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)" <<<"$key_pub"; then
+          die "$dest does not hold the public key of the signing key $key_dest; nothing was changed"
+        fi
+        ;;
     esac
   done
   rm -f "$trust"
 }
 
-# key_of DEST: the private key of the certificate DEST: named after it, unless PARAM[cert_keys] names
-# another (ca-signing.crt: ca.key).
+# key_of DEST: the private key of the certificate (or public keys) DEST: named after it, unless
+# PARAM[cert_keys] names another (ca-signing.crt: ca.key; sa.pub: apiserver.key in AKS Engine's layout).
 key_of() {
   local pair
   for pair in ${PARAM[cert_keys]:-}; do
@@ -229,6 +241,20 @@ bundle_public_keys() {
       block=""
     fi
   done <"$1"
+}
+
+# public_key_lines FILE: each public key in a PEM file as one line (pem_lines); fails when a block
+# is not a public key.
+public_key_lines() {
+  local line block=""
+  while IFS= read -r line; do
+    block+="$line"$'\n'
+    if [[ $line == "-----END PUBLIC KEY-----" ]]; then
+      openssl pkey -pubin -pubout <<<"$block" 2>/dev/null | pem_lines || return 1
+      block=""
+    fi
+  done <"$1"
+  [[ -z ${block//[[:space:]]/} ]]
 }
 
 # pem_lines: each PEM block on stdin joined into one line (base64 only), for whole-key comparisons.

@@ -136,7 +136,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         for (const name of ["trust-controlPlane", "activate-controlPlane", "controlPlane"].map((s) => `k8s-master-31415926-0-${s}`)) {
             assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param flag_edits kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,--cluster-signing-cert-file,\/etc\/kubernetes\/certs\/ca-signing\.crt$/m, name);
             assert.match(oneShotRegs.find((r) => r.name === name.replace(/controlPlane$/, "preflight"))!.inputs.stdin as string, /^param flag_edits .*kube-controller-manager,\/etc\/kubernetes\/manifests\/kube-controller-manager\.yaml,/m, "the preflight checks it");
-            assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param cert_keys \/etc\/kubernetes\/certs\/ca-signing\.crt=\/etc\/kubernetes\/certs\/ca\.key$/m, "the only certificate whose key is named otherwise");
+            assert.match(oneShotRegs.find((r) => r.name === name)!.inputs.stdin as string, /^param cert_keys \/etc\/kubernetes\/certs\/ca-signing\.crt=\/etc\/kubernetes\/certs\/ca\.key \/etc\/kubernetes\/certs\/sa\.pub=\/etc\/kubernetes\/certs\/apiserver\.key$/m, "the only certificate whose key is named otherwise, and the verifying keys with the signing key");
         }
         assert.ok(files("k8s-master-31415926-0-activate-apiserver").includes("/etc/kubernetes/certs/apiserver.crt"));
         assert.deepEqual(oneShot.planText.filter((l) => l.startsWith("stage ")), ["stage 1 of 3 (trust):", "stage 2 of 3 (activate):", "stage 3 of 3:"]);

@@ -3,7 +3,8 @@
 // flag file — a static pod's manifest in either of AKS Engine's forms, or a unit's environment
 // file — is installed like a certificate: its other arguments untouched, backed up, restarted for,
 // restored when the gate fails, unchanged by a second run; a missing file or flag stops the step
-// before anything changed. The signing certificate itself must match ca.key (PARAM[cert_keys]).
+// before anything changed. The signing certificate itself must match ca.key, and the apiserver's
+// verifying public keys (sa.pub) must hold the signing key's (PARAM[cert_keys]).
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -53,9 +54,18 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
 
     /** One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate` exists. */
     function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = []): Promise<{ ok: boolean; stderr: string }> {
+        return runStep("controlPlane", {
+            services: `kube-controller-manager=${manager}`,
+            cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
+            flag_edits: `kube-controller-manager,${flagFile},${flag},${SIGNING}`,
+        }, files);
+    }
+
+    /** One step of KIND with the given parameters over the defaults, on the scratch tree. */
+    function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[]): Promise<{ ok: boolean; stderr: string }> {
         const params = {
             node_name: "m0",
-            services: `kube-controller-manager=${manager}`,
+            services: given.services,
             health_timeout: "1",
             gate: "gate_stand_in",
             precheck: "",
@@ -64,9 +74,9 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
             lb_settle: "0",
             lb_probe_sources: "",
             ca_certs: "/etc/kubernetes/certs/ca.crt",
-            cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
+            cert_keys: given.cert_keys,
             backups_kept: "3",
-            flag_edits: `kube-controller-manager,${flagFile},${flag},${SIGNING}`,
+            flag_edits: given.flag_edits,
         };
         fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
@@ -74,7 +84,7 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
 static_pods_replaced() { :; }
 gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
-rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
+rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
         return new Promise((resolve) =>
             execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })),
         );
@@ -158,6 +168,48 @@ rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
             assert.equal(fs.readFileSync(at(SIGNING), "utf8"), g0.cert);
             assert.match(fs.readFileSync(at(MANIFEST), "utf8"), /--cluster-signing-cert-file=\/etc\/kubernetes\/certs\/ca-signing\.crt"/);
             assert.deepEqual(restarts(), ["kube-controller-manager"], "one restart for both changes");
+        } finally {
+            ssl.remove();
+        }
+    });
+
+    it("the apiserver's verifying keys (sa.pub) must hold the signing key's: otherwise, or not public keys, the step stops before anything changed", async () => {
+        const ssl = new OpenSsl();
+        try {
+            const API_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml";
+            const SA_PUB = "/etc/kubernetes/certs/sa.pub";
+            const SIGNER = "/etc/kubernetes/certs/apiserver.key";
+            const [g0, g1] = [ssl.ca({ cn: "sa-g0" }), ssl.ca({ cn: "sa-g1" })];
+            const pub = (key: string) => ssl.run(["pkey", "-pubout"], key);
+            fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
+            fs.writeFileSync(at(SIGNER), g0.key, { mode: 0o600 });
+            const apiManifest = manifest(true).replace(/kube-controller-manager/g, "kube-apiserver").replace("--root-ca-file=/etc/kubernetes/certs/ca.crt", `--service-account-key-file=${SIGNER}`);
+            fs.writeFileSync(at(API_MANIFEST), apiManifest);
+            const apiserver = (files: InputFile[]) =>
+                runStep("apiserver", { services: "kube-apiserver=staticPod", cert_keys: `${SA_PUB}=${SIGNER}`, flag_edits: `kube-apiserver,${API_MANIFEST},--service-account-key-file,${SA_PUB}` }, files);
+            const saPub = (content: string): InputFile => ({ path: SA_PUB, mode: "0644", restarts: ["kube-apiserver"], content });
+
+            for (const [content, why] of [
+                [pub(g1.key), /sa\.pub does not hold the public key of the signing key \S*\/etc\/kubernetes\/certs\/apiserver\.key; nothing was changed/],
+                [g0.cert, /sa\.pub: not PEM public keys; nothing was changed/],
+                [`${pub(g0.key)}-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n`, /sa\.pub: not PEM public keys/],
+            ] as const) {
+                const refused = await apiserver([saPub(content)]);
+                assert.ok(!refused.ok);
+                assert.match(refused.stderr, why);
+                assert.ok(!fs.existsSync(at(SA_PUB)));
+                assert.equal(fs.readFileSync(at(API_MANIFEST), "utf8"), apiManifest);
+            }
+            // trust: the new key's public key next to the installed signing key's
+            const trust = await apiserver([saPub(pub(g0.key) + pub(g1.key))]);
+            assert.ok(trust.ok, trust.stderr);
+            assert.match(fs.readFileSync(at(API_MANIFEST), "utf8"), /"--service-account-key-file=\/etc\/kubernetes\/certs\/sa\.pub"/);
+            // activate: the staged signing key is the one sa.pub must hold
+            const wrong = await apiserver([{ path: SIGNER, mode: "0600", restarts: ["kube-apiserver"], content: ssl.ca({ cn: "other" }).key }, saPub(pub(g1.key) + pub(g0.key))]);
+            assert.match(wrong.stderr, /does not hold the public key of the signing key/);
+            const activate = await apiserver([{ path: SIGNER, mode: "0600", restarts: ["kube-apiserver"], content: g1.key }, saPub(pub(g1.key) + pub(g0.key))]);
+            assert.ok(activate.ok, activate.stderr);
+            assert.equal(fs.readFileSync(at(SIGNER), "utf8"), g1.key);
         } finally {
             ssl.remove();
         }
