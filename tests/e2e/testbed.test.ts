@@ -119,6 +119,38 @@ describe("testbed: a real AKS Engine-style cluster in namespaces", function () {
         assert.match(a.stdout, /client\.crt[\s\S]*active/);
     });
 
+    it("runs kube-system's workloads on the hollow agents, and the controller-manager fills the legacy token secrets with a token that authenticates", function () {
+        this.timeout(60_000);
+        const pki = (f: string) => path.join(state, "pki", f);
+        const endpoint = (JSON.parse(fs.readFileSync(path.join(state, "inventory.json"), "utf8")) as { apiServerEndpoint: string }).apiServerEndpoint;
+        const curl = (url: string, extra: string[] = []) =>
+            run("curl", ["-sS", "--max-time", "10", "--cacert", pki("ca.crt"), ...extra, `${endpoint}${url}`], 20_000);
+        const get = (url: string) => {
+            const r = curl(url, ["--fail", "--cert", pki("kubectlClient.crt"), "--key", pki("kubectlClient.key")]);
+            assert.equal(r.status, 0, `GET ${url}: ${r.stderr}`);
+            return JSON.parse(r.stdout) as { items: { metadata: { name: string }; spec: Record<string, unknown>; status: Record<string, number> }[] };
+        };
+        const ns = "/namespaces/kube-system";
+        const ready = (kind: string, field: string) => Object.fromEntries(get(`/apis/apps/v1${ns}/${kind}?labelSelector=k8s-app`).items.map((i) => [i.metadata.name, i.status[field] ?? 0]));
+        assert.deepEqual(ready("deployments", "readyReplicas"), { coredns: 2, "metrics-server": 1 });
+        assert.deepEqual(ready("daemonsets", "numberReady"), { "azure-ip-masq-agent": 3, "kube-proxy": 3 }, "one per agent");
+        assert.deepEqual(ready("statefulsets", "readyReplicas"), { "azs-testbed-store": 2 });
+        const pods = get(`/api/v1${ns}/pods?labelSelector=k8s-app%3Dkube-proxy`).items.map((p) => p.spec.nodeName as string);
+        assert.deepEqual(pods.sort(), [0, 1, 2].map((i) => `k8s-agentpool1-31415926-${i}`));
+        const budgets = get(`/apis/policy/v1${ns}/poddisruptionbudgets`).items.map((b) => [b.metadata.name, b.status.disruptionsAllowed]);
+        assert.deepEqual(budgets.sort(), [["azs-testbed-store-pdb", 1], ["coredns-pdb", 1], ["metrics-server-pdb", 1]]);
+        const secrets = (get(`/api/v1${ns}/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token`) as unknown as { items: { metadata: { name: string }; data: Record<string, string> }[] }).items;
+        assert.deepEqual(secrets.map((x) => x.metadata.name).sort(), ["coredns-token", "kube-proxy-token", "metrics-server-token"]);
+        for (const secret of secrets) {
+            assert.equal(Buffer.from(secret.data["ca.crt"]!, "base64").toString("utf8").trim(), fs.readFileSync(pki("ca.crt"), "utf8").trim(), `${secret.metadata.name}: ca.crt`);
+            const header = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tb-token-")), "header");
+            fs.writeFileSync(header, `Authorization: Bearer ${Buffer.from(secret.data.token!, "base64").toString("utf8")}\n`, { mode: 0o600 });
+            const status = curl("/api", ["-o", "/dev/null", "-w", "%{http_code}", "-H", `@${header}`]).stdout;
+            fs.rmSync(path.dirname(header), { recursive: true, force: true });
+            assert.equal(status, "200", `${secret.metadata.name}'s token authenticates`);
+        }
+    });
+
     it("serves the API through the load balancer with 0 failures over 30 s at 20 req/s, data intact", function () {
         this.timeout(3 * 60_000);
         const before = JSON.parse(ok(tb("etcd-check"), [], 90_000));
