@@ -300,7 +300,7 @@ export function planCaStages(record: unknown, target: CaGenerations, mode: CaRot
     if (mode === "immediate" && stageNames[0] !== "steady") {
         text.push("IMMEDIATE mode: the CA changes in one rollout; components and clients that trust only the old CA fail from the first node on, until they have the new bundle");
     }
-    if (problems.length > 0) throw new Error(`CA rotation refused, nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new Error(`CA and key rotation refused, nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     for (const id of ids) {
         const next = nextCaStep(id, target[id]!, timing);
         if (next) text.push(next);

@@ -87,13 +87,14 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
     // (phased mode refuses it, below): the new generation's component, key and certificate are
     // created and every leaf it signs replaced; the old generation's component is deleted (an
     // adopted CA, as the cluster CA and the front-proxy CA are here, has no other resource).
-    // The service-account key is adopted too (apimodel apiServerPrivateKey): bumping it creates a
-    // generated key and re-issues the apiserver certificate over it.
+    // The service-account key is adopted too (apimodel apiServerPrivateKey) and has generations like
+    // a CA: a bump in immediate mode creates generation 1 (component and generated key), deletes
+    // the adopted generation's component and re-issues the apiserver certificate over the new key.
     const expectedPlans: [string, { create?: number; delete?: number; replace: number }, string][] = [
         ["kubernetesLeaf", { replace: 10 }, "phased"],
         ["etcdLeaf", { replace: 20 }, "phased"],
         ["frontProxy", { create: 3, delete: 1, replace: 4 }, "immediate"],
-        ["serviceAccount", { create: 1, replace: 2 }, "phased"],
+        ["serviceAccount", { create: 2, delete: 1, replace: 2 }, "immediate"],
         ["kubernetesCa", { create: 3, delete: 1, replace: 30 }, "immediate"],
     ];
     for (const [type, expected, mode] of expectedPlans) {
@@ -114,9 +115,18 @@ describe("pki on the testbed: the real engine adopts the cluster CA and issues e
     it("bumping pki.rotation.kubernetesCa in phased mode (the default) is refused at preview, naming the trust phase to run first", async () => {
         await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesCa", { value: "1" }, true);
         try {
-            await assert.rejects(stack.preview(), /CA rotation refused, nothing was changed:[\s\S]*activating generation 1 before it is trusted everywhere is refused[\s\S]*\{ "0": active, "1": trusted \}/);
+            await assert.rejects(stack.preview(), /CA and key rotation refused, nothing was changed:[\s\S]*activating generation 1 before it is trusted everywhere is refused[\s\S]*\{ "0": active, "1": trusted \}/);
         } finally {
             await stack.setConfig("azs-cert-rotation:pki.rotation.kubernetesCa", { value: "0" }, true);
+        }
+    });
+
+    it("bumping pki.rotation.serviceAccount in phased mode is refused at preview, naming the trust phase to run first", async () => {
+        await stack.setConfig("azs-cert-rotation:pki.rotation.serviceAccount", { value: "1" }, true);
+        try {
+            await assert.rejects(stack.preview(), /rotation refused, nothing was changed:[\s\S]*pki\.serviceAccountKeyGenerations: activating generation 1 before it is trusted everywhere is refused \(the apiservers would reject the tokens it signs\)/);
+        } finally {
+            await stack.setConfig("azs-cert-rotation:pki.rotation.serviceAccount", { value: "0" }, true);
         }
     });
 

@@ -262,7 +262,7 @@ describe("program: stack config → resources and outputs (whole program under m
         it("the same config without a deployed record is refused (activating an untrusted generation), before any resource", async () => {
             setStackConfig({ ...TESTBED_STACK, ...ACTIVATE });
             const run = await runProgram();
-            assert.match(String(run.error), /CA rotation refused, nothing was changed:\n {2}- pki\.caGenerations\.kubernetesCa: activating generation 1 before it is trusted everywhere is refused/);
+            assert.match(String(run.error), /CA and key rotation refused, nothing was changed:\n {2}- pki\.caGenerations\.kubernetesCa: activating generation 1 before it is trusted everywhere is refused/);
             assert.deepEqual(run.registrations, []);
         });
     });

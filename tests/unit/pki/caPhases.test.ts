@@ -77,7 +77,7 @@ describe("CA phases: the order of trust, activate, retire", () => {
         assert.throws(
             () => planCaStages(caRecordOf({ ...k8s({ 0: "active" }), "front-proxy-ca": gens({ 0: "active" }) }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active", 2: "trusted" }) }, "phased"),
             // kubernetes-ca: not trusted yet + its active one retired; front-proxy-ca's trust of generation 2 is fine
-            (e: Error) => /^CA rotation refused, nothing was changed:\n/.test(e.message) && (e.message.match(/\n {2}- /g) ?? []).length === 2,
+            (e: Error) => /^CA and key rotation refused, nothing was changed:\n/.test(e.message) && (e.message.match(/\n {2}- /g) ?? []).length === 2,
         );
     });
 
