@@ -11,11 +11,14 @@ const DAY_MS = 86_400_000;
 /**
  * ok: present, valid for warnDays or more, as the state says, its key matching.
  * due: less than warnDays left. expired: past its notAfter.
- * drifted: another certificate than the state's (fingerprints differ, in content or order).
+ * drifted: another certificate than the state's (fingerprints differ, in content or order); of a
+ * public-key file (sa.pub), other public keys than the state's.
  * missing: a file the state or the catalog puts on the node is not there.
  * key-mismatch: the private key beside it is another key's, or missing, or not a key.
  * unreadable: there, but no certificate could be read from it (a dangling link, no PEM, a
- * kubeconfig whose certificate file is gone).
+ * kubeconfig whose certificate file is gone); a public-key file: no public key, or a block that is
+ * not one.
+ * A public-key file has no expiry and no key beside it: ok, drifted, missing or unreadable.
  * absent: a file the program does not write (the kubelet's own) is not there: not a problem.
  */
 export const STATES = ["missing", "unreadable", "expired", "key-mismatch", "drifted", "due", "ok", "absent"] as const;
@@ -59,7 +62,7 @@ export interface KeyEntry {
 
 export interface FileEntry {
     path: string;
-    kind: "certificate" | "kubeconfig";
+    kind: "certificate" | "kubeconfig" | "publicKeys";
     /** The state (or, without a nodeFiles output, the catalog) puts it on this node. */
     expected: boolean;
     /** The certificate instance the program writes it from; null for files it does not write. */
@@ -76,6 +79,8 @@ export interface FileEntry {
     /** Whether it holds exactly those; null when there is nothing to compare. */
     matchesState: boolean | null;
     certificates: CertificateEntry[];
+    /** A public-key file (sa.pub): the SHA-256 (hex, of the DER SubjectPublicKeyInfo) of each key in it, in order; [] for the others. */
+    publicKeys: string[];
     /** The most severe of `states`. */
     state: State;
     /** Every state that applies: its own (missing, unreadable, key-mismatch, drifted, absent) and its certificates' (due, expired); ok when none. */
@@ -149,6 +154,8 @@ export function describeCertificate(pem: string, index: number, now: Date, warnD
 }
 
 const short = (fingerprint: string) => `${fingerprint.slice(0, 23)}…`;
+/** A public key's hex SHA-256 cut to the same 8 bytes. */
+const shortKey = (sha256: string) => `${sha256.slice(0, 16)}…`;
 
 /** One file: its reading against its target. */
 export function classifyFile(target: Target, reading: FileReading, now: Date, warnDays: number): FileEntry {
@@ -163,6 +170,7 @@ export function classifyFile(target: Target, reading: FileReading, now: Date, wa
             states.push("unreadable");
         }
     });
+    const publicKeys = target.kind === "publicKeys" ? (reading.publicKeys ?? []) : [];
     const present = reading.status === "present";
     let key: KeyEntry = { path: null, status: "none" };
     let matchesState: boolean | null = null;
@@ -176,7 +184,12 @@ export function classifyFile(target: Target, reading: FileReading, now: Date, wa
     } else {
         problems.push(...reading.problems);
         if (reading.problems.length > 0) states.push("unreadable");
-        if (certificates.length === 0 && reading.problems.length === 0) {
+        if (target.kind === "publicKeys") {
+            if (publicKeys.length === 0 && reading.problems.length === 0) {
+                states.push("unreadable");
+                problems.push("no public key in the file");
+            }
+        } else if (certificates.length === 0 && reading.problems.length === 0) {
             states.push("unreadable");
             problems.push(target.kind === "kubeconfig" ? "no client certificate in the kubeconfig" : "no certificate in the file");
         }
@@ -193,9 +206,12 @@ export function classifyFile(target: Target, reading: FileReading, now: Date, wa
         if (key.status === "mismatch" || key.status === "missing" || key.status === "unreadable") states.push("key-mismatch");
         // the state's fingerprints
         if (target.stateSha256) {
-            const actual = certificates.map((c) => c.sha256);
+            const actual = target.kind === "publicKeys" ? publicKeys : certificates.map((c) => c.sha256);
             matchesState = actual.length === target.stateSha256.length && actual.every((f, i) => f === target.stateSha256![i]);
-            if (!matchesState) {
+            if (!matchesState && target.kind === "publicKeys") {
+                states.push("drifted");
+                problems.push(`holds ${actual.length > 0 ? `public keys ${actual.map(shortKey).join(", ")}` : "no public key"}; the state says ${target.stateSha256.map(shortKey).join(", ")} (${target.source})`);
+            } else if (!matchesState) {
                 states.push("drifted");
                 problems.push(`holds ${actual.map(short).join(", ") || "no certificate"}; the state says ${target.stateSha256.map(short).join(", ")} (${target.source})`);
             }
@@ -218,6 +234,7 @@ export function classifyFile(target: Target, reading: FileReading, now: Date, wa
         stateSha256: target.stateSha256 ?? null,
         matchesState,
         certificates,
+        publicKeys,
         state: worst(states),
         states: STATES.filter((s) => states.includes(s) || (s === "ok" && states.length === 0)),
         problems,

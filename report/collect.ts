@@ -22,6 +22,8 @@ export interface FileReading {
     from?: string;
     /** The PEM certificates in the file, in order (public). */
     certificates: string[];
+    /** A public-key file (pubkeys): the SHA-256 (hex, of the DER SubjectPublicKeyInfo) of each of its public keys, in order. */
+    publicKeys?: string[];
     /** The private key: the SHA-256 of its public half (computed on the node), or why there is none. */
     key: { status: "hash"; sha256: string } | { status: "missing" | "unreadable"; path: string } | { status: "none" };
 }
@@ -47,7 +49,7 @@ export function parseReadCerts(text: string, targets: Target[]): FileReading[] {
         const [tag, ...rest] = line.split(" ");
         const value = rest.join(" ");
         if (tag === "@file") {
-            current = { path: value, status: "missing", problems: [], certificates: [], key: { status: "none" }, pem: [] };
+            current = { path: value, status: "missing", problems: [], certificates: [], publicKeys: [], key: { status: "none" }, pem: [] };
             continue;
         }
         if (tag === "@done") break;
@@ -61,6 +63,7 @@ export function parseReadCerts(text: string, targets: Target[]): FileReading[] {
             case "@mode": current.mode = value; break;
             case "@from": current.from = value; break;
             case "@problem": current.problems.push(value); break;
+            case "@pubkey": current.publicKeys!.push(value); break;
             case "@key":
                 if (rest[0] === "missing" || rest[0] === "unreadable") current.key = { status: rest[0], path: rest.slice(1).join(" ") };
                 else if (rest[0] === "none") current.key = { status: "none" };

@@ -1,10 +1,11 @@
 // The expiry report printed, pure: a table (default) or the JSON of schema version 1 (--json).
 import { DATE_STATES, FileEntry, Report, State, STATES, worst } from "./classify";
 
-/** One line of the table: a certificate in a file, or a file or node without one. */
+/** One line of the table: a certificate in a file, a public-key file, or a file or node without either. */
 export interface TableRow {
     node: string;
     file: string;
+    /** A certificate's subject; a public-key file's "N public keys" and whether they are the state's. */
     subject: string;
     /** ISO-8601; "" when there is no certificate. */
     notBefore: string;
@@ -12,6 +13,8 @@ export interface TableRow {
     notAfter: string;
     daysLeft: number | null;
     state: State | "unreachable";
+    /** A public-key file (sa.pub) that holds some: how many (they do not expire); null for every other row. */
+    publicKeys: number | null;
 }
 
 /** A certificate's row state: its own by date, with its file's problems (a drift, a key) over it. */
@@ -19,25 +22,38 @@ function rowState(file: FileEntry, certState: State): State {
     return worst([...file.states.filter((s) => !DATE_STATES.includes(s)), certState]);
 }
 
+/** A public-key file's subject cell: how many keys, and whether they are the state's. */
+function publicKeysSubject(f: FileEntry): string {
+    const n = f.publicKeys.length;
+    const state = f.matchesState === true ? ", as the state says" : f.matchesState === false ? ", not the state's" : "";
+    return `${n} public key${n === 1 ? "" : "s"}${state}`;
+}
+
+/** Where a row sorts: no date (a node not read, a missing or unreadable file) first, then dated ones, then public-key files (no expiry). */
+const rowRank = (r: TableRow) => (r.publicKeys !== null ? 2 : r.notAfter === "" ? 0 : 1);
+
 /**
  * The table's rows, soonest expiry first: rows without a date (unreachable nodes, missing or
- * unreadable files) before every dated one, then by notAfter, node and file. Absent files (the
- * kubelet's own ones, not on this node) are left out.
+ * unreadable files) before every dated one, then by notAfter, node and file; public-key files that
+ * hold keys (sa.pub: one row each, no expiry) last. Absent files (the kubelet's own ones, not on
+ * this node) are left out.
  */
 export function tableRows(report: Report): TableRow[] {
     const rows: TableRow[] = [];
+    const undated = { notBefore: "", notAfter: "", daysLeft: null, publicKeys: null };
     for (const n of report.nodes) {
-        if (!n.reachable) rows.push({ node: n.name, file: "(not read)", subject: "", notBefore: "", notAfter: "", daysLeft: null, state: "unreachable" });
+        if (!n.reachable) rows.push({ node: n.name, file: "(not read)", subject: "", ...undated, state: "unreachable" });
         for (const f of n.files) {
             if (f.state === "absent") continue;
-            if (f.certificates.length === 0) rows.push({ node: n.name, file: f.path, subject: "", notBefore: "", notAfter: "", daysLeft: null, state: f.state });
+            if (f.kind === "publicKeys" && f.publicKeys.length > 0) rows.push({ node: n.name, file: f.path, subject: publicKeysSubject(f), ...undated, state: f.state, publicKeys: f.publicKeys.length });
+            else if (f.certificates.length === 0) rows.push({ node: n.name, file: f.path, subject: "", ...undated, state: f.state });
             for (const c of f.certificates) {
                 const file = f.certificates.length > 1 ? `${f.path} [${c.index + 1}/${f.certificates.length}]` : f.path;
-                rows.push({ node: n.name, file, subject: c.subject, notBefore: c.notBefore, notAfter: c.notAfter, daysLeft: c.daysLeft, state: rowState(f, c.state) });
+                rows.push({ node: n.name, file, subject: c.subject, notBefore: c.notBefore, notAfter: c.notAfter, daysLeft: c.daysLeft, state: rowState(f, c.state), publicKeys: null });
             }
         }
     }
-    return rows.sort((a, b) => (a.notAfter === "" ? 0 : 1) - (b.notAfter === "" ? 0 : 1) || a.notAfter.localeCompare(b.notAfter) || a.node.localeCompare(b.node) || a.file.localeCompare(b.file));
+    return rows.sort((a, b) => rowRank(a) - rowRank(b) || a.notAfter.localeCompare(b.notAfter) || a.node.localeCompare(b.node) || a.file.localeCompare(b.file));
 }
 
 /** The report's title line: the stack, the report's time and the warning window. */

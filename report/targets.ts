@@ -10,14 +10,15 @@ import type { ExpectedNodeFile, NodeFilesOutput } from "../components/pki/stackO
 
 export interface Target {
     path: string;
-    kind: "certificate" | "kubeconfig";
+    /** "publicKeys": a file of PEM public keys (sa.pub), read for their fingerprints alone. */
+    kind: "certificate" | "kubeconfig" | "publicKeys";
     /** The private key file of its first certificate on this node (the path itself for a pem holding both); a kubeconfig names its own. */
     key?: string;
     /** The state or the catalog puts it on this node: its absence is a problem. Otherwise it is read when it is there. */
     expected: boolean;
     /** The certificate instance it comes from ("kubernetes-ca", "etcd-peer-1"), when the program writes it. */
     source?: string;
-    /** The fingerprints the stack's state says it holds, in order; undefined: the state does not say. */
+    /** The fingerprints the stack's state says it holds, in order (public keys: hex SHA-256 of each SubjectPublicKeyInfo); undefined: the state does not say. */
     stateSha256?: string[];
 }
 
@@ -42,7 +43,11 @@ export function adminKubeconfigPath(adminUser: string): string {
     return KUBECONFIG_CATALOG.find((k) => k.id === "admin")!.path.replace("{adminUser}", adminUser);
 }
 
-/** The catalog's certificate files on a node, each with the key file of its instance on the same node. */
+/**
+ * The catalog's certificate files on a node, each with the key file of its instance on the same
+ * node. Not its public-key files (sa.pub): the program adds them to clusters that never had one, so
+ * they are read only where the state (nodeFiles) lists them.
+ */
 export function catalogTargets(catalog: CatalogOptions, inventory: PkiInventory, sans: SanSettings, nodeName: string): Target[] {
     return expandInstances(certificateCatalog(catalog), inventory, sans).flatMap((inst) => {
         const here = inst.files.filter((f) => f.nodeNames.includes(nodeName));
@@ -82,5 +87,11 @@ export function targetsFor(input: { node: string; role: "master" | "agent"; admi
 
 /** The script's arguments for the targets: KIND PATH KEY per file. */
 export function scriptArgs(targets: Target[]): string[] {
-    return targets.flatMap((t) => (t.kind === "kubeconfig" ? ["kubeconfig", t.path, "-"] : ["cert", t.path, t.key ?? "-"]));
+    return targets.flatMap((t) => {
+        switch (t.kind) {
+            case "kubeconfig": return ["kubeconfig", t.path, "-"];
+            case "publicKeys": return ["pubkeys", t.path, "-"];
+            default: return ["cert", t.path, t.key ?? "-"];
+        }
+    });
 }

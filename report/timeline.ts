@@ -118,7 +118,7 @@ export function renderTimeline(report: Report): Timeline {
     const rightX = chartX + CHART_WIDTH + GAP;
     const rightText = (r: TableRow) =>
         r.notAfter === ""
-            ? ["no certificate", r.state]
+            ? [r.publicKeys !== null ? "no expiry" : "no certificate", r.state]
             : [`${day(r.notAfter)} (${r.daysLeft} d)`, `${r.state}, due from ${day(dueDate(new Date(r.notAfter), report.warnDays).toISOString())}`];
     const rightChars = Math.max(20, ...rows.flatMap(rightText).map((s) => s.length));
     const width = Math.ceil(rightX + rightChars * CHAR_WIDTH + PAD);
@@ -150,7 +150,7 @@ export function renderTimeline(report: Report): Timeline {
         if (r.subject) parts.push(text(fileX, y + 26, commonName(r.subject), `font-size="11" fill="${MUTED_COLOUR}"`));
         const colour = STATE_COLOURS[r.state];
         if (r.notAfter === "") {
-            parts.push(text(chartX + 4, y + 20, `no certificate: ${r.state}`, `font-style="italic" fill="${MUTED_COLOUR}"`));
+            parts.push(text(chartX + 4, y + 20, `${r.publicKeys !== null ? "public keys, no expiry" : "no certificate"}: ${r.state}`, `font-style="italic" fill="${MUTED_COLOUR}"`));
         } else {
             parts.push(bar(r, colour, y + BAR_OFFSET));
             const due = dueDate(new Date(r.notAfter), report.warnDays).getTime();

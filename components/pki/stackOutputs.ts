@@ -8,7 +8,7 @@ import { KUBECONFIG_CATALOG } from "./kubeconfigs";
 import { caBundle, installsLeaves, kubeconfig, nodeFiles } from "./nodeFiles";
 import { certificateReport, CertificateReport, keyPairReport, KeyPairReport } from "./report";
 import type { ResolvedCa, ResolvedLeaf } from "./resolve";
-import { certificateBlocks, certificateFingerprint } from "./x509";
+import { certificateBlocks, certificateFingerprint, publicKeyBlocks, publicKeyPemFingerprint } from "./x509";
 
 /** The PKI's stack outputs (program.ts adds the cluster, the plans and the rollout's). */
 export function stackOutputs(pki: ClusterPki, now: Date = new Date()) {
@@ -63,26 +63,34 @@ export function certificatesReport(pki: ClusterPki, now: Date = new Date()): pul
     return pulumi.all(items).apply((kv) => Object.fromEntries(kv));
 }
 
-/** A file the state puts on a node, as the expiry report compares it (`npm run report`): no content, no key. */
+/** A file the state puts on a node, as the expiry report and the drift check compare it: no content, no key. */
 export interface ExpectedNodeFile {
-    /** "kubeconfig": the certificate is its client-certificate-data. */
-    kind: "certificate" | "kubeconfig";
-    /** The certificate instance its certificates come from. */
+    /**
+     * "certificate": PEM certificates; "kubeconfig": the certificate is its client-certificate-data;
+     * "publicKeys": PEM public keys (sa.pub: the service-account key's generations, the active one first).
+     */
+    kind: "certificate" | "kubeconfig" | "publicKeys";
+    /** The certificate instance (or key pair) its certificates or public keys come from. */
     source: string;
-    /** SHA-256 fingerprints (openssl's AB:CD:… form) of the certificates it holds, in order. */
+    /**
+     * In file order: of a certificate or kubeconfig, the SHA-256 fingerprints of its certificates'
+     * DER (openssl's AB:CD:… form); of "publicKeys", the SHA-256 of each key's DER
+     * SubjectPublicKeyInfo, lowercase hex (as `openssl pkey -pubin -outform DER | sha256sum`).
+     */
     sha256: string[];
     /** The path of the private key that belongs to its first certificate on this node, if the node holds it. */
     key?: string;
 }
 
-/** Per node, per path, the certificate files the last stage of the run installs. */
+/** Per node, per path, the certificate and public-key files the last stage of the run installs. */
 export type NodeFilesOutput = Record<string, Record<string, ExpectedNodeFile>>;
 
 /**
  * What the nodes should hold once this run's rollout finished (the last CA stage): per node every
  * certificate file of nodeFiles, and on the masters the admin kubeconfig (/home/<adminUser>/.kube/config),
- * each with the fingerprints of the certificates in it and the path of the key that goes with it.
- * Certificates and paths only: it holds no private key.
+ * each with the fingerprints of the certificates in it and the path of the key that goes with it,
+ * and every public-key file (sa.pub) with the fingerprints of its keys.
+ * Fingerprints and paths only: it holds no private key.
  */
 export function expectedNodeFiles(pki: ClusterPki, adminUser: string): pulumi.Output<NodeFilesOutput> {
     const admin = KUBECONFIG_CATALOG.find((k) => k.id === "admin")!;
@@ -94,7 +102,11 @@ export function expectedNodeFiles(pki: ClusterPki, adminUser: string): pulumi.Ou
             .filter((f) => !f.secret)
             .map((f) => f.content.apply((text): [string, ExpectedNodeFile] | undefined => {
                 const blocks = certificateBlocks(text);
-                if (blocks.length === 0) return undefined; // a public key (sa.pub)
+                if (blocks.length === 0) {
+                    // a public-key file (sa.pub): the keys' fingerprints; it has no key file beside it to compare
+                    const keys = publicKeyBlocks(text);
+                    return keys.length === 0 ? undefined : [f.path, { kind: "publicKeys", source: f.instance, sha256: keys.map(publicKeyPemFingerprint) }];
+                }
                 const key = keyOf(f.instance);
                 return [f.path, { kind: "certificate", source: f.instance, sha256: blocks.map(certificateFingerprint), ...(key ? { key } : {}) }];
             }));
@@ -123,7 +135,7 @@ export function parseNodeFilesOutput(value: unknown): NodeFilesOutput | undefine
     for (const [node, files] of Object.entries(value as object)) {
         if (!isObject(files)) bad(`${node}: not an object`);
         for (const [file, f] of Object.entries(files as object)) {
-            const ok = isObject(f) && (f.kind === "certificate" || f.kind === "kubeconfig") && typeof f.source === "string" && Array.isArray(f.sha256) && f.sha256.every((x) => typeof x === "string") && (f.key === undefined || typeof f.key === "string");
+            const ok = isObject(f) && (f.kind === "certificate" || f.kind === "kubeconfig" || f.kind === "publicKeys") && typeof f.source === "string" && Array.isArray(f.sha256) && f.sha256.every((x) => typeof x === "string") && (f.key === undefined || typeof f.key === "string");
             if (!ok) bad(`${node} ${file}`);
         }
     }

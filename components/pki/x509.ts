@@ -47,6 +47,28 @@ export function certificateFingerprint(pem: string): string {
     return parseCertificate(pem).fingerprint256;
 }
 
+const PEM_PUBLIC_KEY = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
+
+/** The PEM public-key blocks (SubjectPublicKeyInfo, `BEGIN PUBLIC KEY`) of a text such as sa.pub, in order, each ending in one newline. */
+export function publicKeyBlocks(text: string): string[] {
+    return (text.match(PEM_PUBLIC_KEY) ?? []).map((block) => `${block}\n`);
+}
+
+/**
+ * SHA-256 of a PEM public key's DER SubjectPublicKeyInfo, lowercase hex: what read-certs.sh prints
+ * for it (openssl pkey -pubin -outform DER | sha256sum), and the same as publicKeyFingerprint of
+ * its private key.
+ */
+export function publicKeyPemFingerprint(pem: string): string {
+    let key: KeyObject;
+    try {
+        key = createPublicKey({ key: pem, format: "pem" });
+    } catch (e) {
+        throw new Error(`malformed PEM: the public key does not parse (${(e as Error).message})`);
+    }
+    return publicKeyFingerprint(key);
+}
+
 export function parsePrivateKey(pem: string): KeyObject {
     if (typeof pem !== "string" || !/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(pem)) {
         throw new Error("malformed PEM: no -----BEGIN … PRIVATE KEY----- block");

@@ -1,22 +1,22 @@
 // What the nodes hold, read before the rollout is planned (with the expiry report's read-only
 // script, report/), for two things the state alone cannot say:
-// - drift: certificate files that are not what the last successful run installed (another
-//   certificate, a missing file, a key that does not match it), e.g. a master rebuilt from an old
-//   certificateProfile or a file changed by hand. The remote steps' inputs do not change for that,
-//   so on its own Pulumi would plan nothing. Each step that installs a drifted file gets a repair
-//   mark one above the last run's; the mark is part of the step's digest, so the preview plans
-//   exactly that step, and the marks are a stack output (recorded once every step succeeded) that
-//   the next run starts from: once the files are back, nothing is planned again and no remote
-//   command runs.
+// - drift: certificate and public-key files (sa.pub) that are not what the last successful run
+//   installed (another certificate or public key, a missing file, a key that does not match it),
+//   e.g. a master rebuilt from an old certificateProfile or a file changed by hand. The remote
+//   steps' inputs do not change for that, so on its own Pulumi would plan nothing. Each step that
+//   installs a drifted file gets a repair mark one above the last run's; the mark is part of the
+//   step's digest, so the preview plans exactly that step, and the marks are a stack output
+//   (recorded once every step succeeded) that the next run starts from: once the files are back,
+//   nothing is planned again and no remote command runs.
 // - expiry on the nodes: certificates there that expire within pki.warnDays, also before the
 //   first up (a cluster taken over), when the state holds none of them yet.
 import * as pulumi from "@pulumi/pulumi";
 import { SshAccess, SshEndpoint } from "../../discovery/sshAccess";
 import { classifyFile, State } from "../../report/classify";
-import { collect } from "../../report/collect";
+import { collect, FileReading } from "../../report/collect";
 import { stateTargets, Target } from "../../report/targets";
 import type { NodeFilesOutput } from "../pki/stackOutputs";
-import { certificateBlocks, certificateFingerprint } from "../pki/x509";
+import { certificateBlocks, certificateFingerprint, publicKeyBlocks, publicKeyPemFingerprint } from "../pki/x509";
 import type { RolloutStep } from "./plan";
 
 /** The states of a file the state puts on a node that a step repairs by installing it again. */
@@ -28,10 +28,10 @@ export interface DriftedFile {
     paths: string[];
     /** What is wrong, in words. */
     problems: string[];
-    /** The fingerprints of the certificates the node holds in it. */
+    /** The fingerprints of the certificates the node holds in it (a public-key file: of its public keys, as fingerprintsIn gives them). */
     observed: string[];
-    /** Only its certificates differ from the record (present, readable, the key matching). */
-    certificatesOnly: boolean;
+    /** Only its content differs from the record: its certificates or public keys (present, readable, the key matching). */
+    contentOnly: boolean;
 }
 
 export interface ExpiringFile {
@@ -64,6 +64,25 @@ export interface DriftCheckInput {
     now: Date;
 }
 
+/**
+ * One node's files read against its targets (pure): the files a step repairs (drifted, missing,
+ * unreadable, a key that does not match: certificate and public-key files alike) and its
+ * certificates less than warnDays from their notAfter.
+ */
+export function nodeDrift(node: string, targets: Target[], files: FileReading[], now: Date, warnDays: number): Pick<DriftReading, "drifted" | "expiring"> {
+    const out: Pick<DriftReading, "drifted" | "expiring"> = { drifted: [], expiring: [] };
+    targets.forEach((target, j) => {
+        const file = classifyFile(target, files[j]!, now, warnDays);
+        for (const c of file.certificates.filter((c) => c.state !== "ok")) out.expiring.push({ node, path: file.path, subject: c.subject, notAfter: c.notAfter, daysLeft: c.daysLeft });
+        if (!file.states.some((s) => REPAIRED_STATES.includes(s))) return;
+        const paths = [file.path, ...(file.states.includes("key-mismatch") && target.key && target.key !== file.path ? [target.key] : [])];
+        const contentOnly = file.states.every((s) => !REPAIRED_STATES.includes(s) || s === "drifted");
+        const observed = file.kind === "publicKeys" ? file.publicKeys : file.certificates.map((c) => c.sha256);
+        out.drifted.push({ node, paths, problems: file.problems, observed, contentOnly });
+    });
+    return out;
+}
+
 /** Reads every node (in parallel, read-only): the files that drifted and the certificates that expire soon. */
 export async function readDrift(input: DriftCheckInput): Promise<DriftReading> {
     const nodes = input.nodes.map((n) => ({ ...n, targets: input.recorded?.[n.name] ? stateTargets(input.recorded[n.name]!) : input.catalogTargets(n.name) }));
@@ -77,14 +96,9 @@ export async function readDrift(input: DriftCheckInput): Promise<DriftReading> {
                 reading.unread.push({ node: node.name, error: read.error });
                 return;
             }
-            node.targets.forEach((target, j) => {
-                const file = classifyFile(target, read.files[j]!, input.now, input.warnDays);
-                for (const c of file.certificates.filter((c) => c.state !== "ok")) reading.expiring.push({ node: node.name, path: file.path, subject: c.subject, notAfter: c.notAfter, daysLeft: c.daysLeft });
-                if (!file.states.some((s) => REPAIRED_STATES.includes(s))) return;
-                const paths = [file.path, ...(file.states.includes("key-mismatch") && target.key && target.key !== file.path ? [target.key] : [])];
-                const certificatesOnly = file.states.every((s) => !REPAIRED_STATES.includes(s) || s === "drifted");
-                reading.drifted.push({ node: node.name, paths, problems: file.problems, observed: file.certificates.map((c) => c.sha256), certificatesOnly });
-            });
+            const found = nodeDrift(node.name, node.targets, read.files, input.now, input.warnDays);
+            reading.drifted.push(...found.drifted);
+            reading.expiring.push(...found.expiring);
         });
         reading.expiring.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
         return reading;
@@ -124,11 +138,16 @@ export function planRepairs(steps: RolloutStep[], drifted: DriftedFile[], record
     return { kept, repairs: [...repairs].map(([step, files]) => ({ step, files })), orphans };
 }
 
-/** The certificates a file's content holds (a kubeconfig's: its client certificate), as fingerprints. */
+/**
+ * The certificates a file's content holds (a kubeconfig's: its client certificate), as fingerprints
+ * (AB:CD:…); a content without a certificate, its public keys (sa.pub), as the hex SHA-256 of each
+ * DER SubjectPublicKeyInfo: what the record and the read say of each kind of file.
+ */
 export function fingerprintsIn(content: string): string[] {
     const embedded = /client-certificate-data"?\s*:\s*"?([A-Za-z0-9+/=]+)/.exec(content)?.[1];
     const pem = certificateBlocks(content).length > 0 || !embedded ? content : Buffer.from(embedded, "base64").toString("utf8");
-    return certificateBlocks(pem).map(certificateFingerprint);
+    const certificates = certificateBlocks(pem);
+    return certificates.length > 0 ? certificates.map(certificateFingerprint) : publicKeyBlocks(pem).map(publicKeyPemFingerprint);
 }
 
 export interface ConfirmedRepairs {
@@ -139,14 +158,15 @@ export interface ConfirmedRepairs {
 }
 
 /**
- * The repairs that are drift: a file whose only difference from the record is its certificates,
- * and whose certificates are those this run installs there (`desired`, the file's content), is
- * not: a run that failed after its step had changed the node left it so, and that step's inputs
- * are this run's already, so it does not run again. Anything else wrong with a file is drift.
+ * The repairs that are drift: a file whose only difference from the record is its certificates (or
+ * a public-key file's public keys), and whose certificates or public keys are those this run
+ * installs there (`desired`, the file's content), is not: a run that failed after its step had
+ * changed the node left it so, and that step's inputs are this run's already, so it does not run
+ * again. Anything else wrong with a file (missing, unreadable, a key that does not match) is drift.
  */
 export function confirmRepairs(plan: RepairPlan, desired: (node: string, path: string) => pulumi.Output<string> | undefined): pulumi.Output<ConfirmedRepairs> {
     const isDrift = (file: DriftedFile): pulumi.Output<boolean> => {
-        const content = file.certificatesOnly ? desired(file.node, file.paths[0]!) : undefined;
+        const content = file.contentOnly ? desired(file.node, file.paths[0]!) : undefined;
         if (!content) return pulumi.output(true);
         return content.apply((text) => fingerprintsIn(text).join(",") !== file.observed.join(","));
     };

@@ -1,26 +1,33 @@
 # shellcheck shell=bash
-# The expiry report's one remote script (npm run report): sent over SSH on stdin to
+# The expiry report's and the drift check's one remote script (npm run report, and
+# components/rollout/drift.ts at every preview and up): sent over SSH on stdin to
 # `sudo -n bash -s -- KIND PATH KEY [KIND PATH KEY]...` and run as root. Read-only: it changes no
 # file. For each file it prints the certificates in it (PEM: public), and for its private key only
 # the SHA-256 of the key's public half (DER SubjectPublicKeyInfo), computed here: no private key
-# leaves the node. The report parses the certificates itself, with the code that makes the stack's
-# `certificates` output (openssl's own printout differs between 1.0.2 on Ubuntu 16.04 and 3.x, and
-# 1.0.2 has no -ext).
+# leaves the node. Of a public-key file (sa.pub) it prints the SHA-256 of each key's DER
+# SubjectPublicKeyInfo, computed here too. The report parses the certificates itself, with the
+# code that makes the stack's `certificates` output (openssl's own printout differs between 1.0.2
+# on Ubuntu 16.04 and 3.x, and 1.0.2 has no -ext).
 #
 # Arguments, three per file:
 #   cert PATH KEY         PEM certificates in PATH; KEY the private key file that goes with the
 #                         first one ("-": none on this node; PATH itself for a pem holding both)
 #   kubeconfig PATH -     a kubeconfig: its first user's client certificate and key, embedded
 #                         (client-certificate-data, client-key-data) or named files
+#   pubkeys PATH -        PEM public keys (-----BEGIN PUBLIC KEY-----) in PATH, e.g. sa.pub
 # Output, per file (lines starting with @; PEM lines between them):
 #   @file PATH
 #   @status present | missing | unreadable REASON
 #   @link TARGET          PATH is a symbolic link to TARGET
 #   @mode OCTAL
 #   @from embedded | FILE | none     (kubeconfig) where its client certificate is
-#   @problem TEXT         something that keeps a certificate or key from being read
-#   <PEM certificate blocks>
-#   @key HEX | @key missing FILE | @key unreadable FILE | @key none
+#   @problem TEXT         something that keeps a certificate or key from being read; pubkeys: a
+#                         PEM block that is not a PUBLIC KEY (named by its label alone: its
+#                         content is never printed), or one that does not parse
+#   <PEM certificate blocks>                            (cert, kubeconfig)
+#   @key HEX | @key missing FILE | @key unreadable FILE | @key none   (cert, kubeconfig)
+#   @pubkey HEX           (pubkeys) one per PUBLIC KEY block, in file order: the SHA-256 (lowercase
+#                         hex) of its DER SubjectPublicKeyInfo
 #   @end
 # and @done after the last file: output without it was cut off.
 # A missing file is reported, not an error; the exit status is 0 unless the arguments are wrong.
@@ -36,6 +43,13 @@ certs_of() { sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/
 key_hash() {
   local out
   out=$(openssl pkey -pubout -outform DER 2>/dev/null | sha256sum) || return 1
+  printf '%s\n' "${out%% *}"
+}
+
+# pubkey_hash: the SHA-256 of the DER SubjectPublicKeyInfo of the PEM public key on stdin; fails on none
+pubkey_hash() {
+  local out
+  out=$(openssl pkey -pubin -pubout -outform DER 2>/dev/null | sha256sum) || return 1
   printf '%s\n' "${out%% *}"
 }
 
@@ -92,6 +106,41 @@ read_cert() { # PATH KEY
   if [[ $key == - ]]; then echo "@key none"; else report_key "$key"; fi
 }
 
+# pubkey_block N LABEL PEM: the line for the file's Nth PEM block, whose label is LABEL
+pubkey_block() {
+  local n=$1 label=$2 pem=$3 hash
+  if [[ $label != "PUBLIC KEY" ]]; then
+    echo "@problem block $n is a $label, not a PUBLIC KEY"
+  elif hash=$(printf '%s' "$pem" | pubkey_hash); then
+    echo "@pubkey $hash"
+  else
+    echo "@problem block $n, a PUBLIC KEY, does not parse"
+  fi
+}
+
+read_pubkeys() { # PATH
+  local path=$1 line label="" pem="" n=0
+  local begin='^-----BEGIN (.+)-----$'
+  present "$path" || return 0
+  # text outside the blocks is left out; only a PUBLIC KEY block's lines are kept
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%$'\r'}
+    if [[ -n $label && $line == "-----END $label-----" ]]; then
+      pubkey_block "$n" "$label" "$pem$line"$'\n'
+      label=""
+      pem=""
+    elif [[ $line =~ $begin ]]; then
+      if [[ -n $label ]]; then echo "@problem block $n, a $label, has no END line"; fi
+      label=${BASH_REMATCH[1]}
+      n=$((n + 1))
+      pem=$line$'\n'
+    elif [[ $label == "PUBLIC KEY" ]]; then
+      pem+=$line$'\n'
+    fi
+  done <"$ROOT$path"
+  if [[ -n $label ]]; then echo "@problem block $n, a $label, has no END line"; fi
+}
+
 read_kubeconfig() { # PATH
   local path=$1 file=$ROOT$1 data ref hash
   present "$path" || return 0
@@ -131,6 +180,13 @@ main() {
     case $kind in
       cert) read_cert "$path" "$key" ;;
       kubeconfig) read_kubeconfig "$path" ;;
+      pubkeys)
+        if [[ $key != - ]]; then
+          echo "read-certs: pubkeys $path takes no key file (-), not $key" >&2
+          exit 2
+        fi
+        read_pubkeys "$path"
+        ;;
       *)
         echo "read-certs: unknown kind $kind" >&2
         exit 2

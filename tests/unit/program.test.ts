@@ -180,18 +180,20 @@ describe("program: stack config → resources and outputs (whole program under m
             assert.equal(certificates["apiserver"]!.kind, "certificate");
         });
 
-        it("outputs nodeFiles: per node the certificate files it should hold (fingerprints, key paths), the admin kubeconfig on the masters", async () => {
+        it("outputs nodeFiles: per node the certificate files it should hold (fingerprints, key paths), sa.pub's public keys and the admin kubeconfig on the masters", async () => {
             const nodeFiles = (await value(outputs.nodeFiles)) as Record<string, Record<string, { kind: string; source: string; sha256: string[]; key?: string }>>;
             assert.deepEqual(Object.keys(nodeFiles), [...MASTERS, ...AGENTS]);
             const C = "/etc/kubernetes/certs";
-            assert.deepEqual(Object.keys(nodeFiles[MASTERS[1]!]!), [...["ca", "ca-signing", "proxy-ca", "apiserver", "client", "kubectlClient", "etcdserver", "etcdclient", "etcdpeer1", "proxy"].map((f) => `${C}/${f}.crt`), "/home/azureuser/.kube/config"]);
+            assert.deepEqual(Object.keys(nodeFiles[MASTERS[1]!]!), [...["ca", "ca-signing", "proxy-ca", "sa.pub", "apiserver", "client", "kubectlClient", "etcdserver", "etcdclient", "etcdpeer1", "proxy"].map((f) => `${C}/${f.includes(".") ? f : `${f}.crt`}`), "/home/azureuser/.kube/config"]);
             assert.deepEqual(nodeFiles[AGENTS[0]!], {
                 [`${C}/ca.crt`]: { kind: "certificate", source: "kubernetes-ca", sha256: nodeFiles[AGENTS[0]!]![`${C}/ca.crt`]!.sha256 },
                 [`${C}/apiserver.crt`]: { kind: "certificate", source: "apiserver", sha256: nodeFiles[AGENTS[0]!]![`${C}/apiserver.crt`]!.sha256 },
                 [`${C}/client.crt`]: { kind: "certificate", source: "client", sha256: nodeFiles[AGENTS[0]!]![`${C}/client.crt`]!.sha256, key: `${C}/client.key` },
             });
             assert.deepEqual(nodeFiles[MASTERS[0]!]!["/home/azureuser/.kube/config"], { kind: "kubeconfig", source: "kubectl-client", sha256: nodeFiles[MASTERS[0]!]![`${C}/kubectlClient.crt`]!.sha256 });
-            for (const files of Object.values(nodeFiles)) for (const f of Object.values(files)) assert.match(f.sha256.join(" "), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+            assert.equal(nodeFiles[MASTERS[1]!]![`${C}/sa.pub`]!.kind, "publicKeys");
+            // certificates: openssl's AB:CD:… form; public keys: the hex SHA-256 of the SubjectPublicKeyInfo
+            for (const files of Object.values(nodeFiles)) for (const f of Object.values(files)) assert.match(f.sha256.join(" "), f.kind === "publicKeys" ? /^[0-9a-f]{64}$/ : /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
             assert.equal(await pulumi.isSecret(pulumi.output(outputs.nodeFiles)), false);
         });
 

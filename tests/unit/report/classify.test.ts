@@ -135,4 +135,27 @@ describe("report: classification and exit codes", () => {
         const f = classifyFile(target({ kind: "kubeconfig", key: undefined }), reading({ link: "kubelet-client-1.pem", mode: "600", from: "embedded" }), at(100), 60);
         assert.deepEqual([f.link, f.mode, f.certificateFrom, f.key], ["kubelet-client-1.pem", "600", "embedded", { path: null, status: "match" }]);
     });
+
+    it("a public-key file (sa.pub): no expiry and no key; ok with the state's keys in order, drifted with others, unreadable with none, missing when gone; a file, not a certificate", () => {
+        const SA = "/etc/kubernetes/certs/sa.pub";
+        const [a, b] = [keyHash(leaf), keyHash(other)];
+        const pk = (stateSha256: string[] | undefined, r: Partial<FileReading>): [Target, FileReading] => [
+            { path: SA, kind: "publicKeys", expected: true, source: "service-account", ...(stateSha256 ? { stateSha256 } : {}) },
+            { path: SA, status: "present", problems: [], mode: "644", certificates: [], publicKeys: [a, b], key: { status: "none" }, ...r },
+        ];
+        const one = (file: [Target, FileReading]) => run([file], at(10)).nodes[0]!.files[0]!;
+        const ok = run([pk([a, b], {})], at(10));
+        const f = ok.nodes[0]!.files[0]!;
+        assert.deepEqual([f.kind, f.state, f.states, f.matchesState, f.publicKeys, f.certificates, f.key, f.problems], ["publicKeys", "ok", ["ok"], true, [a, b], [], { path: null, status: "none" }, []]);
+        assert.deepEqual([ok.summary.exitCode, ok.summary.files, ok.summary.certificates, ok.summary.soonest], [0, 1, 0, null], "nothing falls due, whatever the clock");
+        assert.deepEqual([one(pk([b, a], {})).state, one(pk([a], {})).state], ["drifted", "drifted"]);
+        assert.deepEqual(one(pk([a], {})).problems, [`holds public keys ${a.slice(0, 16)}…, ${b.slice(0, 16)}…; the state says ${a.slice(0, 16)}… (service-account)`]);
+        assert.deepEqual([one(pk(undefined, {})).state, one(pk(undefined, {})).matchesState], ["ok", null]);
+        const none = one(pk(undefined, { publicKeys: [] }));
+        assert.deepEqual([none.state, none.problems], ["unreadable", ["no public key in the file"]]);
+        const foreign = one(pk([a], { publicKeys: [a], problems: ["block 2 is a CERTIFICATE, not a PUBLIC KEY"] }));
+        assert.deepEqual([foreign.state, foreign.states, foreign.problems], ["unreadable", ["unreadable"], ["block 2 is a CERTIFICATE, not a PUBLIC KEY"]]);
+        const gone = run([pk([a], { status: "missing", publicKeys: [] })], at(10));
+        assert.deepEqual([gone.nodes[0]!.files[0]!.state, gone.nodes[0]!.files[0]!.problems, gone.summary.exitCode], ["missing", ["missing: the state puts service-account here"], 2]);
+    });
 });

@@ -9,6 +9,7 @@ import * as path from "path";
 import { classifyFile, FileEntry } from "../../../report/classify";
 import { parseReadCerts, READ_CERTS_SCRIPT, remoteCommand } from "../../../report/collect";
 import { scriptArgs, Target } from "../../../report/targets";
+import { publicKeyPemFingerprint } from "../../../components/pki/x509";
 import { OpenSsl, Pem } from "../support/openssl";
 
 const CERTS = "/etc/kubernetes/certs";
@@ -229,5 +230,73 @@ describe("report: read-certs.sh on a scratch tree of real certificates", functio
         // the same command, run by a shell here with the script on stdin, gives the same output (sudo left out)
         const out = execFileSync("bash", ["-c", cmd.replace(/^sudo -n /, "")], { input: fs.readFileSync(READ_CERTS_SCRIPT), env: { ...process.env, AZS_ROOT: root }, encoding: "utf8" });
         assert.deepEqual(parseReadCerts(out, targets.slice(0, 2)).map((r) => r.certificates.length), [2, 1]);
+    });
+
+    describe("public-key files (sa.pub, kind pubkeys)", () => {
+        const SA = `${CERTS}/sa.pub`;
+        let keys: { private: string; public: string }[];
+        /** The node's computation, run here: sha256sum of openssl's DER SubjectPublicKeyInfo. */
+        const sha256sum = (publicPem: string) => execFileSync("bash", ["-c", "set -o pipefail; openssl pkey -pubin -outform DER | sha256sum"], { input: publicPem, encoding: "utf8" }).split(" ")[0]!;
+        const saTarget = (path: string, stateSha256?: string[]): Target => ({ path, kind: "publicKeys", expected: true, source: "service-account", ...(stateSha256 ? { stateSha256 } : {}) });
+        before(() => {
+            const key = (algorithm: string[]) => {
+                const priv = ssl.run(["genpkey", ...algorithm]);
+                return { private: priv, public: ssl.run(["pkey", "-pubout"], priv) };
+            };
+            keys = [key(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]), key(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]), key(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])];
+            put(SA, `# service-account keys\n${keys[0]!.public}${keys[1]!.public}`);
+            put("/srv/a/sa.pub", keys[0]!.public + ca.cert + keys[2]!.private);
+            put("/srv/b/sa.pub", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+            put("/srv/c/sa.pub", keys[1]!.public.replace(/\n/g, "\r\n").trimEnd()); // CRLF, no newline at the end
+        });
+
+        it("a good sa.pub: one @pubkey per key, in order, each the SHA-256 of the key's DER as openssl and sha256sum give it and as the nodeFiles output computes it; ok against the state", () => {
+            const t = [saTarget(SA, [keys[0]!.public, keys[1]!.public].map(publicKeyPemFingerprint))];
+            assert.deepEqual(scriptArgs(t), ["pubkeys", SA, "-"]);
+            const before = snapshot(ssl.dir);
+            const run = runScript(root, scriptArgs(t));
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(snapshot(ssl.dir), before, "read-only");
+            const [a, b] = [sha256sum(keys[0]!.public), sha256sum(keys[1]!.public)];
+            assert.equal(run.stdout, `@file ${SA}\n@status present\n@mode 644\n@pubkey ${a}\n@pubkey ${b}\n@end\n@done\n`);
+            assert.deepEqual([a, b], t[0]!.stateSha256);
+            const [reading] = parseReadCerts(run.stdout, t);
+            assert.deepEqual(reading!.publicKeys, [a, b]);
+            const e = classifyFile(t[0]!, reading!, now, 60);
+            assert.deepEqual([e.kind, e.state, e.states, e.matchesState, e.publicKeys, e.certificates, e.key, e.problems], ["publicKeys", "ok", ["ok"], true, [a, b], [], { path: null, status: "none" }, []]);
+            // another key, or the same ones in another order: drifted, saying both
+            const order = classifyFile(saTarget(SA, [b, a]), reading!, now, 60);
+            assert.deepEqual([order.state, order.matchesState], ["drifted", false]);
+            assert.equal(order.problems[0], `holds public keys ${a.slice(0, 16)}…, ${b.slice(0, 16)}…; the state says ${b.slice(0, 16)}…, ${a.slice(0, 16)}… (service-account)`);
+        });
+
+        it("a block that is not a public key, or one that does not parse: @problem (a private key named by its label, never printed), unreadable; CRLF and no final newline read", () => {
+            const t = ["/srv/a/sa.pub", "/srv/b/sa.pub", "/srv/c/sa.pub"].map((p) => saTarget(p, [sha256sum(keys[0]!.public)]));
+            const run = runScript(root, scriptArgs(t));
+            assert.equal(run.status, 0, run.stderr);
+            assert.ok(!run.stdout.includes("-----BEGIN") && !run.stdout.includes(keys[2]!.private.split("\n")[1]!), "no PEM, and no line of the private key, in the output");
+            assert.match(run.stdout, new RegExp(`@file /srv/a/sa.pub\n@status present\n@mode 644\n@pubkey ${sha256sum(keys[0]!.public)}\n@problem block 2 is a CERTIFICATE, not a PUBLIC KEY\n@problem block 3 is a PRIVATE KEY, not a PUBLIC KEY\n@end\n`));
+            const [a, b, c] = parseReadCerts(run.stdout, t).map((r, i) => classifyFile(t[i]!, r, now, 60));
+            assert.deepEqual([a!.state, a!.states, a!.matchesState, a!.publicKeys.length], ["unreadable", ["unreadable"], true, 1]);
+            assert.deepEqual(a!.problems, ["block 2 is a CERTIFICATE, not a PUBLIC KEY", "block 3 is a PRIVATE KEY, not a PUBLIC KEY"]);
+            assert.deepEqual([b!.state, b!.states, b!.problems], ["unreadable", ["unreadable", "drifted"], ["block 1, a PUBLIC KEY, does not parse", "holds no public key; the state says " + `${sha256sum(keys[0]!.public).slice(0, 16)}… (service-account)`]]);
+            assert.deepEqual([c!.state, c!.publicKeys], ["drifted", [sha256sum(keys[1]!.public)]]);
+        });
+
+        it("a missing sa.pub: @status missing, no key read; missing where the state puts it", () => {
+            const t = [saTarget("/srv/none/sa.pub", ["ab".repeat(32)])];
+            assert.deepEqual(scriptArgs(t), ["pubkeys", "/srv/none/sa.pub", "-"]);
+            const run = runScript(root, scriptArgs(t));
+            assert.equal(run.stdout, "@file /srv/none/sa.pub\n@status missing\n@end\n@done\n");
+            const e = classifyFile(t[0]!, parseReadCerts(run.stdout, t)[0]!, now, 60);
+            assert.deepEqual([e.state, e.present, e.problems], ["missing", false, ["missing: the state puts service-account here"]]);
+        });
+
+        it("pubkeys with a key file: exit 2 before reading it", () => {
+            const r = runScript(root, ["pubkeys", SA, `${CERTS}/sa.key`]);
+            assert.equal(r.status, 2);
+            assert.match(r.stderr, /pubkeys .* takes no key file/);
+            assert.doesNotMatch(r.stdout, /@pubkey/);
+        });
     });
 });

@@ -5,6 +5,7 @@ import { X509Certificate } from "crypto";
 import { classify, Report } from "../../../report/classify";
 import type { FileReading } from "../../../report/collect";
 import { renderJson, renderTable, tableRows } from "../../../report/render";
+import { renderTimeline } from "../../../report/timeline";
 import type { Target } from "../../../report/targets";
 import { OpenSsl, Pem } from "../support/openssl";
 
@@ -53,7 +54,7 @@ describe("report: rendering (JSON schema 1, table)", () => {
         assert.deepEqual(Object.keys(json), ["schemaVersion", "generatedAt", "stack", "warnDays", "nodes", "summary"]);
         assert.deepEqual([json.schemaVersion, json.generatedAt, json.stack, json.warnDays], [1, now.toISOString(), "prod", 60]);
         assert.deepEqual(Object.keys(json.nodes[0]), ["name", "role", "ip", "reachable", "error", "stateCompared", "files"]);
-        assert.deepEqual(Object.keys(json.nodes[0].files[0]), ["path", "kind", "expected", "source", "present", "link", "mode", "certificateFrom", "key", "stateSha256", "matchesState", "certificates", "state", "states", "problems"]);
+        assert.deepEqual(Object.keys(json.nodes[0].files[0]), ["path", "kind", "expected", "source", "present", "link", "mode", "certificateFrom", "key", "stateSha256", "matchesState", "certificates", "publicKeys", "state", "states", "problems"]);
         assert.deepEqual(Object.keys(json.nodes[0].files[0].key), ["path", "status"]);
         assert.deepEqual(Object.keys(json.nodes[0].files[0].certificates[0]), ["index", "subject", "issuer", "dnsNames", "ipAddresses", "serialNumber", "notBefore", "notAfter", "daysLeft", "sha256", "publicKeySha256", "state"]);
         assert.deepEqual(Object.keys(json.summary), ["exitCode", "status", "nodes", "unreachableNodes", "files", "certificates", "filesByState", "stateCompared", "soonest"]);
@@ -113,5 +114,39 @@ describe("report: rendering (JSON schema 1, table)", () => {
         assert.match(text, /healthy \(exit 0\)\n$/);
         const uncompared = renderTable({ ...healthy, nodes: healthy.nodes.map((n) => ({ ...n, stateCompared: false })) });
         assert.match(uncompared, /\nNot compared with the state \(the stack has no nodeFiles output for them: run pulumi up once with this version\): k8s-master-0\n/);
+    });
+
+    it("a public-key file (sa.pub): one row saying how many keys it holds and whether they are the state's, no date, after every dated row; missing like any file", () => {
+        const SA = `${CERTS}/sa.pub`;
+        const [a, b] = ["a".repeat(64), "b".repeat(64)];
+        const sa = (stateSha256: string[], r: Partial<FileReading> = {}): [Target, FileReading] => [
+            { path: SA, kind: "publicKeys", expected: true, source: "service-account", stateSha256 },
+            { path: SA, status: "present", problems: [], mode: "644", certificates: [], publicKeys: [a, b], key: { status: "none" }, ...r },
+        ];
+        const nodes = ([["k8s-master-0", sa([a, b])], ["k8s-master-1", sa([a])], ["k8s-master-2", sa([a], { status: "missing", publicKeys: [] })]] as const).map(([name, file]) => ({
+            name, role: "master" as const, ip: "10.240.255.5", targets: [file[0], present(`${CERTS}/client.crt`, [latest.cert], [latest.cert])[0]],
+            reading: { node: name, files: [file[1], present(`${CERTS}/client.crt`, [latest.cert], [latest.cert])[1]] },
+        }));
+        function present(path: string, certificates: string[], stateOf: string[]): [Target, FileReading] {
+            return [
+                { path, kind: "certificate", expected: true, source: "x", stateSha256: stateOf.map((p) => new X509Certificate(p).fingerprint256) },
+                { path, status: "present", problems: [], mode: "644", certificates, key: { status: "none" } },
+            ];
+        }
+        const r = classify({ stack: "prod", warnDays: 60, now, nodes });
+        assert.deepEqual(tableRows(r).map((row) => [row.node, row.file, row.subject, row.notAfter, row.state, row.publicKeys]), [
+            ["k8s-master-2", SA, "", "", "missing", null],
+            ["k8s-master-0", `${CERTS}/client.crt`, "CN=client", tableRows(r)[1]!.notAfter, "ok", null],
+            ["k8s-master-1", `${CERTS}/client.crt`, "CN=client", tableRows(r)[1]!.notAfter, "ok", null],
+            ["k8s-master-2", `${CERTS}/client.crt`, "CN=client", tableRows(r)[1]!.notAfter, "ok", null],
+            ["k8s-master-0", SA, "2 public keys, as the state says", "", "ok", 2],
+            ["k8s-master-1", SA, "2 public keys, not the state's", "", "drifted", 2],
+        ]);
+        const text = renderTable(r);
+        assert.match(text, /\nk8s-master-0 +\/etc\/kubernetes\/certs\/sa\.pub +2 public keys, as the state says +- +- +ok\n/);
+        assert.match(text, /\n {2}k8s-master-1 \/etc\/kubernetes\/certs\/sa\.pub: holds public keys a{16}…, b{16}…; the state says a{16}… \(service-account\)\n/);
+        assert.match(text, /\n3 nodes, 6 files, 3 certificates; files: 1 missing, 1 drifted, 4 ok\n/);
+        assert.equal(JSON.parse(renderJson(r)).nodes[0].files[0].publicKeys.length, 2);
+        assert.match(renderTimeline(r).svg, /public keys, no expiry: ok/);
     });
 });

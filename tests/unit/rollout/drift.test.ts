@@ -1,11 +1,18 @@
 import { strict as assert } from "assert";
-import { describeDrift, describeExpiring, DriftedFile, fingerprintsIn, planRepairs, recordedRepairMarks } from "../../../components/rollout/drift";
-import { certificateFingerprint } from "../../../components/pki/x509";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { confirmRepairs, describeDrift, describeExpiring, DriftedFile, fingerprintsIn, nodeDrift, planRepairs, recordedRepairMarks } from "../../../components/rollout/drift";
+import { certificateFingerprint, publicKeyPemFingerprint } from "../../../components/pki/x509";
+import { parseReadCerts, READ_CERTS_SCRIPT } from "../../../report/collect";
+import { scriptArgs, stateTargets } from "../../../report/targets";
+import { OpenSsl } from "../support/openssl";
 import { adminKubeconfigFile, planRollout, RolloutStep } from "../../../components/rollout";
 import { AKS_ENGINE_SERVICES } from "../../../components/nodeModel";
 import { certificateCatalog } from "../../../components/pki/catalog";
 import { expandInstances } from "../../../components/pki/instances";
-import { CERT_PEM, inventory3x3 } from "../support/mocks";
+import { CERT_PEM, inventory3x3, promiseOf } from "../support/mocks";
 
 const CERTS = "/etc/kubernetes/certs";
 const M = [0, 1, 2].map((i) => `k8s-master-31415926-${i}`);
@@ -17,7 +24,7 @@ const steps: RolloutStep[] = planRollout({
     nodes: inventory.nodes.map((n) => ({ ...n, pool: n.role === "master" ? "master" : "agentpool1", services: AKS_ENGINE_SERVICES[n.role] })),
     maxUnavailable: 1,
 });
-const drifted = (node: string, ...paths: string[]): DriftedFile => ({ node, paths, problems: [`${paths[0]} drifted`], observed: ["AB:CD"], certificatesOnly: false });
+const drifted = (node: string, ...paths: string[]): DriftedFile => ({ node, paths, problems: [`${paths[0]} drifted`], observed: ["AB:CD"], contentOnly: false });
 const steps_ = (plan: { repairs: { step: string }[] }) => plan.repairs.map((r) => r.step).sort();
 
 describe("drift: which steps repair drifted files", () => {
@@ -70,5 +77,67 @@ describe("drift: which steps repair drifted files", () => {
             `  - ${A0} ${CERTS}/client.crt (CN=client): notAfter 2026-12-20T00:00:00.000Z, daysLeft 19`,
         ]);
         assert.deepEqual(describeExpiring({ drifted: [], expiring: [], unread: [] }, 60), []);
+    });
+});
+
+describe("drift: sa.pub (public keys) read, compared with the record and repaired like a certificate file", function () {
+    this.timeout(60_000);
+    const ssl = new OpenSsl();
+    const root = path.join(ssl.dir, "root");
+    const SA = `${CERTS}/sa.pub`;
+    let pub: string[];
+    let fp: string[];
+    before(() => {
+        pub = [0, 1].map(() => ssl.run(["pkey", "-pubout"], ssl.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])));
+        fp = pub.map(publicKeyPemFingerprint);
+    });
+    after(() => ssl.remove());
+
+    /** What readDrift finds on one master whose sa.pub is `content` (undefined: none), the record saying it holds the first key. */
+    function driftOn(node: string, content: string | undefined) {
+        fs.rmSync(root, { recursive: true, force: true });
+        fs.mkdirSync(root + CERTS, { recursive: true });
+        if (content !== undefined) fs.writeFileSync(root + SA, content);
+        const targets = stateTargets({ [SA]: { kind: "publicKeys", source: "service-account", sha256: [fp[0]!] } });
+        const run = spawnSync("bash", [READ_CERTS_SCRIPT, ...scriptArgs(targets)], { env: { ...process.env, AZS_ROOT: root }, encoding: "utf8" });
+        assert.equal(run.status, 0, run.stderr);
+        return nodeDrift(node, targets, parseReadCerts(run.stdout, targets), new Date(), 60);
+    }
+
+    it("another public key than the record's: drifted (content only), the key the node holds observed, repaired by that master's apiserver step", () => {
+        const found = driftOn(M[1]!, pub[1]!);
+        assert.deepEqual(found.expiring, []);
+        assert.equal(found.drifted.length, 1);
+        const file = found.drifted[0]!;
+        assert.deepEqual([file.node, file.paths, file.observed, file.contentOnly], [M[1], [SA], [fp[1]], true]);
+        assert.match(file.problems[0]!, /^holds public keys [0-9a-f]{16}…; the state says [0-9a-f]{16}… \(service-account\)$/);
+        const plan = planRepairs(steps, found.drifted, {});
+        assert.deepEqual([steps_(plan), plan.orphans], [[`apiserver/${M[1]}`], []]);
+        assert.match(describeDrift({ drifted: found.drifted, expiring: [], unread: [] }, plan, { marks: { [`apiserver/${M[1]}`]: 1 }, repairs: plan.repairs }).join("\n"), new RegExp(`^apiserver/${M[1]} runs to put back ${SA}: holds public keys`));
+    });
+
+    it("deleted, or holding no public key: drifted (not content only), repaired by the apiserver step; the record's keys on the node: no drift", () => {
+        for (const content of [undefined, CERT_PEM, ""]) {
+            const found = driftOn(M[2]!, content);
+            assert.deepEqual(found.drifted.map((f) => [f.paths, f.contentOnly]), [[[SA], false]], String(content));
+            assert.deepEqual(steps_(planRepairs(steps, found.drifted, {})), [`apiserver/${M[2]}`]);
+        }
+        assert.deepEqual(driftOn(M[0]!, pub[0]!).drifted, []);
+    });
+
+    it("the public keys of a content (sa.pub), as the record and the read give them", () => {
+        assert.deepEqual(fingerprintsIn(pub[0]! + pub[1]!), fp);
+        assert.match(fp[0]!, /^[0-9a-f]{64}$/);
+    });
+
+    it("a sa.pub that differs from the record but holds what this run installs (a failed up) is no drift; other keys, or a missing one, are", async () => {
+        const desired = (node: string, p: string) => (node === M[1] && p === SA ? pulumi.output(pub[1]! + pub[0]!) : undefined);
+        const file = (observed: string[], contentOnly = true): DriftedFile => ({ node: M[1]!, paths: [SA], problems: ["sa.pub drifted"], observed, contentOnly });
+        const confirmed = async (f: DriftedFile) => promiseOf(confirmRepairs(planRepairs(steps, [f], {}), desired));
+        assert.deepEqual(await confirmed(file([fp[1]!, fp[0]!])), { marks: {}, repairs: [] });
+        for (const f of [file([fp[1]!]), file([fp[0]!, fp[1]!]), file([], false)]) {
+            const c = await confirmed(f);
+            assert.deepEqual([c.marks, c.repairs.map((r) => r.step)], [{ [`apiserver/${M[1]}`]: 1 }, [`apiserver/${M[1]}`]], f.observed.join(","));
+        }
     });
 });

@@ -156,7 +156,7 @@ describe("drift repairs in the rollout (components under mocks)", function () {
     const creates = (regs: Registration[]) => Object.fromEntries(regs.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.inputs.create as string]));
     const changed = (a: Record<string, string>, b: Record<string, string>) => Object.keys(b).filter((name) => a[name] !== b[name]).sort();
     /** The node's etcd peer certificate holds another certificate than the record (a mock certificate's fingerprint is that of CERT_PEM). */
-    const drifted = (observed: string[]): DriftedFile => ({ node: M1, paths: [PEER], problems: ["holds another certificate"], observed, certificatesOnly: true });
+    const drifted = (observed: string[]): DriftedFile => ({ node: M1, paths: [PEER], problems: ["holds another certificate"], observed, contentOnly: true });
     const OTHER = ["AB:CD:EF"];
     let steady: Record<string, string>;
     before(async () => {
@@ -186,7 +186,7 @@ describe("drift repairs in the rollout (components under mocks)", function () {
         assert.deepEqual(changed(steady, creates(regs)), []);
         assert.deepEqual(await promiseOf(rollout.confirmedRepairs), { marks: {}, repairs: [] });
         // a key that does not match is drift whatever the certificate
-        const broken = await runRollout(false, {}, undefined, { drifted: [{ ...drifted([certificateFingerprint(CERT_PEM)]), certificatesOnly: false }], recorded: {} });
+        const broken = await runRollout(false, {}, undefined, { drifted: [{ ...drifted([certificateFingerprint(CERT_PEM)]), contentOnly: false }], recorded: {} });
         assert.deepEqual(changed(steady, creates(broken.regs)), [`${M1}-etcd`, `${M1}-preflight`, ...LOCK].sort());
     });
 
