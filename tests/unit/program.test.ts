@@ -243,6 +243,17 @@ describe("program: stack config → resources and outputs (whole program under m
     describe("a later run reads the CA generations the last run left", () => {
         const ACTIVATE = { pki: { caGenerations: { kubernetesCa: { "0": "trusted", "1": "active" } } } };
 
+        it("a stack from before phased key rotation (no record of the key) keeps its service-account key: the generation pki.rotation.serviceAccount names takes the unnumbered resource over", async () => {
+            setStackConfig({ ...TESTBED_STACK, pki: { rotation: { serviceAccount: 2 } } });
+            const keyOf = (run: ProgramRun) => run.registrations.find((r) => r.type === "azs-cert-rotation:pki:ServiceAccountKey")!;
+            const older = await runProgram({ "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" } });
+            assert.equal(older.error, undefined, `program failed: ${older.error}`);
+            assert.deepEqual([keyOf(older).name, keyOf(older).aliasNames], ["service-account-g2", ["service-account"]]);
+            const recorded = await runProgram({ "kubernetes-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "2": "active" } });
+            assert.equal(recorded.error, undefined, `program failed: ${recorded.error}`);
+            assert.deepEqual([keyOf(recorded).name, keyOf(recorded).aliasNames], ["service-account-g2", []], "a recorded key is named by its generation alone");
+        });
+
         it("activates a generation the deployed record trusts: new CA resources, cross-signed by the old, the plan and record follow", async () => {
             setStackConfig({ ...TESTBED_STACK, ...ACTIVATE });
             const run = await runProgram({ "kubernetes-ca": { "0": "active", "1": "trusted" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
@@ -562,6 +573,17 @@ describe("program: stack config → resources and outputs (whole program under m
             assert.equal(retire.error, undefined, `retire: program failed: ${retire.error}`);
             assert.match((await value(retire.outputs!.apimodelWriteBack)) as string, /^apimodelWriteBack: wrote the new certificateProfile into /);
             assert.match(JSON.parse(fs.readFileSync(file, "utf8")).properties.certificateProfile.caCertificate, /mock kubernetes-ca-g1-cert /, "generation 1 written");
+        });
+
+        it("mid-key-rotation: refused while two service-account keys verify (the apimodel holds one apiServerPrivateKey)", async () => {
+            setApiModelStack({ pki: { serviceAccountKeyGenerations: { "0": "active", "1": "trusted" } } });
+            const run = await runProgram({ ...DEPLOYED, "service-account": { "0": "active" } });
+            assert.equal(run.error, undefined, `program failed: ${run.error}`);
+            assert.match(
+                (await value(run.outputs!.apimodelWriteBack)) as string,
+                /^apimodelWriteBack: refused, \S+ left untouched: the service-account signing key is mid-rotation \(generation 0 active, 1 trusted too\) and AKS Engine's apimodel holds one service-account key \(certificateProfile\.apiServerPrivateKey\)/,
+            );
+            untouched();
         });
 
         it("a preview writes nothing and says the up will write back", async () => {

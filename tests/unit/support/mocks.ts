@@ -23,6 +23,8 @@ export interface Registration {
     dependencies: string[];
     /** The explicit provider's reference ("<urn>::<id>"), or "" for the default provider. */
     provider: string;
+    /** The names its aliases give it (Pulumi alias specs; name only). */
+    aliasNames: string[];
 }
 
 let current: Registration[] = [];
@@ -39,6 +41,7 @@ type Req = {
     getAdditionalsecretoutputsList(): string[];
     getDependenciesList(): string[];
     getProvider(): string;
+    getAliasesList(): { getSpec(): { getName(): string } | undefined }[];
 };
 const proto = MockMonitor.prototype as unknown as { registerResource(req: Req, cb: unknown): Promise<void>; __azsWrapped?: boolean };
 if (!proto.__azsWrapped) {
@@ -58,6 +61,7 @@ if (!proto.__azsWrapped) {
             secretInputs: [],
             dependencies: req.getDependenciesList(),
             provider: req.getProvider(),
+            aliasNames: req.getAliasesList().map((a) => a.getSpec()?.getName() ?? ""),
         });
         return original.call(this, req, cb);
     };
