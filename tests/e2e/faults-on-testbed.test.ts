@@ -88,6 +88,7 @@ describe("faults during a step on a testbed node", function () {
     async function withBrokenService<T>(vm: string, service: string, broken: (good: string) => string, body: () => Promise<T>): Promise<T> {
         const file = serviceRunScript(vm, service);
         const good = fs.readFileSync(file, "utf8");
+        assert.notEqual(broken(good), good, `the fault is in ${service}'s run script`);
         fs.writeFileSync(file, broken(good));
         try {
             return await body();
@@ -226,8 +227,10 @@ describe("faults during a step on a testbed node", function () {
     it("(a) an apiserver that runs but whose /readyz fails (its etcd unreachable): rolled back; converges once etcd is reachable", () =>
         faultCase("a", m0, { during: () => rollsBack(m0, "apiserver", {
             restarts: ["kube-apiserver"],
-            // only the restarted apiserver (after the drain) gets an etcd address nothing listens on
-            fault: (run) => withBrokenService(m0, "kube-apiserver", (good) => good.replace("--etcd-servers=https://127.0.0.1:2379", "--etcd-servers=https://127.0.0.1:2999"), run),
+            // only the restarted apiserver (after the drain) gets an etcd address nothing listens on;
+            // its flags are in /etc/default/kube-apiserver (the rollout edits them there), changed after it is read
+            fault: (run) =>
+                withBrokenService(m0, "kube-apiserver", (good) => good.replace("source /etc/default/kube-apiserver\n", "source /etc/default/kube-apiserver\nKUBE_APISERVER_FLAGS=${KUBE_APISERVER_FLAGS/127.0.0.1:2379/127.0.0.1:2999}\n"), run),
             expect: [new RegExp(`apiserver/${m0}: health check failed: kube-apiserver /readyz on [0-9.]+:443 not ok \\(not within ${HEALTH_TIMEOUT} s\\); rolled back 2 file\\(s\\)`), /STILL UNHEALTHY after the rollback/],
             converges: true,
         }) }));
