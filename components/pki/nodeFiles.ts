@@ -7,7 +7,7 @@ import { activeOf, trustedOf } from "./caPhases";
 import type { ClusterPki } from "./clusterPki";
 import { renderKubeconfig } from "./report";
 import { ResolvedEntry } from "./resolve";
-import { CaGenerations, CaId, SERVICE_ACCOUNT_ID } from "./settings";
+import { CaGenerations, CaId, PhasedId } from "./settings";
 
 /** One file a node receives. */
 export interface NodeFile {
@@ -70,8 +70,7 @@ export function kubeconfigs(pki: ClusterPki): pulumi.Output<Record<KubeconfigId,
 /** The public keys of the key pair's generations a stage trusts, the active one first. */
 function publicKeyBundle(pki: ClusterPki, id: string, stageIndex: number): pulumi.Output<string> {
     const generations = pki.keyGenerations[id]!;
-    const listed = stageOf(pki, stageIndex)[SERVICE_ACCOUNT_ID];
-    return pemBundle((listed ? trustedOf(listed) : [...generations.keys()]).map((g) => generations.get(g)!.publicKeyPem));
+    return pemBundle(trustedOf(stageOf(pki, stageIndex)[id as PhasedId]!).map((g) => generations.get(g)!.publicKeyPem));
 }
 
 /**
@@ -80,10 +79,7 @@ function publicKeyBundle(pki: ClusterPki, id: string, stageIndex: number): pulum
  */
 export function installsLeaves(pki: ClusterPki, stageIndex: number): boolean {
     const stage = stageOf(pki, stageIndex);
-    return pki.resolved.entries.every((e) => {
-        const listed = e.kind === "leaf" ? undefined : stage[e.kind === "ca" ? e.id : SERVICE_ACCOUNT_ID];
-        return listed === undefined || activeOf(listed) === e.generation;
-    });
+    return pki.resolved.entries.every((e) => e.kind === "leaf" || activeOf(stage[e.id as PhasedId]!) === e.generation);
 }
 
 /** A serving certificate as installed: the leaf, then its CA cross-signed by every older generation the stage still trusts. */

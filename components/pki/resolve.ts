@@ -5,7 +5,7 @@ import * as net from "net";
 import { certificateCatalog, ExtKeyUsage, KeyUsage, ROTATION_TYPE_LABELS, RotationType } from "./catalog";
 import { CertInstance, expandInstances, masters, PkiInventory } from "./instances";
 import { caGenerationCommonName, resourceNames } from "./names";
-import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PhasedId, PkiSettings, SERVICE_ACCOUNT_ID, Validity } from "./settings";
+import { AdoptedCa, AdoptedKeyPair, CaGenerations, CaId, KeySpec, PhasedId, PkiSettings, Validity } from "./settings";
 
 interface ResolvedBase {
     id: string;
@@ -119,22 +119,21 @@ export function checkPkiInventory(inv: PkiInventory): string[] {
 }
 
 /**
- * The concrete PKI. `stages` are the CA states this run goes through (planCaStages; default:
- * just the configured one): every generation trusted in any of them gets its resources.
- */
-/**
  * The generation numbers of a CA or the key pair that some stage of the run trusts, with the
  * configured active one, ascending.
  */
-function generationNumbers(id: PhasedId, settings: PkiSettings, stages: CaGenerations[], fallback: number): { active: number; numbers: number[] } {
-    const configured = settings.caGenerations[id];
-    const active = configured ? configured.find((g) => g.state === "active")?.generation : fallback;
+function generationNumbers(id: PhasedId, settings: PkiSettings, stages: CaGenerations[]): { active: number; numbers: number[] } {
+    const active = settings.caGenerations[id]?.find((g) => g.state === "active")?.generation;
     if (active === undefined) throw new Error(`cannot build the PKI: ${id} has no active generation`);
     const numbers = new Set(stages.flatMap((stage) => (stage[id] ?? []).filter((g) => g.state !== "retired").map((g) => g.generation)));
     numbers.add(active);
     return { active, numbers: [...numbers].sort((a, b) => a - b) };
 }
 
+/**
+ * The concrete PKI. `stages` are the CA states this run goes through (planCaStages; default:
+ * just the configured one): every generation trusted in any of them gets its resources.
+ */
 export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stages: CaGenerations[] = [settings.caGenerations]): ResolvedPki {
     const problems = checkPkiInventory(inventory);
     if (problems.length > 0) throw new Error(`cannot build the PKI:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -147,8 +146,7 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stage
         switch (row.kind) {
             case "ca": {
                 const id = row.id as CaId;
-                if (!settings.caGenerations[id]) throw new Error(`cannot build the PKI: ${id} has no active generation`);
-                const { active, numbers } = generationNumbers(id, settings, stages, generation);
+                const { active, numbers } = generationNumbers(id, settings, stages);
                 const generations = numbers.map((g): ResolvedCaGeneration => {
                     const adopted = g === 0 ? settings.adopted[id] : undefined;
                     return {
@@ -188,7 +186,7 @@ export function resolvePki(settings: PkiSettings, inventory: PkiInventory, stage
                 };
             }
             case "keyPair": {
-                const { active, numbers } = generationNumbers(SERVICE_ACCOUNT_ID, settings, stages, generation);
+                const { active, numbers } = generationNumbers(instance.id as PhasedId, settings, stages);
                 return {
                     ...base,
                     generation: active,

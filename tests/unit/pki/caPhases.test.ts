@@ -197,8 +197,9 @@ describe("CA phases: what the PKI installs in each phase (components under mocks
     });
 
     it("a one-shot run's trust stage installs the CA bundles alone (and the signing certificate, still the active generation); the later stages everything", async () => {
-        const plan = planCaStages(record({ 0: "active" }), { ...k8s({ 1: "active" }), "front-proxy-ca": gens({ 0: "active" }) }, "oneShot");
-        const [trust, activate, retire] = await files({ caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, master, plan.stages);
+        const raw = { caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } };
+        const plan = planCaStages(record({ 0: "active" }), settingsOf(raw).caGenerations, "oneShot");
+        const [trust, activate, retire] = await files(raw, master, plan.stages);
         assert.deepEqual(Object.keys(trust!).sort(), ["ca-signing.crt", "ca.crt", "proxy-ca.crt", "sa.pub"]);
         assert.deepEqual(trust!["ca.crt"], ["kubernetes-ca-cert", "kubernetes-ca-g1-cert"]);
         // the controller-manager signs with one certificate, that of the ca.key the stage leaves installed

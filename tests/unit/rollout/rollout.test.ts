@@ -111,8 +111,9 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
     });
 
     it("a one-shot CA rotation is three passes; the trust pass installs only the CA bundles, under names of its own", async () => {
-        const ca = planCaStages(caRecordOf({ "kubernetes-ca": [{ generation: 0, state: "active" }] }), { "kubernetes-ca": [{ generation: 1, state: "active" }], "front-proxy-ca": [{ generation: 0, state: "active" }] }, "oneShot");
-        const { rollout: oneShot, regs: oneShotRegs } = await runRollout(false, { caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } }, ca);
+        const pkiConfig = { caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } } };
+        const ca = planCaStages(caRecordOf({ "kubernetes-ca": [{ generation: 0, state: "active" }] }), settingsOf(pkiConfig).caGenerations, "oneShot");
+        const { rollout: oneShot, regs: oneShotRegs } = await runRollout(false, pkiConfig, ca);
         const names = oneShotRegs.filter((r) => r.type === "command:remote:Command").map((r) => r.name);
         const master0 = names.filter((n) => n.startsWith("k8s-master-31415926-0")).sort();
         assert.deepEqual(master0, [
