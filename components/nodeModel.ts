@@ -15,7 +15,8 @@ export type NodeRole = "master" | "agent";
  * - systemd: a unit, restarted with systemctl (AKS Engine: etcd, kubelet);
  * - staticPod: a manifest in /etc/kubernetes/manifests, run by the node's kubelet; restarted by
  *   stopping its container (AKS Engine: kube-apiserver, kube-controller-manager, kube-scheduler);
- * - clusterWorkload: a DaemonSet's pod (kube-proxy), restarted by the cluster stage, not a node step;
+ * - clusterWorkload: a DaemonSet's pod (kube-proxy): the node step of the files it reads replaces
+ *   the node's pod through the API (CLUSTER_WORKLOADS finds it), and the DaemonSet creates it anew;
  * - none: the service does not run on this node.
  */
 export const SERVICE_MANAGERS = ["systemd", "staticPod", "clusterWorkload", "none"] as const;
@@ -69,10 +70,15 @@ export function servicesOn(role: NodeRole, managers: ServiceManagers): Set<Servi
     return new Set(role === "master" ? [...running, "kubectl"] : running);
 }
 
-/** Whether a node step restarts the service (a process on the node), not the cluster stage. */
+/** Whether a node step restarts the service: a process on the node, or the node's pod of a cluster workload. */
 export function restartedByNodeStep(manager: ServiceManager): boolean {
-    return manager === "systemd" || manager === "staticPod";
+    return manager !== "none";
 }
+
+/** Where a service run as a cluster workload has its pods: AKS Engine's kube-proxy DaemonSet (labels k8s-app=kube-proxy). */
+export const CLUSTER_WORKLOADS: Partial<Record<NodeService, { namespace: string; selector: string }>> = {
+    "kube-proxy": { namespace: "kube-system", selector: "k8s-app=kube-proxy" },
+};
 
 /**
  * Where a service's command-line flags live on a node, for the rollout to point one at a file of

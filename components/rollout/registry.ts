@@ -36,12 +36,13 @@ export const STEP_PARAMS = {
     apiserver_cert: "path of the apiserver's serving certificate",
     kubelet_kubeconfig: "path of the kubelet's kubeconfig (names the server the kubelet talks to)",
     kubelet_rotated_client: "path of the client certificate the kubelet rotates itself (set aside when its files change)",
+    workload_selectors: "SERVICE=NAMESPACE/LABEL_SELECTOR words: where the pods of services run as cluster workloads are (the node's is replaced through the API)",
     lock_holder: "who takes the cluster's rotation lock: the stack (organization/project/stack)",
 } as const;
 export type StepParam = keyof typeof STEP_PARAMS;
 
-/** Read by rotate.sh and lib.sh in every step. */
-export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "cert_keys", "backups_kept", "flag_edits"];
+/** Read by rotate.sh and lib.sh in every step (a restart of a cluster workload's pod finds it through the API: workload_selectors, kubelet_kubeconfig). */
+export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "health_timeout", "gate", "precheck", "before_restart", "drain", "lb_settle", "lb_probe_sources", "ca_certs", "cert_keys", "backups_kept", "flag_edits", "kubelet_kubeconfig", "workload_selectors"];
 
 /** Read by lock.sh. */
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
@@ -105,17 +106,17 @@ export const STEP_REGISTRY: Record<StepKind, StepKindSpec> = {
         gateText: "controller-manager and scheduler /healthz ok, and the apiserver answers their requests (none refused)",
         gateBound: () => ({ timeouts: 3, settles: 0 }),
     },
-    // kube-proxy reads the kubelet kubeconfig too; it is a cluster workload, restarted by the cluster stage
+    // kube-proxy reads the kubelet kubeconfig too: after the kubelet, the node's kube-proxy pod is replaced
     kubelet: {
-        services: ["kubelet"],
+        services: ["kubelet", "kube-proxy"],
         gate: "gate_kubelet",
         // its self-rotated client certificate may be signed by a CA the cluster is about to drop
         beforeRestart: "kubelet_set_aside_rotated_client",
         beforeRestartText: "its self-rotated client certificate (kubelet-client-current.pem) is set aside with the backup, so it uses the installed client.crt",
         drain: false,
-        params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_kubeconfig", "kubelet_rotated_client"],
-        gateText: "Node Ready, its lease renewed by the restarted kubelet, which is still the one running",
-        gateBound: () => ({ timeouts: 1, settles: 0 }),
+        params: ["api_ca", "api_client_cert", "api_client_key", "kubelet_rotated_client"],
+        gateText: "Node Ready, its lease renewed by the restarted kubelet, which is still the one running; a replaced kube-proxy pod: a new one Ready on the node",
+        gateBound: () => ({ timeouts: 2, settles: 0 }),
     },
 };
 

@@ -1,7 +1,7 @@
 // The values of the remote scripts' parameters (registry STEP_PARAMS) for one node: file paths
 // from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
 // settings. A step is sent the ones its kind reads (paramsOf).
-import { managerWords, NODE_SERVICES } from "../nodeModel";
+import { CLUSTER_WORKLOADS, managerWords, NODE_SERVICES } from "../nodeModel";
 import { CERTS_DIR, KUBELET_ROTATED_CLIENT } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
@@ -69,6 +69,9 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         apiserver_cert: path("apiserver"),
         kubelet_kubeconfig: KUBECONFIG_CATALOG.find((k) => k.id === "kubelet")!.path,
         kubelet_rotated_client: KUBELET_ROTATED_CLIENT,
+        workload_selectors: Object.entries(CLUSTER_WORKLOADS)
+            .map(([service, w]) => `${service}=${w.namespace}/${w.selector}`)
+            .join(" "),
     };
 }
 

@@ -22,11 +22,11 @@ pem() { jq -Rs . <"$PKI/$1"; }
 nodes_json="[]"
 # How the testbed runs each service where it differs from AKS Engine (the inventory's node model):
 # its control plane runs as systemd units unless it runs static pods (--control-plane static-pods),
-# and no kube-proxy runs.
+# and kube-proxy (kube-system.sh's DaemonSet) runs on the agents only.
 master_services='{"kube-apiserver": "systemd", "kube-controller-manager": "systemd", "kube-scheduler": "systemd", "kube-proxy": "none"}'
 [[ $CONTROL_PLANE == processes ]] || master_services='{"kube-proxy": "none"}'
 [[ $MASTER_KUBELET == 1 ]] || master_services=$(jq -c '. + {kubelet: "none"}' <<<"$master_services")
-agent_services='{"kube-proxy": "none"}'
+agent_services='{}'
 for vm in "${VMS[@]}"; do
   read -r name role ip idx <<<"$vm"
   [[ $role == lb ]] && continue

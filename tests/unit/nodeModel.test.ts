@@ -18,10 +18,10 @@ describe("node model", () => {
         assert.deepEqual([...servicesOn("agent", AKS_ENGINE_SERVICES.agent)].sort(), ["kube-proxy", "kubelet"]);
     });
 
-    it("node steps restart systemd units and static pods only", () => {
+    it("node steps restart systemd units, static pods and the node's pod of a cluster workload; nothing where the service does not run", () => {
         assert.deepEqual(
             (["systemd", "staticPod", "clusterWorkload", "none"] as const).map(restartedByNodeStep),
-            [true, true, false, false],
+            [true, true, true, false],
         );
     });
 

@@ -58,7 +58,7 @@ lb_is_drained() {
 }
 
 # service_instance SERVICE: what runs the service now: a systemd unit's MainPID, a static pod's
-# container id; empty when nothing does.
+# container id, the uids of a cluster workload's pods on this node; empty when nothing does.
 service_instance() {
   case $(manager_of "$1") in
     systemd) systemctl show -p MainPID "$1" 2>/dev/null | sed -n 's/^MainPID=\([1-9][0-9]*\)$/\1/p' ;;
@@ -66,7 +66,45 @@ service_instance() {
       if command -v crictl >/dev/null; then crictl ps -q --name "^$1\$" 2>/dev/null | head -n1
       else docker ps -q --filter "name=k8s_${1}_" 2>/dev/null | head -n1; fi
       ;;
+    clusterWorkload) workload_pods "$1" 2>/dev/null | cut -d' ' -f1 | sort | tr '\n' ' ' | sed 's/ $//' ;;
   esac
+}
+
+# A cluster workload's pod on this node (kube-proxy, a DaemonSet's): found through the API, with
+# the node's client certificate and the server of the kubelet's kubeconfig, where
+# PARAM[workload_selectors] says (SERVICE=NAMESPACE/LABEL_SELECTOR).
+kubelet_server() { sed -n 's/^ *server: *//p' "$ROOT${PARAM[kubelet_kubeconfig]}" | head -n1; }
+workload_of() { # SERVICE: sets WORKLOAD_NAMESPACE and WORKLOAD_SELECTOR
+  local entry
+  for entry in ${PARAM[workload_selectors]:-}; do
+    [[ ${entry%%=*} == "$1" ]] || continue
+    entry=${entry#*=}
+    WORKLOAD_NAMESPACE=${entry%%/*} WORKLOAD_SELECTOR=${entry#*/}
+    return 0
+  done
+  return 1
+}
+workload_pods() { # SERVICE: "UID NAME READY" of each of its pods on this node, one per line (fails when the API does not answer)
+  local server query
+  workload_of "$1" && server=$(kubelet_server) && [[ -n $server ]] || return 1
+  api_auth
+  query=$(jq -rn --arg s "$WORKLOAD_SELECTOR" --arg n "spec.nodeName=${PARAM[node_name]}" '"labelSelector=\($s | @uri)&fieldSelector=\($n | @uri)"')
+  curl -sS --fail --max-time 10 "${API_AUTH[@]}" "$server/api/v1/namespaces/$WORKLOAD_NAMESPACE/pods?$query" \
+    | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | "\(.metadata.uid) \(.metadata.name) \([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length == 1)"'
+}
+# workload_replace SERVICE: deletes its pods on this node (each by name, on the condition that it
+# is still the pod seen: uid precondition); its DaemonSet creates the node's pod anew.
+workload_replace() {
+  local server uid name ready
+  workload_of "$1" && server=$(kubelet_server) || return 1
+  api_auth
+  while read -r uid name ready; do
+    [[ -n $uid ]] || continue
+    curl -sS --fail --max-time 10 "${API_AUTH[@]}" -X DELETE -H 'Content-Type: application/json' \
+      --data "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"$uid\"}}" \
+      "$server/api/v1/namespaces/$WORKLOAD_NAMESPACE/pods/$name" >/dev/null || return 1
+    log "deleted $1's pod $name on ${PARAM[node_name]} (ready: $ready): its DaemonSet creates it anew"
+  done <<<"${INSTANCE_PODS:-}"
 }
 
 # restarted_instance_is SERVICE INSTANCE: a new instance (not the one the restart replaced) runs the
@@ -78,22 +116,38 @@ restarted_instance_is() {
 }
 
 
-# static_pods_replaced SERVICE…: each restarted static pod among them runs a new container (not the
-# one its restart stopped) within the health timeout, before its health is checked: an old
-# container's answers must not pass the gate, and a pod whose new container keeps exiting (a crash
-# loop: none runs) fails here with that said. Other managers pass (their restart returns once the
-# new process runs).
-static_pods_replaced() {
+# replacements_run SERVICE…: each restarted static pod among them runs a new container (not the
+# one its restart stopped), and each replaced cluster-workload pod has a successor on this node
+# that is Ready, within the health timeout, before health is checked: an old container's answers
+# must not pass the gate, and a pod whose new container keeps exiting (a crash loop: none runs)
+# fails here with that said. Other managers pass (their restart returns once the new process runs).
+replacements_run() {
   local svc
   for svc in "$@"; do
-    [[ $(manager_of "$svc") == staticPod ]] || continue
-    wait_for "${PARAM[health_timeout]}" "$svc (static pod): no new container running since its restart (crash-looping?)" new_instance_runs "$svc" || return 1
+    case $(manager_of "$svc") in
+      staticPod) wait_for "${PARAM[health_timeout]}" "$svc (static pod): no new container running since its restart (crash-looping?)" new_instance_runs "$svc" || return 1 ;;
+      clusterWorkload)
+        [[ -n ${INSTANCE_BEFORE[$svc]:-} ]] || continue # it had no pod here: nothing was replaced
+        wait_for "${PARAM[health_timeout]}" "$svc: no new pod Ready on ${PARAM[node_name]} since its pod was deleted" new_pod_ready "$svc" || return 1
+        ;;
+    esac
   done
 }
 new_instance_runs() { # SERVICE
   local now
   now=$(service_instance "$1")
   [[ -n $now && $now != "${INSTANCE_BEFORE[$1]:-}" ]]
+}
+new_pod_ready() { # SERVICE: a pod of it on this node that was not there before the restart, Ready
+  local pods uid old
+  pods=$(workload_pods "$1") || { CHECK_DETAIL="the API did not answer"; return 1; }
+  while read -r uid _ ready; do
+    [[ -n $uid ]] || continue
+    for old in ${INSTANCE_BEFORE[$1]}; do [[ $uid != "$old" ]] || continue 2; done
+    [[ $ready == true ]] && return 0
+    CHECK_DETAIL="its new pod $uid is not Ready"
+  done <<<"$pods"
+  return 1
 }
 
 # http_200 CURL-ARGS…: prints the body of the response when it is HTTP 200, fails otherwise.
@@ -245,7 +299,7 @@ apiserver_read_paths() { # BASE: prints the paths, one per line
   local base=$1 aggregated gv prefix
   api_auth
   aggregated=$(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
-    | jq -er '.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version') || aggregated=""
+    | jq -r '.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version') || aggregated=""
   printf '%s\n' /api/v1/namespaces/kube-system /api/v1/namespaces/default/services/kubernetes /api/v1/namespaces/default/endpoints/kubernetes
   for gv in v1 $(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
     grep -qxF "$gv" <<<"$aggregated" && continue
@@ -354,8 +408,8 @@ node_ready_since() { # SERVER SINCE_US: Ready, and the lease renewed at or after
 }
 
 gate_kubelet() {
-  local t=${PARAM[health_timeout]} kubeconfig=$ROOT${PARAM[kubelet_kubeconfig]} server since=$((STEP_STARTED * 1000000)) what="the step began" instance
-  server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -n1)
+  local t=${PARAM[health_timeout]} server since=$((STEP_STARTED * 1000000)) what="the step began" instance
+  server=$(kubelet_server)
   [[ -n $server ]] || { GATE_FAILURE="no server in ${PARAM[kubelet_kubeconfig]}"; return 1; }
   # restarted: the lease must be renewed by the new kubelet (the old one renewed it every 10 s and
   # the Node stays Ready for 40 s after it stops), and that kubelet must still be the one running

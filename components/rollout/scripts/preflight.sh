@@ -62,7 +62,7 @@ check_manager() {
         die "$NODE: $svc is declared not to run here, but the node has $(found_here "$svc"): set nodes[].services.$svc in the inventory"
       fi
       ;;
-    clusterWorkload) ;; # a pod of a DaemonSet: the cluster stage's business
+    clusterWorkload) ;; # a pod of a DaemonSet: the kubelet step replaces it through the API
     *) die "$NODE: $svc: unknown manager $manager" ;;
   esac
 }

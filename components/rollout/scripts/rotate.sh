@@ -48,7 +48,7 @@ rotate_main() {
     restart_service "$svc" || { failed=$RESTART_FAILURE; break; }
   done
 
-  if [[ -z $failed ]] && static_pods_replaced ${restarted[@]+"${restarted[@]}"} && "${PARAM[gate]}"; then
+  if [[ -z $failed ]] && replacements_run ${restarted[@]+"${restarted[@]}"} && "${PARAM[gate]}"; then
     pending_remove ${restarted[@]+"${restarted[@]}"}
     end_journal
     prune_backups
@@ -64,7 +64,8 @@ rotate_main() {
 
 # restart_service NAME: restarts it the way its declared manager runs it: a systemd unit with
 # systemctl; a static pod by stopping its container, which the kubelet starts again from
-# /etc/kubernetes/manifests (its exited containers, and maybe its sandbox, go too: see below).
+# /etc/kubernetes/manifests (its exited containers, and maybe its sandbox, go too: see below); a
+# cluster workload by deleting its pods on this node through the API (its DaemonSet creates one anew).
 # Records the instance it replaced and when (INSTANCE_BEFORE, RESTARTED_AT) for the gates; returns
 # non-zero with RESTART_FAILURE set when the restart failed.
 declare -A INSTANCE_BEFORE=() RESTARTED_AT=()
@@ -102,6 +103,12 @@ restart_service() {
         ids=$(docker ps -q --filter "name=k8s_${svc}_" 2>/dev/null || true)
         if [[ -n $ids ]]; then timeout 60 docker restart $ids >/dev/null || rc=$?; fi
       fi
+      ;;
+    clusterWorkload)
+      # shellcheck disable=SC2034 # read by gates.sh's workload_replace: the pods seen are the ones deleted
+      INSTANCE_PODS=$(workload_pods "$svc") || { RESTART_FAILURE="$svc: its pods on $NODE could not be listed through the API"; return 1; }
+      [[ -n ${INSTANCE_BEFORE[$svc]} ]] || log "$svc has no pod on $NODE: nothing to replace"
+      workload_replace "$svc" || rc=$?
       ;;
     *) RESTART_FAILURE="$svc runs as $manager, not as a process of this node"; return 1 ;;
   esac
@@ -313,7 +320,7 @@ roll_back() {
   for svc in "$@"; do restart_service "$svc" || restart_failures+="; $RESTART_FAILURE"; done
   pending_remove "$@"
   if [[ -n $restart_failures ]]; then outcome="STILL UNHEALTHY after the rollback: ${restart_failures#; }"
-  elif static_pods_replaced "$@" && "${PARAM[gate]}"; then outcome="healthy again on the previous files"
+  elif replacements_run "$@" && "${PARAM[gate]}"; then outcome="healthy again on the previous files"
   else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
   [[ ${DRAINED:-0} == 1 ]] && lb_is_drained && outcome+="; the master stays out of the load balancer until a step on it succeeds"
   FAILURE="$STEP_ID: $why; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"

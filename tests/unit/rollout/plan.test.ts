@@ -81,7 +81,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
         assert.deepEqual(restartsOf(steps), {
             ...Object.fromEntries(M.map((m) => [`apiserver/${m}`, ["kube-apiserver"]])),
             ...Object.fromEntries(M.map((m) => [`controlPlane/${m}`, ["kube-controller-manager", "kube-scheduler"]])),
-            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])),
+            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet", "kube-proxy"]])),
         });
     });
 
@@ -99,7 +99,7 @@ describe("rollout plan: order, files and restarts from the catalog", () => {
             ...Object.fromEntries(M.map((m) => [`etcd/${m}`, ["etcd"]])),
             ...Object.fromEntries(M.map((m) => [`apiserver/${m}`, ["kube-apiserver"]])),
             ...Object.fromEntries(M.map((m) => [`controlPlane/${m}`, ["kube-controller-manager", "kube-scheduler"]])),
-            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet"]])),
+            ...Object.fromEntries([...M, ...A].map((n) => [`kubelet/${n}`, ["kubelet", "kube-proxy"]])),
         });
     });
 
@@ -230,7 +230,7 @@ describe("rollout plan: kubelet serving certificates (pki.kubeletServing: issue)
             ], step.id);
             assert.deepEqual(step.restartTriggers.kubelet!.slice(-2), PAIR, step.id);
             const before = without.find((s) => s.id === step.id)!;
-            assert.deepEqual({ ...rest, restartTriggers: { kubelet: step.restartTriggers.kubelet!.slice(0, -2) } }, before, step.id);
+            assert.deepEqual({ ...rest, restartTriggers: { ...step.restartTriggers, kubelet: step.restartTriggers.kubelet!.slice(0, -2) } }, before, step.id);
         }
     });
 

@@ -118,7 +118,8 @@ describe("step registry ↔ remote scripts", () => {
         assert.equal(stepWorstCaseSeconds("apiserver", t), 2235);
         // lock 60 + 2 × (3 services × 120 + 3×300) + 60
         assert.equal(stepWorstCaseSeconds("controlPlane", t), 2640);
-        assert.equal(stepWorstCaseSeconds("kubelet", t), 960);
+        // lock 60 + 2 × (2 services (the kubelet, kube-proxy's pod) × 120 + 2×300) + 60
+        assert.equal(stepWorstCaseSeconds("kubelet", t), 1800);
         // every health-timeout wait in a gate's own body is counted in its bound (loops over members count once per member)
         for (const kind of STEP_KINDS) {
             const waits = (rotate.get(STEP_REGISTRY[kind].gate)!.body.match(/\bwait_for\b/g) ?? []).length;

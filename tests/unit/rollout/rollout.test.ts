@@ -146,7 +146,7 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
     it("states the plan in order", () => {
         assert.equal(rollout.planText.length, 15);
         assert.match(rollout.planText[0]!, /^1\. k8s-master-31415926-0 etcd: first: refused, nothing changed, .*; install /);
-        assert.match(rollout.planText[14]!, /^15\. k8s-agentpool1-31415926-2 kubelet: install ca\.crt, apiserver\.crt, client\.crt, client\.key; restart kubelet if [^;]*; before the restart: its self-rotated client certificate \(kubelet-client-current\.pem\) is set aside/);
+        assert.match(rollout.planText[14]!, /^15\. k8s-agentpool1-31415926-2 kubelet: install ca\.crt, apiserver\.crt, client\.crt, client\.key; restart kubelet if [^;]*; kube-proxy if [^;]*; before the restart: its self-rotated client certificate \(kubelet-client-current\.pem\) is set aside/);
     });
 });
 
