@@ -104,7 +104,7 @@ export function managerWords(services: readonly NodeService[], managers: Service
 export interface PlatformSpec {
     shell: "bash";
     /** Per step script, the files sent as its script, in the order the shell reads them (its main call last). */
-    scripts: { lock: string[]; preflight: string[]; rotate: string[] };
+    scripts: { lock: string[]; preflight: string[]; rotate: string[]; clusterCheck: string[] };
     /** The command line that runs a step whose script and input come on stdin. */
     commandLine(args: string[]): string;
 }
@@ -112,7 +112,7 @@ export interface PlatformSpec {
 function platformSpec(platform: Platform): PlatformSpec {
     switch (platform) {
         case "linux":
-            return { shell: "bash", scripts: { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "preflight.sh"], rotate: ["lib.sh", "gates.sh", "rotate.sh"] }, commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
+            return { shell: "bash", scripts: { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "preflight.sh"], rotate: ["lib.sh", "gates.sh", "rotate.sh"], clusterCheck: ["lib.sh", "gates.sh", "cluster-check.sh"] }, commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
         default: {
             const unknown: never = platform;
             throw new Error(`no platform ${String(unknown)}`);

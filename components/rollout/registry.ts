@@ -38,6 +38,10 @@ export const STEP_PARAMS = {
     kubelet_rotated_client: "path of the client certificate the kubelet rotates itself (set aside when its files change)",
     workload_selectors: "SERVICE=NAMESPACE/LABEL_SELECTOR words: where the pods of services run as cluster workloads are (the node's is replaced through the API)",
     lock_holder: "who takes the cluster's rotation lock: the stack (organization/project/stack)",
+    signing_key: "path of the service-account signing key on a master (legacy tokens must carry its key id)",
+    token_secrets: "NAMESPACE/NAME words: the legacy service-account token secrets the cluster check holds current",
+    rolled_workloads: "KIND/NAMESPACE/NAME words: the workloads the cluster stage rolled",
+    trust_words: "the CA bundle generations and signing key the rolled pod templates carry (annotation azs-cert-rotation/trust)",
 } as const;
 export type StepParam = keyof typeof STEP_PARAMS;
 
@@ -46,6 +50,9 @@ export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "he
 
 /** Read by lock.sh. */
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
+
+/** Read by cluster-check.sh, on the master it runs on. */
+export const CLUSTER_CHECK_PARAMS: readonly StepParam[] = ["node_ip", "health_timeout", "api_ca", "api_client_cert", "api_client_key", "signing_key", "token_secrets", "rolled_workloads", "trust_words"];
 
 /** Read by preflight.sh. */
 export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits"];

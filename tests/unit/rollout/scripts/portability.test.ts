@@ -66,7 +66,7 @@ describe("remote scripts: bash 4.3 and shellcheck", () => {
 
     it("pass shellcheck as the node reads them (warnings and errors)", function () {
         this.timeout(60_000);
-        for (const step of ["lock", "preflight", "rotate"] as const) {
+        for (const step of ["lock", "preflight", "rotate", "clusterCheck"] as const) {
             const text = PLATFORM_SPECS.linux.scripts[step].map(read).join("\n");
             const r = spawnSync("shellcheck", ["--shell=bash", "--severity=warning", "-"], { input: text, encoding: "utf8" });
             assert.ok(r.error === undefined, `shellcheck is not installed (testbed/install-deps.sh installs it): ${r.error?.message}`);
