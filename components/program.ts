@@ -12,6 +12,10 @@ import { CertificateAlertRules, readRuleGroups } from "./monitoring/certificateA
 import { OVERRIDE_ENV, overrideRequested, Rollout, windowStatus } from "./rollout";
 import { describeDrift, describeExpiring, DriftReading, readDrift, recordedRepairMarks, RepairMarks } from "./rollout/drift";
 import { catalogTargets } from "../report/targets";
+import { readClusterObjects } from "./cluster/listing";
+import { budgetProblems, ClusterObjects } from "./cluster/objects";
+import { clusterStagesOf, ClusterPlan } from "./cluster/trust";
+import { pathOfFile } from "./rollout/stepParams";
 
 /**
  * What the last successful run left, from this stack's own outputs (a failed run keeps the
@@ -53,6 +57,33 @@ async function checkNodes(inventory: InventorySettings, settings: PkiSettings, r
     });
 }
 
+/**
+ * The cluster stages of the run (cluster/trust.ts) and, when one acts, the objects it acts on,
+ * listed through the first master before anything is planned. Refuses the run, before anything
+ * changes, when a rollout would take more pods down than a PodDisruptionBudget allows now.
+ */
+async function planCluster(record: unknown, stages: ClusterPki["stages"], inventory: InventorySettings, pki: ClusterPki, namespaces: string[], sshPrivateKey: pulumi.Output<string>): Promise<ClusterPlan> {
+    const perStage = clusterStagesOf(record, [...stages]);
+    let objects: ClusterObjects = { workloads: [], budgets: [], tokenSecrets: [] };
+    if (perStage.some((s) => s.actions.roll) && namespaces.length > 0) {
+        const key = await new Promise<string>((resolve) => sshPrivateKey.apply(resolve));
+        const master = inventory.nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
+        const instances = pki.resolved.entries.map((e) => e.instance);
+        objects = await readClusterObjects({
+            master,
+            files: { ca: pathOfFile(instances, "kubernetes-ca", "cert"), cert: pathOfFile(instances, "client", "cert"), key: pathOfFile(instances, "client", "key") },
+            namespaces,
+            user: inventory.adminUsername,
+            sshPrivateKey: key,
+            ...(inventory.privateNetwork && inventory.jumpbox ? { jumpbox: inventory.jumpbox } : {}),
+        });
+        const problems = budgetProblems(objects);
+        if (problems.length > 0) throw new Error(`the cluster stage cannot roll the workloads without breaking a PodDisruptionBudget; nothing was changed:\n${problems.join("\n")}`);
+        for (const w of objects.workloads.filter((x) => x.unavailableAtOnce === undefined)) pulumi.log.warn(`cluster stage: ${w.namespace}/${w.name} (${w.kind}) is not rolled: ${w.notRolled}; restart its pods by hand after each CA stage`);
+    }
+    return { stages: perStage, namespaces, objects };
+}
+
 export async function program(): Promise<Record<string, unknown>> {
     const { inventory, pki: settings, rollout: rolloutSettings, maintenanceWindow, apimodelWriteBack, prometheusRule } = readStackConfig(new pulumi.Config(CONFIG_NAMESPACE));
     const pkiInventory = pkiInventoryFrom(inventory);
@@ -76,7 +107,8 @@ export async function program(): Promise<Record<string, unknown>> {
     const maintenance = { ...(maintenanceWindow ? { window: maintenanceWindow } : {}), ...(deployed.lockDigest ? { recordedLockDigest: deployed.lockDigest } : {}), override: overrideRequested(), now };
     // drift needs a record of what the nodes hold (none before the first up); expiry on the nodes does not
     const drift = rolloutSettings.enabled && rolloutSettings.driftCheck && rolloutSettings.sshPrivateKey ? await checkNodes(inventory, settings, deployed.nodeFiles, rolloutSettings.sshPrivateKey) : undefined;
-    const rollout = rolloutSettings.enabled
+    const cluster = rolloutSettings.enabled && rolloutSettings.sshPrivateKey ? await planCluster(deployed.caGenerations, pki.stages, inventory, pki, rolloutSettings.clusterNamespaces, rolloutSettings.sshPrivateKey) : undefined;
+    const rollout = rolloutSettings.enabled && cluster
         ? new Rollout("rollout", {
               pki,
               inventory,
@@ -85,6 +117,7 @@ export async function program(): Promise<Record<string, unknown>> {
               lockHolder: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
               maintenance,
               drift: { drifted: drift?.drifted ?? [], recorded: deployed.repairMarks },
+              cluster,
           })
         : undefined;
     if (rollout && drift) {

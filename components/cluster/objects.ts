@@ -51,7 +51,7 @@ const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const labels = (v: unknown): Record<string, string> => Object.fromEntries(Object.entries(obj(v)).filter(([, x]) => typeof x === "string")) as Record<string, string>;
 
 /** An int-or-percent against a total, rounded as the controllers round it. */
-function scaled(value: unknown, total: number, roundUp: boolean, fallback: string): number {
+function scaled(value: unknown, total: number, roundUp: boolean, fallback: number | string): number {
     const v = value === undefined || value === null ? fallback : value;
     if (typeof v === "number") return v;
     const percent = /^(\d+)%$/.exec(String(v));
@@ -78,13 +78,13 @@ function unavailability(kind: WorkloadKind, item: Json): Pick<Workload, "unavail
     const rolling = obj(strategy.rollingUpdate);
     if (kind === "DaemonSet") {
         const desired = typeof status.desiredNumberScheduled === "number" ? status.desiredNumberScheduled : 0;
-        const surge = scaled(rolling.maxSurge, desired, true, "0");
-        const down = scaled(rolling.maxUnavailable, desired, true, "1");
+        const surge = scaled(rolling.maxSurge, desired, true, 0);
+        const down = scaled(rolling.maxUnavailable, desired, true, 1);
         return { unavailableAtOnce: Math.min(desired, surge > 0 ? down : Math.max(1, down)) };
     }
     const replicas = typeof spec.replicas === "number" ? spec.replicas : 1;
     if (typeof rolling.partition === "number" && rolling.partition > 0) return { unavailableAtOnce: undefined, notRolled: `its rollingUpdate.partition is ${rolling.partition}` };
-    return { unavailableAtOnce: Math.min(replicas, Math.max(1, scaled(rolling.maxUnavailable, replicas, false, "1"))) };
+    return { unavailableAtOnce: Math.min(replicas, Math.max(1, scaled(rolling.maxUnavailable, replicas, false, 1))) };
 }
 
 /** The script's output (JSON lists of the API's items); throws on anything else. */

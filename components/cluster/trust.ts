@@ -6,6 +6,7 @@
 // the old one is retired. A leaf-only rotation changes neither: the cluster stage does nothing.
 import { activeOf, assumedDeployed, generationsFromRecord, trustedOf } from "../pki/caPhases";
 import { CaGenerations, SERVICE_ACCOUNT_ID } from "../pki/settings";
+import { ClusterObjects } from "./objects";
 
 export interface ClusterTrust {
     /** Kubernetes CA generations in ca.crt, ascending. */
@@ -21,6 +22,15 @@ export interface ClusterActions {
     refreshTokens: boolean;
     /** Why, in words; empty when nothing is done. */
     reasons: string[];
+}
+
+/** What the cluster stages of a run act on and when. */
+export interface ClusterPlan {
+    /** Per CA stage of the run. */
+    stages: { trust: ClusterTrust; actions: ClusterActions }[];
+    namespaces: string[];
+    /** Listed only when a stage acts (else empty). */
+    objects: ClusterObjects;
 }
 
 export function clusterTrustOf(gens: CaGenerations): ClusterTrust {

@@ -21,6 +21,10 @@ export interface RolloutSettings {
     backupsKept: number;
     /** Read the nodes' certificates before planning and plan the repair of those that drifted (drift.ts). */
     driftCheck: boolean;
+    /** Namespaces whose workloads the cluster stage rolls and whose legacy token secrets it refreshes ([]: none). */
+    clusterNamespaces: string[];
+    /** Bound on one workload's rollout in the cluster stage. */
+    workloadTimeoutSeconds: number;
     /** The admin user's SSH private key (secret); undefined when the rollout is off. */
     sshPrivateKey?: pulumi.Output<string>;
 }
@@ -31,7 +35,7 @@ export const AZURE_PROBE_SOURCE = "168.63.129.16";
 /** Config key of the admin user's SSH private key. */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The fields of the `rollout` object: what parseRolloutConfig accepts. */
-export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "maxUnavailablePerPool", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept", "driftCheck"] as const;
+export const ROLLOUT_FIELDS = ["enabled", "maxUnavailable", "maxUnavailablePerPool", "healthTimeoutSeconds", "loadBalancerSettleSeconds", "loadBalancerProbeSources", "backupsKept", "driftCheck", "clusterNamespaces", "workloadTimeoutSeconds"] as const;
 
 /** The keys of this section (see keys.ts). */
 export const ROLLOUT_ACCEPTS: AcceptedKeys = { "": ["rollout", SSH_PRIVATE_KEY], rollout: ROLLOUT_FIELDS };
@@ -75,11 +79,21 @@ export const ROLLOUT_KEYS: ConfigKeyDoc[] = [
         description:
             "at every preview and up, read the certificates on every node over SSH (read-only, before anything is planned) and plan the step that puts back any that is not what the last run installed: another certificate, a missing file, a key that does not match; false skips the reads",
     },
+    {
+        key: "rollout.clusterNamespaces",
+        type: "namespace list",
+        default: '["kube-system"]',
+        description:
+            "after a CA stage that changes the Kubernetes CA bundle or the service-account signing key, the cluster stage rolls the Deployments, DaemonSets and StatefulSets of these namespaces (one at a time, each waited for until ready; refused at preview when a rollout would take more pods down than a PodDisruptionBudget allows) and, after a signing-key change, has their legacy token secrets re-signed; [] rolls nothing (kube-root-ca.crt is checked in every namespace either way)",
+    },
+    { key: "rollout.workloadTimeoutSeconds", type: "integer", default: "600", description: "how long the cluster stage waits for one workload's rollout to be ready before the run fails" },
     { key: SSH_PRIVATE_KEY, type: "PEM", default: "unset", secret: true, description: "the admin user's SSH private key (set with --secret); required when the rollout is enabled" },
 ];
 
 /** A probe source: the drain refuses it with iptables, which filters IPv4 only. */
 const checkProbeSource = checkIpv4("IPv6 probe sources are not supported: draining refuses them with iptables, which filters IPv4 only");
+
+const checkNamespace = (s: string): string | undefined => (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s) ? undefined : "must be a namespace name (a DNS label)");
 
 /** rollout.maxUnavailablePerPool: an integer ≥ 1 per pool named (whether each is a pool of the inventory is stack.ts's check). */
 function perPoolLimits(pools: Section): Record<string, number> {
@@ -101,6 +115,8 @@ export function parseRolloutConfig(raw: unknown, sshKey: SecretInput): RolloutSe
         loadBalancerProbeSources: r.has("loadBalancerProbeSources") ? r.stringList("loadBalancerProbeSources", checkProbeSource) : [AZURE_PROBE_SOURCE],
         backupsKept: r.int("backupsKept", 5, 1, 100),
         driftCheck: r.bool("driftCheck", true),
+        clusterNamespaces: r.has("clusterNamespaces") ? r.stringList("clusterNamespaces", checkNamespace) : ["kube-system"],
+        workloadTimeoutSeconds: r.int("workloadTimeoutSeconds", 600, 30, 7200),
     };
     const notSecret = secretProblem(SSH_PRIVATE_KEY, sshKey, "~/.ssh/id_rsa");
     if (notSecret) {

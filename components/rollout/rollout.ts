@@ -13,7 +13,10 @@ import { confirmRepairs, ConfirmedRepairs, DriftedFile, planRepairs, RepairMarks
 import { digestOf, NodeConnection } from "./remoteCommand";
 import { describeRollout, ExtraFile, planRollout, RolloutStep } from "./plan";
 import { STEP_KINDS, stepWorstCaseSeconds } from "./registry";
-import { ParamContext, preflightParams, stepParams } from "./stepParams";
+import { clusterCheckParams, ParamContext, preflightParams, stepParams } from "./stepParams";
+import { ClusterStage, rolledWorkloads } from "../cluster/clusterStage";
+import { describeObjects } from "../cluster/objects";
+import { ClusterPlan } from "../cluster/trust";
 
 export interface RolloutArgs {
     pki: ClusterPki;
@@ -30,6 +33,8 @@ export interface RolloutArgs {
     maintenance: MaintenanceGuardArgs;
     /** Drift found on the nodes and the last run's repair marks (drift.ts); unset: no drift check. */
     drift?: { drifted: DriftedFile[]; recorded: RepairMarks };
+    /** Per CA stage, what the cluster stage does after its node steps (cluster/trust.ts). */
+    cluster: ClusterPlan;
 }
 
 export const ADMIN_KUBECONFIG_ID = "admin-kubeconfig";
@@ -64,6 +69,8 @@ export class Rollout extends pulumi.ComponentResource {
     readonly maintenance: pulumi.Output<MaintenanceDecision>;
     /** The cluster lock's digest, once the lock was released after every step: the next run's guard compares its own with it. */
     readonly lockDigest: pulumi.Output<string>;
+    /** Per CA stage, its cluster stage (undefined where the stage changes nothing the workloads see). */
+    readonly clusterStages: (ClusterStage | undefined)[] = [];
     /** The steps that would repair drifted files (in the last CA stage), before confirmRepairs. */
     readonly repairs: RepairPlan;
     /** The repairs that run and every step's repair mark: the next run's record (the repairMarks output). */
@@ -148,12 +155,52 @@ export class Rollout extends pulumi.ComponentResource {
             this.steps.push(...built.steps);
             this.nodes.push(built.nodes);
             previous = built.commands.length > 0 ? built.commands : previous;
+            const cluster = this.clusterStage(shared, args.cluster, stage, label, previous, firstMaster);
+            this.clusterStages.push(cluster);
+            if (cluster) {
+                all.push(...cluster.resources);
+                previous = [cluster.check];
+            }
         }
         this.lock = { take: lock.take, release: lock.release(all) };
         this.lockDigest = pulumi.unsecret(pulumi.all([lockDigest, this.lock.release.stdout]).apply(([digest]) => digest));
         const perNode = inventory.nodes.map((n) => pulumi.all(this.nodes.map((stage) => stage[n.name]!.activity)).apply((lists) => [n.name, lists.flat()] as const));
         this.activity = pulumi.all(perNode).apply((kv) => Object.fromEntries(kv));
         this.registerOutputs({ plan: this.planText, activity: this.activity });
+    }
+
+    /** The cluster stage after a CA stage's node steps, when the stage changes what the workloads see; its plan in words either way. */
+    private clusterStage(ctx: StageContext, plan: ClusterPlan, stage: number, label: string | undefined, after: pulumi.Resource[], master: InventorySettings["nodes"][number]): ClusterStage | undefined {
+        const { trust, actions } = plan.stages[stage]!;
+        if (!actions.roll) {
+            this.planText.push("cluster stage: nothing to do (the CA bundle the workloads load and the signing key are unchanged)");
+            return undefined;
+        }
+        const rolled = rolledWorkloads(plan.objects).length;
+        this.planText.push(
+            `cluster stage (${actions.reasons.join("; ")}): in ${plan.namespaces.join(", ") || "no namespace"}:`,
+            ...describeObjects(plan.objects, actions.roll, actions.refreshTokens).map((line, i) => `  ${i + 1}. ${line}`),
+            `  then check on ${master.name}: kube-root-ca.crt in every namespace holds the installed CA bundle; ${plan.objects.tokenSecrets.length} legacy token secret(s) hold it and a token of the active signing key that authenticates; ${rolled} rolled workload(s) ready`,
+        );
+        return new ClusterStage(
+            label ? `cluster-${label}` : "cluster",
+            {
+                ...(label ? { label } : {}),
+                trust,
+                actions,
+                objects: plan.objects,
+                kubeconfig: kubeconfig(ctx.pki, "admin", stage),
+                after,
+                check: {
+                    platform: master.platform,
+                    connection: ctx.connections[master.name]!,
+                    params: clusterCheckParams(ctx.params, master),
+                    timeoutSeconds: 3 * ctx.settings.healthTimeoutSeconds + 120,
+                },
+                workloadTimeoutSeconds: ctx.settings.workloadTimeoutSeconds,
+            },
+            { parent: this },
+        );
     }
 
     /** One pass over the nodes with the plan and files of one CA stage; its first wave waits for `previous` and every preflight. */

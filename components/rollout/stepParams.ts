@@ -2,11 +2,12 @@
 // from the certificate catalog's instances, addresses from the inventory, bounds from the rollout
 // settings. A step is sent the ones its kind reads (paramsOf).
 import { CLUSTER_WORKLOADS, managerWords, NODE_SERVICES } from "../nodeModel";
+import { SERVICE_ACCOUNT_ID } from "../pki/settings";
 import { CERTS_DIR, KUBELET_ROTATED_CLIENT } from "../pki/catalog";
 import { CertInstance } from "../pki/instances";
 import { KUBECONFIG_CATALOG } from "../pki/kubeconfigs";
 import { FlagEdit, PlanNode, restartedOn } from "./plan";
-import { dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
+import { CLUSTER_CHECK_PARAMS, dispatchParams, PREFLIGHT_PARAMS, paramsOf, STEP_REGISTRY, StepKind, StepParam } from "./registry";
 
 /** A node as the parameters need it: the plan's view of it and its address. */
 export type ParamNode = Pick<PlanNode, "name" | "role" | "index" | "services"> & { ip: string };
@@ -23,7 +24,7 @@ export interface ParamContext {
 }
 
 /** The path of an instance's file of one content, e.g. the certificate of "etcd-client". */
-function pathOf(instances: CertInstance[], id: string, content: "cert" | "key"): string {
+export function pathOfFile(instances: CertInstance[], id: string, content: "cert" | "key"): string {
     const file = instances.find((i) => i.id === id)?.files.find((f) => f.content === content);
     if (!file) throw new Error(`the catalog has no ${content} file of ${id}`);
     return file.path;
@@ -44,9 +45,20 @@ function filesKeyedOtherwise(instances: CertInstance[]): string[] {
     });
 }
 
-/** Every parameter but the step-specific ones (services, dispatch), for one node. */
-function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder" | "flag_edits"> {
-    const path = (id: string, content: "cert" | "key" = "cert") => pathOf(ctx.instances, id, content);
+/** The service-account signing key's file on the masters: its own (sa.key), or the file of the row that takes its key from the pair (AKS Engine's apiserver.key). */
+function signingKeyPath(instances: CertInstance[]): string {
+    const keyOf = (i: CertInstance | undefined) => i?.files.find((f) => f.content === "key")?.path;
+    const path = keyOf(instances.find((i) => i.row.id === SERVICE_ACCOUNT_ID)) ?? keyOf(instances.find((i) => i.row.keyFrom === SERVICE_ACCOUNT_ID));
+    if (!path) throw new Error("the catalog has no file of the service-account signing key");
+    return path;
+}
+
+/** The parameters set per cluster stage (cluster/clusterStage.ts), not per node. */
+type ClusterStageParam = "token_secrets" | "rolled_workloads" | "trust_words";
+
+/** Every parameter but the step-specific ones (services, dispatch) and the cluster stage's, for one node. */
+function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, string>, "services" | "gate" | "precheck" | "before_restart" | "drain" | "lock_holder" | "flag_edits" | ClusterStageParam> {
+    const path = (id: string, content: "cert" | "key" = "cert") => pathOfFile(ctx.instances, id, content);
     return {
         node_name: node.name,
         node_ip: node.ip,
@@ -69,6 +81,7 @@ function nodeValues(ctx: ParamContext, node: ParamNode): Omit<Record<StepParam, 
         apiserver_cert: path("apiserver"),
         kubelet_kubeconfig: KUBECONFIG_CATALOG.find((k) => k.id === "kubelet")!.path,
         kubelet_rotated_client: KUBELET_ROTATED_CLIENT,
+        signing_key: signingKeyPath(ctx.instances),
         workload_selectors: Object.entries(CLUSTER_WORKLOADS)
             .map(([service, w]) => `${service}=${w.namespace}/${w.selector}`)
             .join(" "),
@@ -90,4 +103,10 @@ export function stepParams(ctx: ParamContext, node: ParamNode, kind: StepKind, f
 /** The preflight's parameters on this node: every service with its manager, and every step's flag edits, to check against the node. */
 export function preflightParams(ctx: ParamContext, node: ParamNode, flagEdits: readonly FlagEdit[] = []): Record<string, string> {
     return pick({ ...nodeValues(ctx, node), services: managerWords(NODE_SERVICES, node.services), flag_edits: flagEditWords(flagEdits) }, PREFLIGHT_PARAMS);
+}
+
+/** The cluster check's parameters on a master, but those of its stage (ClusterStageParam). */
+export function clusterCheckParams(ctx: ParamContext, master: ParamNode): Record<string, string> {
+    const values: Partial<Record<StepParam, string>> = nodeValues(ctx, master);
+    return pick(values, CLUSTER_CHECK_PARAMS.filter((p) => p in values));
 }

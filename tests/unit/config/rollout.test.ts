@@ -19,7 +19,7 @@ describe("config: the rollout section", () => {
         const s = parseRolloutConfig(undefined, key);
         assert.deepEqual(
             { ...s, sshPrivateKey: undefined },
-            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, loadBalancerProbeSources: ["168.63.129.16"], backupsKept: 5, driftCheck: true, sshPrivateKey: undefined },
+            { enabled: true, maxUnavailable: 1, healthTimeoutSeconds: 300, loadBalancerSettleSeconds: 15, loadBalancerProbeSources: ["168.63.129.16"], backupsKept: 5, driftCheck: true, clusterNamespaces: ["kube-system"], workloadTimeoutSeconds: 600, sshPrivateKey: undefined },
         );
         assert.deepEqual(parseRolloutConfig({ loadBalancerProbeSources: [] }, key).loadBalancerProbeSources, []);
         assert.ok(pulumi.Output.isInstance(s.sshPrivateKey));

@@ -8,6 +8,15 @@ import { DriftedFile } from "../../../components/rollout/drift";
 import { certificateFingerprint } from "../../../components/pki/x509";
 import { CERT_PEM, FAKE_SSH_KEY, promiseOf, Registration, runMocked } from "../support/mocks";
 import { everything, settingsOf } from "../support/pki";
+import { clusterStagesOf, clusterTrustOf, ClusterPlan } from "../../../components/cluster/trust";
+import { parseClusterListing } from "../../../components/cluster/objects";
+
+/** A cluster plan that acts in no stage. */
+const idleCluster = (stages: ClusterPki["stages"]): ClusterPlan => ({
+    stages: stages.map((s) => ({ trust: clusterTrustOf(s), actions: { roll: false, refreshTokens: false, reasons: [] } })),
+    namespaces: ["kube-system"],
+    objects: { workloads: [], budgets: [], tokenSecrets: [] },
+});
 
 const HOST_KEY = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2Oi8O6g1lN7D1TsT9sC7SHasyXqOkbdXb4xnP6J7${n}n`;
 
@@ -25,13 +34,13 @@ function inventory(privateNetwork: boolean): InventorySettings {
     });
 }
 
-async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan, drift?: RolloutArgs["drift"]): Promise<{ rollout: Rollout; regs: Registration[] }> {
+async function runRollout(privateNetwork = false, pkiConfig: Record<string, unknown> = {}, ca?: CaPlan, drift?: RolloutArgs["drift"], cluster?: (stages: ClusterPki["stages"]) => ClusterPlan): Promise<{ rollout: Rollout; regs: Registration[] }> {
     const inv = inventory(privateNetwork);
     const settings = parseRolloutConfig({ loadBalancerSettleSeconds: 3 }, { value: FAKE_SSH_KEY, secret: true });
     const { result, registrations } = await runMocked(
         () => {
             const pki = new ClusterPki("pki", { settings: settingsOf(pkiConfig), inventory: pkiInventoryFrom(inv), clusterName: inv.clusterName, caStages: ca?.stages });
-            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit", maintenance: { override: false, now: new Date() }, ...(drift ? { drift } : {}) }) };
+            return { pki, rollout: new Rollout("rollout", { pki, inventory: inv, settings, stageNames: ca?.stageNames, lockHolder: "organization/azs-cert-rotation/unit", maintenance: { override: false, now: new Date() }, ...(drift ? { drift } : {}), cluster: (cluster ?? idleCluster)(pki.stages) }) };
         },
         ({ pki, rollout }) => promiseOf(pulumi.all([everything(pki), ...rollout.nodes.flatMap((stage) => Object.values(stage)).flatMap((n) => [n.preflight.stdout, ...Object.values(n.steps).map((c) => c.stdout)]), rollout.lock.take.stdout, rollout.lock.release.stdout])),
     );
@@ -143,8 +152,9 @@ describe("rollout components under mocks (3 masters + 3 agents)", function () {
         assert.deepEqual(oneShot.planText.filter((l) => l.startsWith("stage ")), ["stage 1 of 3 (trust):", "stage 2 of 3 (activate):", "stage 3 of 3:"]);
     });
 
-    it("states the plan in order", () => {
-        assert.equal(rollout.planText.length, 15);
+    it("states the plan in order, then that the cluster stage has nothing to do", () => {
+        assert.equal(rollout.planText.length, 16);
+        assert.equal(rollout.planText[15], "cluster stage: nothing to do (the CA bundle the workloads load and the signing key are unchanged)");
         assert.match(rollout.planText[0]!, /^1\. k8s-master-31415926-0 etcd: first: refused, nothing changed, .*; install /);
         assert.match(rollout.planText[14]!, /^15\. k8s-agentpool1-31415926-2 kubelet: install ca\.crt, apiserver\.crt, client\.crt, client\.key; restart kubelet if [^;]*; kube-proxy if [^;]*; before the restart: its self-rotated client certificate \(kubelet-client-current\.pem\) is set aside/);
     });
@@ -194,5 +204,91 @@ describe("drift repairs in the rollout (components under mocks)", function () {
     it("no drift and no marks: the commands of a stack that never drifted", async () => {
         const { regs } = await runRollout(false, {}, undefined, { drifted: [], recorded: {} });
         assert.deepEqual(changed(steady, creates(regs)), []);
+    });
+});
+
+describe("the cluster stage under mocks (a one-shot of the Kubernetes CA and the signing key)", function () {
+    const record = caRecordOf({ "kubernetes-ca": [{ generation: 0, state: "active" }], "service-account": [{ generation: 0, state: "active" }] });
+    const pkiConfig = { caRotation: "oneShot", caGenerations: { kubernetesCa: { "1": "active" } }, serviceAccountKeyGenerations: { "1": "active" }, serviceAccountRetireAfterHours: 0 };
+    const objects = parseClusterListing(
+        JSON.stringify({
+            deployments: [{ metadata: { namespace: "kube-system", name: "coredns" }, spec: { replicas: 2, strategy: { rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } }, template: { metadata: { labels: { "k8s-app": "kube-dns" } } } } }],
+            daemonsets: [
+                { metadata: { namespace: "kube-system", name: "kube-proxy" }, spec: { template: { metadata: { labels: { "k8s-app": "kube-proxy" } } } }, status: { desiredNumberScheduled: 3 } },
+                { metadata: { namespace: "kube-system", name: "by-hand" }, spec: { updateStrategy: { type: "OnDelete" }, template: { metadata: { labels: { app: "h" } } } }, status: { desiredNumberScheduled: 3 } },
+            ],
+            statefulsets: [{ metadata: { namespace: "kube-system", name: "store" }, spec: { replicas: 2, template: { metadata: { labels: { app: "store" } } } } }],
+            pdbs: [{ metadata: { namespace: "kube-system", name: "coredns-pdb" }, spec: { selector: { matchLabels: { "k8s-app": "kube-dns" } } }, status: { disruptionsAllowed: 1 } }],
+            secrets: [
+                { metadata: { namespace: "kube-system", name: "coredns-token", annotations: { "kubernetes.io/service-account.name": "coredns" } } },
+                { metadata: { namespace: "kube-system", name: "kube-proxy-token", annotations: { "kubernetes.io/service-account.name": "kube-proxy" } } },
+            ],
+        }),
+    );
+    let regs: Registration[];
+    let rollout: Rollout;
+    const of = (type: string) => regs.filter((r) => r.type === type);
+    const urnOf = (r: Registration) => regs.find((x) => x === r) && `${r.type}::${r.name}`;
+    const named = (name: string) => regs.find((r) => r.name === name)!;
+    const dependsOn = (r: Registration, name: string) => r.dependencies.some((u) => u.endsWith(`::${name}`));
+
+    before(async () => {
+        const ca = planCaStages(record, settingsOf(pkiConfig).caGenerations, "oneShot", {}, { now: new Date(), afterHours: 0 });
+        ({ rollout, regs } = await runRollout(false, pkiConfig, ca, undefined, (stages) => ({ stages: clusterStagesOf(record, stages), namespaces: ["kube-system"], objects })));
+    });
+
+    it("one ClusterStage per CA stage, each with a Kubernetes provider of its own from that stage's admin kubeconfig", () => {
+        assert.deepEqual(of("azs-cert-rotation:cluster:ClusterStage").map((r) => r.name), ["cluster-trust", "cluster-activate", "cluster"]);
+        assert.deepEqual(of("pulumi:providers:kubernetes").map((r) => r.name), ["cluster-trust", "cluster-activate", "cluster"]);
+        assert.deepEqual(rollout.clusterStages.map((s) => s !== undefined), [true, true, true]);
+    });
+
+    it("the provider waits for the stage's node steps (the last agent's kubelet); the next stage's first step waits for the stage's check", () => {
+        const provider = of("pulumi:providers:kubernetes").find((r) => r.name === "cluster-trust")!;
+        assert.ok(dependsOn(provider, "k8s-agentpool1-31415926-2-trust-kubelet"), provider.dependencies.join("\n"));
+        assert.ok(dependsOn(named("k8s-master-31415926-0-activate-etcd"), "cluster-check-trust"));
+        assert.ok(dependsOn(named("k8s-master-31415926-0-etcd"), "cluster-check-activate"));
+    });
+
+    it("rolls the workloads one after another by a pod-template annotation (server-side apply, forced, retained on delete); OnDelete is left alone", () => {
+        const patches = regs.filter((r) => /Patch$/.test(r.type) && r.type.includes("apps/v1"));
+        const trust = patches.filter((r) => r.name.endsWith("-trust"));
+        assert.deepEqual(trust.map((r) => `${r.type} ${r.name}`), [
+            "kubernetes:apps/v1:DeploymentPatch kube-system-coredns-trust",
+            "kubernetes:apps/v1:DaemonSetPatch kube-system-kube-proxy-trust",
+            "kubernetes:apps/v1:StatefulSetPatch kube-system-store-trust",
+        ]);
+        const template = (r: Registration) => ((r.inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations);
+        assert.deepEqual(trust.map(template), trust.map(() => ({ "azs-cert-rotation/trust": "kubernetes-ca 0+1; service-account 0" })));
+        assert.deepEqual((trust[0]!.inputs.metadata as { annotations: Record<string, string> }).annotations, { "pulumi.com/patchForce": "true", "pulumi.com/patchFieldManager": "azs-cert-rotation" });
+        assert.ok(dependsOn(trust[1]!, "kube-system-coredns-trust") && dependsOn(trust[2]!, "kube-system-kube-proxy-trust"), "one at a time");
+        assert.ok(trust.every((r) => r.provider.includes("pulumi:providers:kubernetes::cluster-trust")));
+        assert.equal(template(patches.find((r) => r.name === "kube-system-coredns")!)["azs-cert-rotation/trust"], "kubernetes-ca 1; service-account 1");
+        assert.equal(urnOf(trust[0]!) !== undefined, true);
+    });
+
+    it("re-signs legacy tokens only where the signing key changed (activate): each token emptied for the tokens controller, before the workloads roll", () => {
+        const secrets = of("kubernetes:core/v1:SecretPatch");
+        assert.deepEqual(secrets.map((r) => r.name), ["kube-system-coredns-token-activate", "kube-system-kube-proxy-token-activate"]);
+        assert.ok(secrets.every((r) => (r.inputs.data as Record<string, string>).token === ""));
+        assert.ok(dependsOn(named("kube-system-coredns-activate"), "kube-system-coredns-token-activate"));
+    });
+
+    it("the check on the first master gets the stage's trust, the token secrets and the rolled workloads, with the signing key's path", () => {
+        const stdin = named("cluster-check-activate").inputs.stdin as string;
+        assert.match(stdin, /^param trust_words kubernetes-ca 0\+1; service-account 1$/m);
+        assert.match(stdin, /^param token_secrets kube-system\/coredns-token kube-system\/kube-proxy-token$/m);
+        assert.match(stdin, /^param rolled_workloads Deployment\/kube-system\/coredns DaemonSet\/kube-system\/kube-proxy StatefulSet\/kube-system\/store$/m);
+        assert.match(stdin, /^param signing_key \/etc\/kubernetes\/certs\/apiserver\.key$/m);
+        assert.match(stdin, /^param node_ip 10\.240\.255\.5$/m);
+        assert.match(named("cluster-check-activate").inputs.create as string, /cluster-check [0-9a-f]{16}$/);
+    });
+
+    it("states the cluster stage in the plan, and a leaf-only run says it does nothing", async () => {
+        assert.ok(rollout.planText.some((l) => l.startsWith("cluster stage (tokens are signed by service-account key generation 1 instead of 0): in kube-system:")), rollout.planText.join("\n"));
+        assert.ok(rollout.planText.includes("  4. NOT rolled: kube-system/by-hand (DaemonSet), its updateStrategy is OnDelete: restart its pods by hand"), rollout.planText.join("\n"));
+        const leaves = await runRollout();
+        assert.ok(leaves.rollout.planText.includes("cluster stage: nothing to do (the CA bundle the workloads load and the signing key are unchanged)"));
+        assert.equal(leaves.regs.filter((r) => r.type === "azs-cert-rotation:cluster:ClusterStage").length, 0);
     });
 });
