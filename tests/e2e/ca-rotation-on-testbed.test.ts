@@ -70,8 +70,35 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
 
     const setPki = (pki: Record<string, unknown>) => setObjectConfig(stack, "azs-cert-rotation:pki", { etcdCa: "separate", ...pki });
 
-    /** One `pulumi up` with the prober running; checks what must hold after every phase, among them that the controller-manager signs with `signer` (the active Kubernetes CA generation's CN). */
-    async function phase(name: string, pki: Record<string, unknown>, signer: string): Promise<OutputMap> {
+    /** kube-system as master 0 sees it (support/cluster-view.sh). */
+    interface ClusterView {
+        workloads: Record<string, { trust: string | null; ready: boolean }>;
+        kubeProxy: Record<string, string>;
+        tokens: Record<string, { caIsBundle: boolean; kid: string; status: string }>;
+        staleRootCa: string[];
+    }
+    const clusterView = (): ClusterView =>
+        JSON.parse(onNode(masters[0]!.name, `echo ${fs.readFileSync(path.join(__dirname, "support", "cluster-view.sh")).toString("base64")} | base64 -d | sudo bash`, 60_000)) as ClusterView;
+    /** After a phase: every kube-system workload rolled with `trust` and ready, every legacy token current and accepted, kube-root-ca.crt current everywhere. */
+    function assertClusterFollows(name: string, trust: string): ClusterView {
+        const view = clusterView();
+        assert.deepEqual(Object.keys(view.workloads).sort(), ["DaemonSet/azure-ip-masq-agent", "DaemonSet/kube-proxy", "Deployment/coredns", "Deployment/metrics-server", "StatefulSet/azs-testbed-store"]);
+        for (const [w, state] of Object.entries(view.workloads)) assert.deepEqual(state, { trust, ready: true }, `after ${name}: ${w} rolled with the stage's trust and ready`);
+        assert.deepEqual(Object.keys(view.tokens).sort(), ["coredns-token", "kube-proxy-token", "metrics-server-token"]);
+        for (const [secret, t] of Object.entries(view.tokens)) assert.deepEqual([t.caIsBundle, t.status], [true, "200"], `after ${name}: ${secret} holds the installed bundle and a token the apiserver accepts`);
+        assert.deepEqual(view.staleRootCa, [], `after ${name}: kube-root-ca.crt holds the installed bundle in every namespace`);
+        assert.deepEqual(Object.keys(view.kubeProxy).sort(), nodes.filter((n) => n.role === "agent").map((n) => n.name).sort(), "a kube-proxy pod on every agent");
+        return view;
+    }
+
+    /**
+     * One `pulumi up` with the prober running; checks what must hold after every phase, among them
+     * that the controller-manager signs with `signer` (the active Kubernetes CA generation's CN)
+     * and that kube-system follows the stage (`trust`: the annotation its rolled pods carry).
+     */
+    /** kube-system after the last phase (assertClusterFollows). */
+    let cluster: ClusterView;
+    async function phase(name: string, pki: Record<string, unknown>, signer: string, trust: string): Promise<OutputMap> {
         await setPki(pki);
         const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
         console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
@@ -82,6 +109,7 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         assert.deepEqual(ready, nodes.map((n) => n.name).sort(), `all Nodes Ready after ${name}`);
         assert.equal(etcdCanaryHash(), canary, `etcd data unchanged after ${name}`);
         assert.equal(controllerManagerSigner(), signer, `after ${name} the controller-manager signs with the active generation`);
+        cluster = assertClusterFollows(name, trust);
         return result.outputs;
     }
 
@@ -223,7 +251,9 @@ done
         await allRenewedThrough("ca");
 
         const apimodelBefore = fs.readFileSync(apimodelFile, "utf8");
-        const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }), "ca");
+        const before = clusterView();
+        const trusted = await phase("etcd and Kubernetes CAs: trust", both({ "0": "active", "1": "trusted" }), "ca", "kubernetes-ca 0+1; service-account 0");
+        assert.deepEqual(Object.values(cluster.tokens).map((t) => t.kid), Object.values(before.tokens).map((t) => t.kid), "the trust phase leaves the legacy tokens alone");
         // mid-rotation the apimodel (one CA) is left alone, and the output says why
         assert.match(trusted.apimodelWriteBack!.value as string, /^apimodelWriteBack: refused, .* left untouched: the Kubernetes CA is mid-rotation/);
         assert.equal(fs.readFileSync(apimodelFile, "utf8"), apimodelBefore);
@@ -239,7 +269,8 @@ done
         for (const m of masters) assert.deepEqual(verifyingKeys(m), { keys: 2, flag: "1" }, `${m.name}: the apiserver verifies tokens with both keys`);
         assert.equal(tokenStatus(tokenBefore), 200, "the token works after the trust phase");
 
-        const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }), "ca-g1");
+        const active = await phase("etcd and Kubernetes CAs: activate", both({ "0": "trusted", "1": "active" }), "ca-g1", "kubernetes-ca 0+1; service-account 1");
+        for (const [secret, t] of Object.entries(cluster.tokens)) assert.notEqual(t.kid, before.tokens[secret]!.kid, `${secret}: re-signed by the new key at its activation`);
         for (const m of masters) {
             assert.deepEqual(certsInFile(m.name, "etcdserver.crt"), { subjects: ["etcdserver", "etcd-ca-g1"], issuer: "etcd-ca-g1" }, "leaf + generation 1 cross-signed by 0");
             assert.equal(certsInFile(m.name, `etcdpeer${m.index}.crt`).issuer, "etcd-ca-g1");
@@ -261,7 +292,7 @@ done
         // the key's retire waits 24 h after its activation unless told otherwise
         await setPki(both({ "0": "retired", "1": "active" }));
         await assert.rejects(stack.preview(), /pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until .*, 24 h after generation 1 was activated/);
-        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }, 0), "ca-g1");
+        const retired = await phase("etcd and Kubernetes CAs: retire", both({ "0": "retired", "1": "active" }, 0), "ca-g1", "kubernetes-ca 1; service-account 1");
         assert.equal(tokenStatus(tokenBefore), 401, "a token of the retired key is refused");
         assert.equal(tokenStatus(tokenAfter), 200, "a token of the active key works");
         for (const m of masters) assert.deepEqual(verifyingKeys(m), { keys: 1, flag: "1" });
@@ -300,11 +331,13 @@ done
         /** The outcomes of the etcd steps on a master since the one-shot began, from its rotation log. */
         const etcdOutcomes = (m: TestbedNode) =>
             onNode(m.name, "cat /var/log/azure/rotate-certs.log").split("\n").filter((l) => l.slice(0, 24) >= since && l.includes(` etcd/${m.name} `) && / (Success|Failed): /.test(l)).map((l) => l.replace(/^.*?: (Success|Failed): /, "$1: "));
+        const proxiesBefore = clusterView().kubeProxy;
         const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", {
             caRotation: "oneShot",
             caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "0": "retired", "1": "active" }, frontProxyCa: { "1": "active" } },
             serviceAccountKeyGenerations: { "0": "retired", "1": "active" },
-        }, "ca-g2");
+        }, "ca-g2", "kubernetes-ca 2; service-account 1");
+        for (const [node, uid] of Object.entries(cluster.kubeProxy)) assert.notEqual(uid, proxiesBefore[node], `${node}: its kube-proxy pod was replaced`);
         for (const m of masters) {
             const outcomes = etcdOutcomes(m);
             assert.ok(outcomes.length > 0, `${m.name}: the intermediate stages' etcd steps ran`);
