@@ -52,7 +52,7 @@ export const COMMON_PARAMS: readonly StepParam[] = ["node_name", "services", "he
 export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
 
 /** Read by cluster-check.sh, on the master it runs on. */
-export const CLUSTER_CHECK_PARAMS: readonly StepParam[] = ["node_ip", "health_timeout", "api_ca", "api_client_cert", "api_client_key", "signing_key", "token_secrets", "rolled_workloads", "trust_words"];
+export const CLUSTER_CHECK_PARAMS: readonly StepParam[] = ["node_name", "node_ip", "health_timeout", "api_ca", "api_client_cert", "api_client_key", "signing_key", "token_secrets", "rolled_workloads", "trust_words"];
 
 /** Read by preflight.sh. */
 export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits"];

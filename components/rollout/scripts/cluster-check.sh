@@ -22,7 +22,7 @@ root_ca_published() {
     | jq -r --arg want "$(bundle_text)" '.items[] | select((.data["ca.crt"] // "") | rtrimstr("\n") == $want) | .metadata.namespace' | sort)
   missing=$(comm -23 <(printf '%s\n' "$active") <(printf '%s\n' "$published") | sed '/^$/d')
   [[ -z $missing ]] && return 0
-  CHECK_DETAIL="$(wc -l <<<"$missing") namespace(s) without it, e.g. $(head -n3 <<<"$missing" | tr '\n' ' ')"
+  CHECK_DETAIL="$(wc -l <<<"$missing") namespace(s) without it, e.g. $(head -n3 <<<"$missing" | paste -sd ' ' -)"
   return 1
 }
 
@@ -65,6 +65,7 @@ workloads_rolled() {
 cluster_check_main() {
   local t
   read_input "$WORK_DIR/staged/cluster-check"
+  NODE=${PARAM[node_name]} STEP_ID=cluster-check # for the log's lines
   t=${PARAM[health_timeout]}
   wait_for "$t" "kube-root-ca.crt does not hold the installed CA bundle in every namespace" root_ca_published || die "$GATE_FAILURE"
   wait_for "$t" "a legacy token secret is not current" tokens_current || die "$GATE_FAILURE"

@@ -116,21 +116,26 @@ restarted_instance_is() {
 }
 
 
-# replacements_run SERVICE…: each restarted static pod among them runs a new container (not the
-# one its restart stopped), and each replaced cluster-workload pod has a successor on this node
-# that is Ready, within the health timeout, before health is checked: an old container's answers
-# must not pass the gate, and a pod whose new container keeps exiting (a crash loop: none runs)
-# fails here with that said. Other managers pass (their restart returns once the new process runs).
-replacements_run() {
+# static_pods_replaced SERVICE…: each restarted static pod among them runs a new container (not the
+# one its restart stopped) within the health timeout, before its health is checked: an old
+# container's answers must not pass the gate, and a pod whose new container keeps exiting (a crash
+# loop: none runs) fails here with that said. Other managers pass (their restart returns once the
+# new process runs).
+static_pods_replaced() {
   local svc
   for svc in "$@"; do
-    case $(manager_of "$svc") in
-      staticPod) wait_for "${PARAM[health_timeout]}" "$svc (static pod): no new container running since its restart (crash-looping?)" new_instance_runs "$svc" || return 1 ;;
-      clusterWorkload)
-        [[ -n ${INSTANCE_BEFORE[$svc]:-} ]] || continue # it had no pod here: nothing was replaced
-        wait_for "${PARAM[health_timeout]}" "$svc: no new pod Ready on ${PARAM[node_name]} since its pod was deleted" new_pod_ready "$svc" || return 1
-        ;;
-    esac
+    [[ $(manager_of "$svc") == staticPod ]] || continue
+    wait_for "${PARAM[health_timeout]}" "$svc (static pod): no new container running since its restart (crash-looping?)" new_instance_runs "$svc" || return 1
+  done
+}
+# workload_pods_replaced SERVICE…: each replaced cluster-workload pod among them has a successor on
+# this node that is Ready, within the health timeout. Checked after the step's gate: the pod runs
+# only once the node's kubelet does, and a broken kubelet is the gate's to name.
+workload_pods_replaced() {
+  local svc
+  for svc in "$@"; do
+    [[ $(manager_of "$svc") == clusterWorkload && -n ${INSTANCE_BEFORE[$svc]:-} ]] || continue # no pod here before: nothing was replaced
+    wait_for "${PARAM[health_timeout]}" "$svc: no new pod Ready on ${PARAM[node_name]} since its pod was deleted" new_pod_ready "$svc" || return 1
   done
 }
 new_instance_runs() { # SERVICE

@@ -48,7 +48,7 @@ rotate_main() {
     restart_service "$svc" || { failed=$RESTART_FAILURE; break; }
   done
 
-  if [[ -z $failed ]] && replacements_run ${restarted[@]+"${restarted[@]}"} && "${PARAM[gate]}"; then
+  if [[ -z $failed ]] && static_pods_replaced ${restarted[@]+"${restarted[@]}"} && "${PARAM[gate]}" && workload_pods_replaced ${restarted[@]+"${restarted[@]}"}; then
     pending_remove ${restarted[@]+"${restarted[@]}"}
     end_journal
     prune_backups
@@ -320,7 +320,7 @@ roll_back() {
   for svc in "$@"; do restart_service "$svc" || restart_failures+="; $RESTART_FAILURE"; done
   pending_remove "$@"
   if [[ -n $restart_failures ]]; then outcome="STILL UNHEALTHY after the rollback: ${restart_failures#; }"
-  elif replacements_run "$@" && "${PARAM[gate]}"; then outcome="healthy again on the previous files"
+  elif static_pods_replaced "$@" && "${PARAM[gate]}" && workload_pods_replaced "$@"; then outcome="healthy again on the previous files"
   else outcome="STILL UNHEALTHY after the rollback: $GATE_FAILURE"; fi
   [[ ${DRAINED:-0} == 1 ]] && lb_is_drained && outcome+="; the master stays out of the load balancer until a step on it succeeds"
   FAILURE="$STEP_ID: $why; rolled back ${#CHANGED[@]} file(s)${BACKUP_DIR:+ from $BACKUP_DIR}; $outcome; no further node was touched"

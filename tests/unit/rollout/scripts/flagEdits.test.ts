@@ -82,7 +82,7 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
-replacements_run() { :; }
+static_pods_replaced() { :; }
 gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
 rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
         return new Promise((resolve) =>

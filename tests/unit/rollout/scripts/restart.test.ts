@@ -4,7 +4,7 @@
 // one without its crash-loop back-off, and the pod's sandbox is stopped when no new container shows
 // within 5 s, so the kubelet syncs the pod at once rather than when a back-off ends. A static pod with no
 // running container (crash-looping) is not a failed restart: the kubelet starts it again and the
-// gate judges it, first by whether a new container runs (replacements_run).
+// gate judges it, first by whether a new container runs (static_pods_replaced).
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -63,14 +63,14 @@ if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAI
         );
     }
 
-    /** Runs replacements_run for kube-apiserver (a static pod whose restart stopped container c0ffee) and etcd (a unit): "OK" or "FAILED: <GATE_FAILURE>". */
+    /** Runs static_pods_replaced for kube-apiserver (a static pod whose restart stopped container c0ffee) and etcd (a unit): "OK" or "FAILED: <GATE_FAILURE>". */
     function replaced(): Promise<string> {
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
 log() { :; }
 PARAM[services]="kube-apiserver=staticPod etcd=systemd"
 PARAM[health_timeout]=1
 INSTANCE_BEFORE[kube-apiserver]=c0ffee
-if replacements_run kube-apiserver etcd; then echo OK; else echo "FAILED: $GATE_FAILURE"; fi`;
+if static_pods_replaced kube-apiserver etcd; then echo OK; else echo "FAILED: $GATE_FAILURE"; fi`;
         return new Promise((resolve, reject) =>
             execFile("bash", ["-c", script], { env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, AZS_ROOT: dir }, timeout: 15_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))),
         );

@@ -1,5 +1,5 @@
 // How the kubelet step replaces the node's kube-proxy pod (a cluster workload: rotate.sh
-// restart_service, gates.sh replacements_run), run by bash against a stand-in curl that plays the
+// restart_service, gates.sh workload_pods_replaced, checked after the kubelet gate), run by bash against a stand-in curl that plays the
 // API: the pods of kube-system in a file, a DELETE that removes the pod it names when its uid
 // precondition holds and, as the DaemonSet controller would, adds a successor (Ready or not, as
 // the test says). The node's pod is deleted by name with its uid as precondition, the gate waits for
@@ -53,7 +53,7 @@ jq --arg node "$node" '{items: [.[] | select(.node == $node) | {metadata: {uid, 
         fs.rmSync(calls, { force: true });
     }
 
-    /** restart_service kube-proxy then replacements_run on node a1: "OK" or "FAILED: …", and the API's calls. */
+    /** restart_service kube-proxy then workload_pods_replaced on node a1: "OK" or "FAILED: …", and the API's calls. */
     function replace(): Promise<{ result: string; calls: string[] }> {
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
 log() { :; }
@@ -63,7 +63,7 @@ PARAM[node_name]=a1 PARAM[health_timeout]=2 PARAM[kubelet_kubeconfig]=/var/lib/k
 PARAM[api_ca]=/ca.crt PARAM[api_client_cert]=/client.crt PARAM[api_client_key]=/client.key
 NODE=a1
 if ! restart_service kube-proxy; then echo "FAILED: $RESTART_FAILURE"
-elif replacements_run kubelet kube-proxy; then echo OK; else echo "FAILED: $GATE_FAILURE"; fi`;
+elif workload_pods_replaced kubelet kube-proxy; then echo OK; else echo "FAILED: $GATE_FAILURE"; fi`;
         return new Promise((resolve, reject) =>
             execFile("bash", ["-c", script], { env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, AZS_ROOT: dir }, timeout: 15_000 }, (err, stdout, stderr) =>
                 err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ result: stdout.trim(), calls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [] }),
