@@ -16,6 +16,7 @@ import { readClusterObjects } from "./cluster/listing";
 import { budgetProblems, ClusterObjects } from "./cluster/objects";
 import { clusterStagesOf, ClusterPlan } from "./cluster/trust";
 import { pathOfFile } from "./rollout/stepParams";
+import { masters } from "./pki/instances";
 
 /**
  * What the last successful run left, from this stack's own outputs (a failed run keeps the
@@ -67,7 +68,7 @@ async function planCluster(record: unknown, stages: ClusterPki["stages"], invent
     let objects: ClusterObjects = { workloads: [], budgets: [], tokenSecrets: [] };
     if (perStage.some((s) => s.actions.roll) && namespaces.length > 0) {
         const key = await new Promise<string>((resolve) => sshPrivateKey.apply(resolve));
-        const master = inventory.nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0]!;
+        const master = masters(inventory)[0]!;
         const instances = pki.resolved.entries.map((e) => e.instance);
         objects = await readClusterObjects({
             master,

@@ -35,7 +35,6 @@ export interface DisruptionBudget {
 export interface TokenSecret {
     namespace: string;
     name: string;
-    serviceAccount: string;
 }
 
 export interface ClusterObjects {
@@ -116,10 +115,7 @@ export function parseClusterListing(text: string): ClusterObjects {
             disruptionsAllowed: Number(obj(item.status).disruptionsAllowed ?? 0),
         };
     });
-    const tokenSecrets = arr(raw.secrets).map((v): TokenSecret => {
-        const item = obj(v);
-        return { ...meta(item), serviceAccount: str(obj(obj(item.metadata).annotations)["kubernetes.io/service-account.name"]) };
-    });
+    const tokenSecrets = arr(raw.secrets).map((v): TokenSecret => meta(obj(v)));
     return { workloads, budgets, tokenSecrets };
 }
 

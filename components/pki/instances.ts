@@ -66,7 +66,8 @@ export interface CertInstance {
     files: (FileSpec & { path: string; nodeNames: string[] })[];
 }
 
-export function masters(inventory: PkiInventory): PkiNode[] {
+/** The masters by etcd member index (any inventory whose nodes have a role and an index). */
+export function masters<N extends PkiNode>(inventory: { nodes: N[] }): N[] {
     return inventory.nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
 }
 

@@ -20,7 +20,7 @@ for ns in "$@"; do
     --argjson ds "$(list "/apis/apps/v1/namespaces/$ns/daemonsets" "$workload")" \
     --argjson sts "$(list "/apis/apps/v1/namespaces/$ns/statefulsets" "$workload")" \
     --argjson pdb "$(list "/apis/policy/v1/namespaces/$ns/poddisruptionbudgets" "{metadata: $meta, spec: {selector: .spec.selector}, status: {disruptionsAllowed: .status.disruptionsAllowed}}")" \
-    --argjson sec "$(list "/api/v1/namespaces/$ns/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token" "{metadata: ($meta + {annotations: {\"kubernetes.io/service-account.name\": .metadata.annotations[\"kubernetes.io/service-account.name\"]}})}")" \
+    --argjson sec "$(list "/api/v1/namespaces/$ns/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token" "{metadata: $meta}")" \
     '.deployments += $d | .daemonsets += $ds | .statefulsets += $sts | .pdbs += $pdb | .secrets += $sec' <<<"$out")
 done
 printf '%s\n' "$out"

@@ -17,9 +17,11 @@ bundle_text() { cat "$ROOT${PARAM[api_ca]}"; } # without its trailing newlines, 
 
 root_ca_published() {
   local active published missing
-  active=$(api_get /api/v1/namespaces | jq -r '.items[] | select(.status.phase == "Active") | .metadata.name' | sort)
+  active=$(api_get /api/v1/namespaces | jq -r '.items[] | select(.status.phase == "Active") | .metadata.name' | sort) && [[ -n $active ]] \
+    || { CHECK_DETAIL="the apiserver did not list the namespaces"; return 1; }
   published=$(api_get "/api/v1/configmaps?fieldSelector=metadata.name%3Dkube-root-ca.crt" \
-    | jq -r --arg want "$(bundle_text)" '.items[] | select((.data["ca.crt"] // "") | rtrimstr("\n") == $want) | .metadata.namespace' | sort)
+    | jq -r --arg want "$(bundle_text)" '.items[] | select((.data["ca.crt"] // "") | rtrimstr("\n") == $want) | .metadata.namespace' | sort) \
+    || { CHECK_DETAIL="the apiserver did not list the kube-root-ca.crt ConfigMaps"; return 1; }
   missing=$(comm -23 <(printf '%s\n' "$active") <(printf '%s\n' "$published") | sed '/^$/d')
   [[ -z $missing ]] && return 0
   CHECK_DETAIL="$(wc -l <<<"$missing") namespace(s) without it, e.g. $(head -n3 <<<"$missing" | paste -sd ' ' -)"
@@ -58,14 +60,19 @@ workloads_rolled() {
       and (if $kind == "Deployment" then [.status.updatedReplicas, .status.availableReplicas, .status.replicas] | map(. // 0) | all(. == $ws.spec.replicas)
            elif $kind == "DaemonSet" then [.status.updatedNumberScheduled, .status.numberAvailable] | map(. // 0) | all(. == $ws.status.desiredNumberScheduled)
            else .status.updateRevision == .status.currentRevision and (.status.readyReplicas // 0) == .spec.replicas end)' >/dev/null \
-      || { CHECK_DETAIL="$entry: not every pod carries the new template and is ready"; return 1; }
+      || {
+        # shellcheck disable=SC2034 # read by gates.sh's wait_for
+        CHECK_DETAIL="$entry: not every pod carries the new template and is ready"
+        return 1
+      }
   done
 }
 
 cluster_check_main() {
   local t
   read_input "$WORK_DIR/staged/cluster-check"
-  NODE=${PARAM[node_name]} STEP_ID=cluster-check # for the log's lines
+  # shellcheck disable=SC2034 # read by lib.sh's log
+  NODE=${PARAM[node_name]} STEP_ID=cluster-check
   t=${PARAM[health_timeout]}
   wait_for "$t" "kube-root-ca.crt does not hold the installed CA bundle in every namespace" root_ca_published || die "$GATE_FAILURE"
   wait_for "$t" "a legacy token secret is not current" tokens_current || die "$GATE_FAILURE"

@@ -58,7 +58,7 @@ lb_is_drained() {
 }
 
 # service_instance SERVICE: what runs the service now: a systemd unit's MainPID, a static pod's
-# container id, the uids of a cluster workload's pods on this node; empty when nothing does.
+# container id; empty when nothing does (a cluster workload's pods: workload_replace records them).
 service_instance() {
   case $(manager_of "$1") in
     systemd) systemctl show -p MainPID "$1" 2>/dev/null | sed -n 's/^MainPID=\([1-9][0-9]*\)$/\1/p' ;;
@@ -66,7 +66,6 @@ service_instance() {
       if command -v crictl >/dev/null; then crictl ps -q --name "^$1\$" 2>/dev/null | head -n1
       else docker ps -q --filter "name=k8s_${1}_" 2>/dev/null | head -n1; fi
       ;;
-    clusterWorkload) workload_pods "$1" 2>/dev/null | cut -d' ' -f1 | sort | tr '\n' ' ' | sed 's/ $//' ;;
   esac
 }
 
@@ -92,10 +91,15 @@ workload_pods() { # SERVICE: "UID NAME READY" of each of its pods on this node, 
   curl -sS --fail --max-time 10 "${API_AUTH[@]}" "$server/api/v1/namespaces/$WORKLOAD_NAMESPACE/pods?$query" \
     | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | "\(.metadata.uid) \(.metadata.name) \([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length == 1)"'
 }
-# workload_replace SERVICE: deletes its pods on this node (each by name, on the condition that it
-# is still the pod seen: uid precondition); its DaemonSet creates the node's pod anew.
+# workload_replace SERVICE: lists its pods on this node, records their uids (INSTANCE_BEFORE: what
+# the successor must not be) and deletes each by name on the condition that it is still the pod
+# seen (uid precondition); its DaemonSet creates the node's pod anew. Returns 2 when the pods could
+# not be listed (nothing deleted).
 workload_replace() {
-  local server uid name ready
+  local pods server uid name ready
+  pods=$(workload_pods "$1") || return 2
+  INSTANCE_BEFORE[$1]=$(cut -d' ' -f1 <<<"$pods" | sed '/^$/d' | sort | paste -sd ' ' -)
+  [[ -n ${INSTANCE_BEFORE[$1]} ]] || { log "$1 has no pod on ${PARAM[node_name]}: nothing to replace"; return 0; }
   workload_of "$1" && server=$(kubelet_server) || return 1
   api_auth
   while read -r uid name ready; do
@@ -104,7 +108,7 @@ workload_replace() {
       --data "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"$uid\"}}" \
       "$server/api/v1/namespaces/$WORKLOAD_NAMESPACE/pods/$name" >/dev/null || return 1
     log "deleted $1's pod $name on ${PARAM[node_name]} (ready: $ready): its DaemonSet creates it anew"
-  done <<<"${INSTANCE_PODS:-}"
+  done <<<"$pods"
 }
 
 # restarted_instance_is SERVICE INSTANCE: a new instance (not the one the restart replaced) runs the

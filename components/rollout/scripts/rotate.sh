@@ -105,10 +105,8 @@ restart_service() {
       fi
       ;;
     clusterWorkload)
-      # shellcheck disable=SC2034 # read by gates.sh's workload_replace: the pods seen are the ones deleted
-      INSTANCE_PODS=$(workload_pods "$svc") || { RESTART_FAILURE="$svc: its pods on $NODE could not be listed through the API"; return 1; }
-      [[ -n ${INSTANCE_BEFORE[$svc]} ]] || log "$svc has no pod on $NODE: nothing to replace"
       workload_replace "$svc" || rc=$?
+      ((rc != 2)) || { RESTART_FAILURE="$svc: its pods on $NODE could not be listed through the API"; return 1; }
       ;;
     *) RESTART_FAILURE="$svc runs as $manager, not as a process of this node"; return 1 ;;
   esac

@@ -20,6 +20,8 @@ interface ApiState {
     secrets: Record<string, { ca: string; token: string }>;
     accepted: string[];
     workloads: Record<string, unknown>;
+    /** The apiserver does not answer at all. */
+    down?: boolean;
 }
 
 describe("cluster check (cluster-check.sh) with a stand-in API", function () {
@@ -62,6 +64,7 @@ describe("cluster check (cluster-check.sh) with a stand-in API", function () {
 url="" config=0 out=""
 while (($#)); do case $1 in --config) config=1; shift 2 ;; -o) out=$2; shift 2 ;; -w|--cacert|--cert|--key|--max-time) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
 api=${dir}/api.json
+jq -e '.down == true' "$api" >/dev/null && exit 7
 path=\${url#https://10.240.255.5:443}
 if ((config)); then
   token=$(sed -n 's/^header = "Authorization: Bearer \\(.*\\)"$/\\1/p')
@@ -122,6 +125,11 @@ esac
         delete state.rootCa["team-a"];
         standInApi(state);
         assert.match(await check(), /^FAILED kube-root-ca\.crt does not hold .*e\.g\. team-a/);
+    });
+
+    it("fails when the apiserver does not answer (nothing listed is not everything current)", async () => {
+        standInApi({ ...healthy(), down: true });
+        assert.equal(await check(), "FAILED kube-root-ca.crt does not hold the installed CA bundle in every namespace: the apiserver did not list the namespaces (not within 1 s)");
     });
 
     it("fails on a legacy token secret with another CA bundle, no token, a token of another key, or a token the apiserver refuses", async () => {
