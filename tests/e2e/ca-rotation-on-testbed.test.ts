@@ -1,16 +1,22 @@
-// Zero-downtime CA rotation with the real engine on a 3+3 testbed with a separate etcd CA, on one
-// cluster taken over by a new stack: the etcd and Kubernetes CAs and the service-account signing
-// key together through trust → activate → retire (one reviewed `up` per phase; a token issued
-// before works until the retire and is refused after it), then all three CAs (the front-proxy CA too) from there in
-// one one-shot `up` (generation 1 → 2, the front-proxy CA 0 → 1). Through every phase the prober
-// (which trusts master 0's current CA bundle) has no failed request, every Node is Ready after it,
-// the canary data in etcd is unchanged, and a client that trusts only the old CA works until the
-// retire phase and fails after it. The masters are AKS Engine's (testbed/up --control-plane
-// static-pods): a real kubelet runs the control plane as static pods and, as on AKS Engine, has
-// renewed its client certificate through a CSR at once (kubelet-client-current.pem, issued by the CA
-// that is retired); from the activate phase on it holds none of the retired CA, and after the retire
-// phase it renews through the active CA. One cluster for both (a cluster each cost a testbed and a
-// takeover more, about 4 minutes of CI): the one-shot test needs the phased one to have passed.
+// The masters as AKS Engine builds them (testbed/up --control-plane static-pods: a real kubelet and
+// containerd run kube-apiserver, kube-controller-manager and kube-scheduler as static pods), with a
+// separate etcd CA, on one cluster with the real engine, in order (each test needs the one before):
+// (takeover) a new stack re-issues every leaf: each static pod's container is replaced (a new
+// container id, started by the kubelet after the step stopped the old one), each apiserver serves
+// the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged.
+// (rollback) A static-pod apiserver that cannot start with its new files is rolled back.
+// (phased) The etcd and Kubernetes CAs and the service-account signing key together through
+// trust → activate → retire (one reviewed `up` per phase; a token issued before works until the
+// retire and is refused after it). (one-shot) All three CAs (the front-proxy CA too) from there in
+// one `up` (generation 1 → 2, the front-proxy CA 0 → 1). Through every phase the prober (which
+// trusts master 0's current CA bundle) has no failed request, every Node is Ready after it, the
+// canary data in etcd is unchanged, and a client that trusts only the old CA works until the retire
+// phase and fails after it. As on AKS Engine, each master's kubelet has renewed its client
+// certificate through a CSR at once (kubelet-client-current.pem, issued by the CA that is retired);
+// from the activate phase on it holds none of the retired CA, and after the retire phase it renews
+// through the active CA. (kubelet serving) With pki.kubeletServing: issue each master's real kubelet
+// serves a certificate for its node from the active CA, and forcing the Kubelet-Server rotation
+// replaces it. One cluster for all (each cluster costs a testbed and a takeover, 4 to 5 minutes of CI).
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -19,11 +25,12 @@ import * as path from "path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { whileProbing } from "../../testbed/harness/prober";
 import { setObjectConfig } from "../../testbed/harness/workspace";
+import { stepParams } from "../../components/rollout/stepParams";
 import { assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys } from "./support/engine";
 import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
-import { etcdCanaryHash, onNode, saveNodeLogs, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+import { certFile, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
+import { activityOf, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
-const CERTS = "/etc/kubernetes/certs";
 type Generations = Record<string, "trusted" | "active" | "retired">;
 
 /** A client that trusts one CA bundle and authenticates with one certificate. */
@@ -33,7 +40,16 @@ interface Client {
     key: string;
 }
 
-describe("CA rotation on the testbed: trust, activate, retire with no failed request", function () {
+const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+
+/** The running container of each control-plane static pod on a master (crictl, as the kubelet's runtime sees it). */
+function staticPodContainers(node: string): Record<string, string> {
+    const ids: Record<string, string> = {};
+    for (const name of CONTROL_PLANE) ids[name] = inVm(node, ["crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock", "ps", "-q", "--state", "running", "--name", `^${name}$`]).trim();
+    return ids;
+}
+
+describe("static-pod masters with a separate etcd CA on the testbed: takeover, rollback, CA rotation in phases and one-shot, kubelet serving certificates", function () {
     let run: TestbedTestStack | undefined;
     let stack: Stack;
     let masters: TestbedNode[];
@@ -115,14 +131,14 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
 
     const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
 
-    /** The cluster: a fresh testbed with a separate etcd CA, taken over by a new stack (every leaf re-issued by the adopted CAs, generation 0 active). */
+    /** The cluster: a fresh testbed with a separate etcd CA and static-pod masters, and a new stack for it (its takeover is the first test). */
     before(async function () {
         assertEngineWithPlugin("@pulumi/tls");
         assertEngineWithPlugin("@pulumi/command");
         testbed("down");
         testbed("up", ["--separate-etcd-ca", "--control-plane", "static-pods"]);
         nodes = testbedNodes();
-        masters = nodes.filter((n) => n.role === "master");
+        masters = nodes.filter((n) => n.role === "master").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
         canary = etcdCanaryHash();
         run = await openTestbedTestStack("azs-ca-e2e", "ca");
         stack = run.stack;
@@ -131,9 +147,6 @@ describe("CA rotation on the testbed: trust, activate, retire with no failed req
         for (const key of ["kubernetesCaCertificate", "kubernetesCaPrivateKey", "serviceAccountPrivateKey"]) await stack.removeConfig(`azs-cert-rotation:${key}`);
         await stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
         apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
-        const first = await stack.up({ onOutput: (o) => log.push(o) });
-        assert.equal(first.summary.result, "succeeded");
-        assert.deepEqual(first.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
     });
 
     /** No private key in plain state nor in the engine's output (checked at the end of each test). */
@@ -228,12 +241,70 @@ done
     /** The CA certificate apimodel.json holds now (its certificateProfile.caCertificate). */
     const apimodelCa = (): string => (JSON.parse(fs.readFileSync(apimodelFile, "utf8")) as { properties: { certificateProfile: { caCertificate: string } } }).properties.certificateProfile.caCertificate;
 
+    /** Set once the takeover passed: every later test starts from its cluster. */
+    let takenOver = false;
     /** The phased rotation's last outputs: the one-shot starts from its cluster. */
     let afterRetire: OutputMap | undefined;
+    /** The one-shot's pki config, once it passed: the kubelet serving test adds to it. */
+    let afterOneShot: Record<string, unknown> | undefined;
+
+    it("(takeover) a new stack re-issues every leaf: every static pod gets a new container, each apiserver serves its new certificate, all Nodes Ready, 0 failed requests", async () => {
+        const before = Object.fromEntries(masters.map((m) => [m.name, staticPodContainers(m.name)]));
+        for (const m of masters) for (const name of CONTROL_PLANE) assert.match(before[m.name]![name]!, /^[0-9a-f]{64}$/, `${m.name}: ${name} runs as a container`);
+        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+        console.log(`      takeover on static pods: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.equal(result.summary.result, "succeeded");
+        assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
+        assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+        assert.deepEqual(result.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
+
+        const profile = result.outputs.certificateProfile!.value as Record<string, string>;
+        for (const m of masters) {
+            const after = staticPodContainers(m.name);
+            for (const name of CONTROL_PLANE) {
+                assert.match(after[name]!, /^[0-9a-f]{64}$/, `${m.name}: ${name} runs again`);
+                assert.notEqual(after[name], before[m.name]![name], `${m.name}: ${name} is a new container`);
+            }
+            assert.equal(servedFingerprint(m.ip, 443), fingerprint(profile.apiServerCertificate!), `${m.name} serves the new apiserver.crt`);
+            const steps = activityOf(m.name);
+            assert.match(steps[`apiserver/${m.name}`]!.message, /restarted: kube-apiserver/);
+            assert.match(steps[`controlPlane/${m.name}`]!.message, /restarted: kube-controller-manager kube-scheduler/);
+        }
+        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
+        assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
+        assertNoPlainKeys();
+        takenOver = true;
+    });
+
+    it("(rollback) a static-pod apiserver that cannot start with its new files (a negative serial number: openssl accepts it, Go refuses it): rolled back, healthy again on the previous files, 0 failed requests", async function () {
+        if (!takenOver) this.skip();
+        const m = masters[0]!;
+        const dir = fs.mkdtempSync(path.join(tmp, "bad-serial-"));
+        execFileSync("sh", ["-c", `openssl req -new -newkey rsa:2048 -nodes -subj /CN=apiserver -keyout key.pem -out csr.pem 2>/dev/null && printf 'extendedKeyUsage = serverAuth\\nsubjectAltName = IP:${m.ip}\\n' >ext && openssl x509 -req -in csr.pem -CA "$1/ca.crt" -CAkey "$1/ca.key" -set_serial -1234 -days 30 -extfile ext -out cert.pem 2>/dev/null`, "sh", path.join(TESTBED_STATE, "pki")], { cwd: dir });
+        const files = ["apiserver.crt", "apiserver.key"];
+        const hashes = () => onNode(m.name, `sudo sha256sum ${files.map((f) => `${CERTS}/${f}`).join(" ")}`);
+        const before = hashes();
+        const containerBefore = staticPodContainers(m.name)["kube-apiserver"];
+        const input = [certFile("apiserver.crt", fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), ["kube-apiserver"]), certFile("apiserver.key", fs.readFileSync(path.join(dir, "key.pem"), "utf8"), ["kube-apiserver"])];
+        const { result: r, probe } = await whileProbing(() => runStep(m.name, "rotate", ["apiserver", m.name, "bad-serial"], stepParams(testbedParamContext(30, true), testbedParamNode(m.name), "apiserver"), input));
+        console.log(`      ${r.stderr.split("\n").filter((l) => /rolled back/.test(l)).slice(-1)[0]}; prober ${probe.ok} ok / ${probe.fail} failed`);
+        assert.notEqual(r.status, 0, "the step failed");
+        // the new container exits at once; the gate sees no new one running, or one that does not answer
+        assert.match(r.stderr, new RegExp(`apiserver/${m.name}: health check failed: (kube-apiserver \\(static pod\\): no new container running since its restart \\(crash-looping\\?\\)|kube-apiserver /readyz on [0-9.]+:443 not ok) \\(not within 30 s\\); rolled back 2 file\\(s\\) from \\S+; healthy again on the previous files`));
+        assert.equal(hashes(), before, "back on the previous files");
+        const after = staticPodContainers(m.name)["kube-apiserver"];
+        assert.match(after!, /^[0-9a-f]{64}$/, "the apiserver runs again");
+        assert.notEqual(after, containerBefore, "in a new container");
+        assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+        const ready = await waitForReady(m.name, nodes.map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
+    });
 
     it("the etcd and Kubernetes CAs together: a phase out of order refused at preview, then trust, activate, retire", async function () {
         // three phases of about 4.5 min each on this 2-core machine, and the checks after each
         this.timeout(30 * 60_000);
+        if (!takenOver) this.skip();
         await setPki({ caGenerations: { etcdCa: { "1": "active" } } });
         await assert.rejects(stack.preview(), /etcdCa: activating generation 1 before it is trusted everywhere is refused/);
         await setPki({ caGenerations: { kubernetesCa: { "0": "retired" } } });
@@ -332,11 +403,12 @@ done
         const etcdOutcomes = (m: TestbedNode) =>
             onNode(m.name, "cat /var/log/azure/rotate-certs.log").split("\n").filter((l) => l.slice(0, 24) >= since && l.includes(` etcd/${m.name} `) && / (Success|Failed): /.test(l)).map((l) => l.replace(/^.*?: (Success|Failed): /, "$1: "));
         const proxiesBefore = clusterView().kubeProxy;
-        const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", {
+        const oneShot = {
             caRotation: "oneShot",
             caGenerations: { kubernetesCa: { "2": "active" }, etcdCa: { "0": "retired", "1": "active" }, frontProxyCa: { "1": "active" } },
             serviceAccountKeyGenerations: { "0": "retired", "1": "active" },
-        }, "ca-g2", "kubernetes-ca 2; service-account 1");
+        };
+        const outputs = await phase("one-shot (Kubernetes and front-proxy CAs)", oneShot, "ca-g2", "kubernetes-ca 2; service-account 1");
         for (const [node, uid] of Object.entries(cluster.kubeProxy)) assert.notEqual(uid, proxiesBefore[node], `${node}: its kube-proxy pod was replaced`);
         for (const m of masters) {
             const outcomes = etcdOutcomes(m);
@@ -362,6 +434,35 @@ done
         assert.equal(apimodelCa().trim(), (outputs.caBundle!.value as string).trim(), "the apimodel holds generation 2");
         const again = await stack.preview();
         assert.deepEqual(Object.keys(changesOf(again.changeSummary)).filter((k) => k !== "delete"), [], "after a one-shot only the intermediate stages' records are left to remove");
+        assertNoPlainKeys();
+        afterOneShot = oneShot;
+    });
+
+    it("(kubelet serving) pki.kubeletServing issue: each master's real kubelet serves a certificate for its node from the active CA; forcing the Kubelet-Server rotation replaces it; 0 failed requests", async function () {
+        if (!afterOneShot) this.skip();
+        /** Subject and issuer CNs and fingerprint of the certificate a master's kubelet serves on :10250. */
+        const served = (m: TestbedNode) => {
+            const pem = execFileSync("sh", ["-c", `openssl s_client -connect ${m.ip}:10250 </dev/null 2>/dev/null | openssl x509`], { encoding: "utf8", timeout: 20_000 });
+            const cn = (which: string) => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
+            return { subject: cn("subject"), issuer: cn("issuer"), fingerprint: fingerprint(pem) };
+        };
+        for (const m of masters) assert.equal(served(m).issuer, m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
+        const upWith = async (pki: Record<string, unknown>, what: string) => {
+            await setPki({ ...afterOneShot, ...pki });
+            const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+            console.log(`      ${what}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+            assert.equal(result.summary.result, "succeeded");
+            assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+            assert.deepEqual(await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000), nodes.map((n) => n.name).sort(), "every Node Ready");
+            return Object.fromEntries(masters.map((m) => [m.name, served(m)]));
+        };
+        const issued = await upWith({ kubeletServing: "issue" }, "kubeletServing issue");
+        for (const m of masters) assert.deepEqual([issued[m.name]!.subject, issued[m.name]!.issuer], [`system:node:${m.name}`, "ca-g2"], `${m.name}: its kubelet serves the program's certificate`);
+        const rotated = await upWith({ kubeletServing: "issue", rotation: { kubeletServer: 1 } }, "Kubelet-Server rotation");
+        for (const m of masters) {
+            assert.equal(rotated[m.name]!.subject, `system:node:${m.name}`);
+            assert.notEqual(rotated[m.name]!.fingerprint, issued[m.name]!.fingerprint, `${m.name}: a new serving certificate`);
+        }
         assertNoPlainKeys();
     });
 });

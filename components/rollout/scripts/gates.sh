@@ -339,13 +339,20 @@ apiserver_serves() {
 # settle time while the balancer's probes find it again; a lapse drains it again and starts over.
 # Fails when that has not happened within health_timeout: the master stays drained (the rollback
 # runs the gate again; a step that still fails leaves it drained until a later step succeeds).
+# A step that restarted nothing on a master no step left drained (etcd re-reading its certificates)
+# took traffic all along: every read served once is the check, and there is no settle to wait out.
 READMIT_ROUNDS=3
 apiserver_readmit() {
-  local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} deadline streak=0 i held
+  local ip=${PARAM[node_ip]} settle=${PARAM[lb_settle]} deadline streak=0 i held stayed=0
   deadline=$((SECONDS + PARAM[health_timeout]))
   SERVE_FAILURE="not checked"
+  [[ -z ${RESTARTED_AT[*]:-} ]] && ! lb_is_drained && stayed=1
   while ((SECONDS < deadline)); do
     if apiserver_serves; then streak=$((streak + 1)); else streak=0; fi
+    if ((stayed && streak)); then
+      log "kube-apiserver on $ip:443 served every read; nothing restarted and it stayed in the load balancer"
+      return 0
+    fi
     if ((streak >= READMIT_ROUNDS)); then
       lb_undrain
       held=1

@@ -1,7 +1,8 @@
 // The apiserver readmission check of the remote scripts (gates.sh: apiserver_readmit), run by bash
 // against a local HTTPS server that answers as an apiserver does, healthy or failing in the ways
 // the check exists for: a /readyz that fails with "[+]ping ok" in its body, and reads of one
-// resource that hang while /readyz says ok (an etcd client still reconnecting after a restart).
+// resource that hang while /readyz says ok (an etcd client still reconnecting after a restart);
+// after a restart and after a step that restarted nothing.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -67,9 +68,13 @@ describe("apiserver readmission check (gates.sh) against a local apiserver stand
 
     beforeEach(() => (seen = []));
 
-    /** Runs apiserver_readmit with a 4 s health timeout and a 1 s settle time: "PASS" or "FAIL: <GATE_FAILURE>". */
-    function readmit(): Promise<string> {
+    /**
+     * Runs apiserver_readmit with a 4 s health timeout and a 1 s settle time: "PASS" or "FAIL: <GATE_FAILURE>".
+     * `restarted`: the step restarted the apiserver (rotate.sh's RESTARTED_AT); without, nothing restarted.
+     */
+    function readmit(restarted = true): Promise<string> {
         const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh
+declare -A RESTARTED_AT=(${restarted ? "[kube-apiserver]=1" : ""})
 PARAM[node_ip]=${IP} PARAM[health_timeout]=4 PARAM[lb_settle]=1
 PARAM[api_ca]=/etc/kubernetes/certs/ca.crt PARAM[api_client_cert]=/etc/kubernetes/certs/client.crt PARAM[api_client_key]=/etc/kubernetes/certs/client.key
 if apiserver_readmit; then echo PASS; else echo "FAIL: $GATE_FAILURE"; fi`;
@@ -93,6 +98,17 @@ if apiserver_readmit; then echo PASS; else echo "FAIL: $GATE_FAILURE"; fi`;
     it("fails on a /readyz that answers 500 with '[+]ping ok' in its body", async () => {
         mode = "readyz-500";
         assert.equal(await readmit(), "FAIL: kube-apiserver on 127.0.0.42:443 does not serve: /readyz not 200 ok (not within 4 s)");
+    });
+
+    it("a step that restarted nothing on a master left in the balancer: every read served once passes, with no rounds or settle after it; a failing one still fails", async () => {
+        mode = "healthy";
+        assert.equal(await readmit(false), "PASS");
+        assert.equal(seen.filter((u) => u === "/api/v1/pods?limit=1").length, 1, "one round of reads");
+        seen = [];
+        mode = "readyz-500";
+        assert.equal(await readmit(false), "FAIL: kube-apiserver on 127.0.0.42:443 does not serve: /readyz not 200 ok (not within 4 s)");
+        mode = "pods-hang";
+        assert.equal(await readmit(false), "FAIL: kube-apiserver on 127.0.0.42:443 does not serve: reads failed: /api/v1/pods?limit=1 (HTTP none) (not within 4 s)");
     });
 
     it("fails when /readyz says ok but reads of one resource hang", async () => {
