@@ -166,7 +166,7 @@ if [[ $ETCD_CA == separate ]]; then pki_keys+=("etcdCa: separate"); fi
   echo "    hostKey: \"$jb_hk\""
   echo "  $P:nodes:"
   jq -r '.[] | select(.role == "master" or .role == "agent") |
-    "    - name: \(.name)\n      role: \(.role)\n      ip: \(.ip)\n      index: \(.index)\n      hostKey: \"\(.hostKey)\"\n      services:",
+    "    - name: \(.name)\n      role: \(.role)\n      ip: \(.ip)\n\(if .role == "master" then "      index: \(.index)\n" else "" end)      hostKey: \"\(.hostKey)\"\n      services:",
     (.services | to_entries[] | "        \(.key): \(.value)")' \
     <<<"$nodes_json"
   if [[ ${#pki_keys[@]} -gt 0 ]]; then
