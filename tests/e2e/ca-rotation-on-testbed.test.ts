@@ -114,19 +114,28 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
      */
     /** kube-system after the last phase (assertClusterFollows). */
     let cluster: ClusterView;
-    async function phase(name: string, pki: Record<string, unknown>, signer: string, trust: string): Promise<OutputMap> {
-        await setPki(pki);
+    /**
+     * One `pulumi up` (with `pki` set first, when given) while the prober runs: it succeeds, the
+     * prober ran and had no failed request, and every Node is Ready after it.
+     */
+    async function probedUp(name: string, pki?: Record<string, unknown>): Promise<OutputMap> {
+        if (pki) await setPki(pki);
         const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
         console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
         assert.equal(result.summary.result, "succeeded");
         assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
-        assert.equal(probe.fail, 0, `failed requests during ${name}: ${JSON.stringify(probe)}`);
-        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 60_000);
+        assert.equal(probe.fail, 0, `failed requests during ${name}: ${(probe.explained ?? []).join("; ") || JSON.stringify(probe)}`);
+        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000);
         assert.deepEqual(ready, nodes.map((n) => n.name).sort(), `all Nodes Ready after ${name}`);
+        return result.outputs;
+    }
+
+    async function phase(name: string, pki: Record<string, unknown>, signer: string, trust: string): Promise<OutputMap> {
+        const outputs = await probedUp(name, pki);
         assert.equal(etcdCanaryHash(), canary, `etcd data unchanged after ${name}`);
         assert.equal(controllerManagerSigner(), signer, `after ${name} the controller-manager signs with the active generation`);
         cluster = assertClusterFollows(name, trust);
-        return result.outputs;
+        return outputs;
     }
 
     const pem = (f: string) => fs.readFileSync(path.join(TESTBED_STATE, "pki", f), "utf8");
@@ -251,14 +260,10 @@ done
     it("(takeover) a new stack re-issues every leaf: every static pod gets a new container, each apiserver serves its new certificate, all Nodes Ready, 0 failed requests", async () => {
         const before = Object.fromEntries(masters.map((m) => [m.name, staticPodContainers(m.name)]));
         for (const m of masters) for (const name of CONTROL_PLANE) assert.match(before[m.name]![name]!, /^[0-9a-f]{64}$/, `${m.name}: ${name} runs as a container`);
-        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
-        console.log(`      takeover on static pods: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
-        assert.equal(result.summary.result, "succeeded");
-        assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
-        assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
-        assert.deepEqual(result.outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
+        const outputs = await probedUp("takeover on static pods");
+        assert.deepEqual(outputs.caGenerations!.value, { "kubernetes-ca": { "0": "active" }, "etcd-ca": { "0": "active" }, "front-proxy-ca": { "0": "active" }, "service-account": { "0": "active" } });
 
-        const profile = result.outputs.certificateProfile!.value as Record<string, string>;
+        const profile = outputs.certificateProfile!.value as Record<string, string>;
         for (const m of masters) {
             const after = staticPodContainers(m.name);
             for (const name of CONTROL_PLANE) {
@@ -270,8 +275,6 @@ done
             assert.match(steps[`apiserver/${m.name}`]!.message, /restarted: kube-apiserver/);
             assert.match(steps[`controlPlane/${m.name}`]!.message, /restarted: kube-controller-manager kube-scheduler/);
         }
-        const ready = await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000);
-        assert.deepEqual(ready, nodes.map((n) => n.name).sort(), "every Node Ready");
         assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
         assertNoPlainKeys();
         takenOver = true;
@@ -448,12 +451,7 @@ done
         };
         for (const m of masters) assert.equal(served(m).issuer, m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
         const upWith = async (pki: Record<string, unknown>, what: string) => {
-            await setPki({ ...afterOneShot, ...pki });
-            const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
-            console.log(`      ${what}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
-            assert.equal(result.summary.result, "succeeded");
-            assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
-            assert.deepEqual(await waitForReady(masters[0]!.name, nodes.map((n) => n.name), 120_000), nodes.map((n) => n.name).sort(), "every Node Ready");
+            await probedUp(what, { ...afterOneShot, ...pki });
             return Object.fromEntries(masters.map((m) => [m.name, served(m)]));
         };
         const issued = await upWith({ kubeletServing: "issue" }, "kubeletServing issue");

@@ -110,7 +110,7 @@ restart_service() {
       ;;
     *) RESTART_FAILURE="$svc runs as $manager, not as a process of this node"; return 1 ;;
   esac
-  # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet
+  # shellcheck disable=SC2034 # read by gates.sh's gate_kubelet and apiserver_readmit
   RESTARTED_AT[$svc]=$(now_us)
   ((rc == 0)) && return 0
   RESTART_FAILURE="restarting $svc ($manager) failed (exit status $rc)"
