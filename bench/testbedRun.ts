@@ -1,5 +1,5 @@
 // What the testbed benchmarks share: a fresh testbed, a stack on a private local backend, and
-// the clean-up (stack destroyed, the testbed taken down: it now runs the bench's certificates);
+// the clean-up (backend deleted, the testbed taken down: it now runs the bench's certificates);
 // the rollout config, the steps' outcomes from the stack outputs, command-line options, medians.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -20,7 +20,6 @@ export async function onTestbed(name: string, upArgs: string[], work: (stack: St
     try {
         await work(stack);
     } finally {
-        await stack.destroy().catch(() => undefined);
         fs.rmSync(backend, { recursive: true, force: true });
         fs.rmSync(workspace, { recursive: true, force: true });
         testbed("down");

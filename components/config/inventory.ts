@@ -117,12 +117,21 @@ function parseNode(n: Section): InventoryNode {
         name: n.string("name", undefined, (s) => (/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/i.test(s) ? undefined : "must be a host name")),
         role,
         ip: n.string("ip", undefined, checkNodeIp),
-        ...(n.has("index") ? { index: n.int("index", 0, 0, 8) } : {}),
+        ...(n.has("index") ? { index: parseIndex(n, role) } : {}),
         pool: n.string("pool", role === "master" ? "master" : "agentpool1", (s) => (/^[a-z][a-z0-9]{0,11}$/.test(s) ? undefined : "must be an aks-engine pool name")),
         hostKey: n.string("hostKey", undefined, checkHostKey),
         platform: n.oneOf<Platform>("platform", PLATFORMS, "linux"),
         services: parseServices(n, role),
     };
+}
+
+/** A master's etcd member index (etcdpeer<index>); an agent has none, so one there is a mistake. */
+function parseIndex(n: Section, role: NodeRole): number {
+    if (role === "agent") {
+        n.report("index", "only masters have an index (their etcd member: etcdpeer<index>); remove it from this agent");
+        return 0;
+    }
+    return n.int("index", 0, 0, 8);
 }
 
 /** A node's `services`: each a manager; AKS Engine's for the role where not declared. */

@@ -319,7 +319,6 @@ describe("faults during a step on a testbed node", function () {
     describe("through `pulumi up`", function () {
         let backend: TestBackend;
         const dirs: string[] = [];
-        const stacks: Stack[] = [];
         /** Plugins of a killed CLI, killed once its step has ended on the node (or when the test fails). */
         let orphans: number[] = [];
         const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;
@@ -329,19 +328,16 @@ describe("faults during a step on a testbed node", function () {
         async function openStack(name: string): Promise<Stack> {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-faults-project-"));
             dirs.push(dir);
-            const stack = await openTestbedStack(dir, name, TESTBED_STATE, backend.envVars);
-            stacks.push(stack);
-            return stack;
+            return openTestbedStack(dir, name, TESTBED_STATE, backend.envVars);
         }
 
         before(() => {
             backend = createTestBackend("azs-faults-e2e");
         });
 
-        after(async function () {
-            this.timeout(300_000);
+        after(function () {
             killAll(orphans);
-            for (const stack of stacks) await stack.destroy().catch(() => undefined);
+            // not destroyed (no resource has a delete hook): the testbed goes down after this file
             for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
             backend.remove();
         });

@@ -8,38 +8,23 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { OutputMap } from "@pulumi/pulumi/automation";
 import type { Report } from "../../report/classify";
 import { PROMETHEUS_RULE_NAME, readRuleGroups } from "../../components/monitoring/certificateAlertRules";
-import { openTestbedStack, REPO_ROOT, setObjectConfig, testbedRollout } from "../../testbed/harness/workspace";
-import { ageLeavesInState, assertEngineWithPlugin, changesOf, createTestBackend, filesWithPemPrivateKeys, TestBackend } from "./support/engine";
+import { REPO_ROOT, setObjectConfig } from "../../testbed/harness/workspace";
+import { ageLeavesInState, assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys } from "./support/engine";
+import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
 import { activityOf, apiGet, fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 const STACK = "rollout";
 const CERTS = "/etc/kubernetes/certs";
 
-interface Run {
-    backend: TestBackend;
-    workspace: string;
-    stack: Stack;
+interface Run extends TestbedTestStack {
     log: string[];
 }
 
-async function openRun(rollout: Record<string, unknown> = testbedRollout()): Promise<Run> {
-    const backend = createTestBackend("azs-rollout-e2e");
-    const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "azs-rollout-project-"));
-    const stack = await openTestbedStack(workspace, STACK, TESTBED_STATE, backend.envVars, rollout);
-    return { backend, workspace, stack, log: [] };
-}
-
-async function closeRun(run: Run | undefined): Promise<void> {
-    if (!run) return;
-    await run.stack.destroy().catch(() => undefined);
-    run.backend.remove();
-    fs.rmSync(run.workspace, { recursive: true, force: true });
-}
+const openRun = async (rollout?: Record<string, unknown>): Promise<Run> => ({ ...(await openTestbedTestStack("azs-rollout-e2e", STACK, rollout)), log: [] });
 
 const up = (run: Run) => run.stack.up({ onOutput: (o) => run.log.push(o) });
 
@@ -71,7 +56,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     });
 
     after(async function () {
-        await closeRun(run);
+        removeTestbedTestStack(run);
         // the certificates are no longer the testbed's own: the next test starts from a fresh one
         testbed("down");
     });
@@ -336,7 +321,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
     });
 
     it("(d) a cluster whose certificates already expired: the rotation repairs it", async () => {
-        await closeRun(run);
+        removeTestbedTestStack(run);
         run = undefined;
         testbed("down");
         testbed("up", ["--expired"]);

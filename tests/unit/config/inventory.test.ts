@@ -69,6 +69,14 @@ describe("config: the inventory", () => {
         assert.match(problems(cluster(gap)).join("\n"), /master indexes must be 0\.\.2, each once \(etcdpeer<index>\), got 0, 2, 2/);
     });
 
+    it("refuses an index on an agent, saying only masters have one (not a range that agents above 8 would fail)", () => {
+        const nodes = [node("m0", "master", "10.0.0.5"), node("a0", "agent", "10.0.0.7", { index: 3 }), node("a1", "agent", "10.0.0.8", { index: 12 })];
+        assert.deepEqual(problems(cluster(nodes)).filter((p) => p.includes("index")), [
+            "nodes[1].index: only masters have an index (their etcd member: etcdpeer<index>); remove it from this agent",
+            "nodes[2].index: only masters have an index (their etcd member: etcdpeer<index>); remove it from this agent",
+        ]);
+    });
+
     it("refuses a private network without a jumpbox, bad addresses, host keys and names", () => {
         const got = problems({
             clusterName: "Bad_Name",
