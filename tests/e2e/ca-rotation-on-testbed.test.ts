@@ -40,6 +40,9 @@ interface Client {
     key: string;
 }
 
+/** Where each up's engine events go (kept with the saved node logs). */
+const EVENTS_DIR = path.join(os.tmpdir(), "azs-e2e-logs", `engine-events-${process.pid}`);
+
 const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
 /** The running container of each control-plane static pod on a master (crictl, as the kubelet's runtime sees it). */
@@ -120,7 +123,10 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
      */
     async function probedUp(name: string, pki?: Record<string, unknown>): Promise<OutputMap> {
         if (pki) await setPki(pki);
-        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o) }));
+        // the engine's events, for the timeline of a slow or failed up (each resource's start and end)
+        const events = path.join(EVENTS_DIR, `${name.replace(/\W+/g, "-")}.jsonl`);
+        fs.mkdirSync(path.dirname(events), { recursive: true });
+        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o), onEvent: (e) => fs.appendFileSync(events, `${JSON.stringify(e)}\n`) }));
         console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
         assert.equal(result.summary.result, "succeeded");
         assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
@@ -158,9 +164,10 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
         apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
     });
 
-    /** No private key in plain state nor in the engine's output (checked at the end of each test). */
+    /** No private key in plain state nor in the engine's output and events (checked at the end of each test). */
     function assertNoPlainKeys(): void {
         assert.deepEqual(filesWithPemPrivateKeys(run!.backend.dir), []);
+        assert.deepEqual(filesWithPemPrivateKeys(EVENTS_DIR), []);
         assert.doesNotMatch(log.join(""), /PRIVATE KEY-----/);
     }
 
@@ -168,8 +175,8 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
         saveNodeLogs(`ca-rotation-${this.currentTest?.title.split(":")[0]!.replace(/\W+/g, "-")}`);
     });
 
-    after(async function () {
-        await removeTestbedTestStack(run);
+    after(function () {
+        removeTestbedTestStack(run);
         fs.rmSync(tmp, { recursive: true, force: true });
         // the cluster no longer runs the testbed's own CAs: the next test starts from a fresh one
         testbed("down");
