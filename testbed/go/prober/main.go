@@ -250,6 +250,14 @@ func main() {
 	defer stopSignals()
 	ctx, cancel := context.WithTimeout(sigCtx, *duration)
 	defer cancel()
+	// A prober whose parent died (a killed test run) must not load the next run's testbed for the
+	// rest of its duration: it stops once it is re-parented.
+	go func(parent int) {
+		for ctx.Err() == nil && os.Getppid() == parent {
+			time.Sleep(time.Second)
+		}
+		cancel()
+	}(os.Getppid())
 
 	go func() { // issue requests at the set rate until the duration is over
 		interval := time.Duration(float64(time.Second) / *rate)
