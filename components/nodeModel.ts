@@ -112,7 +112,7 @@ export interface PlatformSpec {
 function platformSpec(platform: Platform): PlatformSpec {
     switch (platform) {
         case "linux":
-            return { shell: "bash", scripts: { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "preflight.sh"], rotate: ["lib.sh", "gates.sh", "rotate.sh"], clusterCheck: ["lib.sh", "gates.sh", "cluster-check.sh"] }, commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
+            return { shell: "bash", scripts: { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "verify.sh", "preflight.sh"], rotate: ["lib.sh", "verify.sh", "gates.sh", "rotate.sh"], clusterCheck: ["lib.sh", "gates.sh", "cluster-check.sh"] }, commandLine: (args) => ["sudo", "-n", "bash", "-s", "--", ...args].join(" ") };
         default: {
             const unknown: never = platform;
             throw new Error(`no platform ${String(unknown)}`);

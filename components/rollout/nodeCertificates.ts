@@ -1,5 +1,6 @@
-// One VM's part of the rollout: its preflight and its steps, each a @pulumi/command remote
-// command that sends scripts/ and the step's files over stdin. A step's command line carries a
+// One VM's part of the rollout: its preflight (sent every file of the node, to check them all
+// before any restart) and its steps, each a @pulumi/command remote command that sends scripts/
+// and the step's files over stdin. A step's command line carries a
 // digest of every file its services read on this node, so the step runs again exactly when one
 // of them changed, and not otherwise.
 import * as command from "@pulumi/command";
@@ -55,7 +56,10 @@ export class NodeCertificates extends pulumi.ComponentResource {
         super("azs-cert-rotation:rollout:NodeCertificates", name, {}, opts);
         this.args = args;
         this.watchDigest = digestOf(args.files.map((f) => f.content), args.repairMarks);
-        this.preflight = this.remoteCommand("preflight", "preflight", [args.node], this.watchDigest, pulumi.output(stepInput(args.preflightParams, [])), args.preflightAfter);
+        // the preflight checks every file of the node together (scripts/verify.sh): a bad one stops the run before any restart
+        const everyFile = args.files.map((f) => f.content.apply((content): InputFile => ({ path: f.path, mode: fileMode(f.secret), restarts: [], content })));
+        const input = pulumi.all(everyFile).apply((files) => stepInput(args.preflightParams, files));
+        this.preflight = this.remoteCommand("preflight", "preflight", [args.node], this.watchDigest, input, args.preflightAfter);
     }
 
     /** Adds a step; it runs after `after` and after every node's preflight (passed in `after`). */
@@ -64,7 +68,7 @@ export class NodeCertificates extends pulumi.ComponentResource {
         const installs = step.installs.map((planned) => {
             const file = this.args.files.find((f) => f.path === planned.path);
             if (!file) throw new Error(`${step.id}: no content for ${planned.path}`);
-            return file.content.apply((content): InputFile => ({ path: planned.path, mode: planned.secret ? "0600" : "0644", restarts: planned.restarts, content }));
+            return file.content.apply((content): InputFile => ({ path: planned.path, mode: fileMode(planned.secret), restarts: planned.restarts, content }));
         });
         const watched = this.args.files.filter((f) => step.watches.includes(f.path)).map((f) => f.content);
         const mark = run.repairMark?.apply((n) => (n > 0 ? `repair ${n}` : ""));
@@ -97,3 +101,6 @@ export class NodeCertificates extends pulumi.ComponentResource {
         return remoteStep(`${this.args.resourceName ?? this.args.node}-${name}`, { platform, connection, script, args, digest, input, after, timeoutSeconds: commandTimeoutSeconds }, this);
     }
 }
+
+/** Keys 0600, the rest 0644. */
+const fileMode = (secret: boolean): string => (secret ? "0600" : "0644");

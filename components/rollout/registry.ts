@@ -55,7 +55,7 @@ export const LOCK_PARAMS: readonly StepParam[] = ["lock_holder"];
 export const CLUSTER_CHECK_PARAMS: readonly StepParam[] = ["node_name", "node_ip", "health_timeout", "api_ca", "api_client_cert", "api_client_key", "signing_key", "token_secrets", "rolled_workloads", "trust_words"];
 
 /** Read by preflight.sh. */
-export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits"];
+export const PREFLIGHT_PARAMS: readonly StepParam[] = ["services", "certs_dir", "lb_probe_sources", "lb_settle", "flag_edits", "ca_certs", "cert_keys"];
 
 export interface StepKindSpec {
     /** The services the step looks after: it may restart them and finds them healthy afterwards. */

@@ -44,7 +44,7 @@ describe("node model", () => {
 
     it("one command line per platform, through the platform map", () => {
         assert.equal(PLATFORM_SPECS.linux.commandLine(["rotate", "etcd", "m0"]), "sudo -n bash -s -- rotate etcd m0");
-        assert.deepEqual(PLATFORM_SPECS.linux.scripts, { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "preflight.sh"], rotate: ["lib.sh", "gates.sh", "rotate.sh"], clusterCheck: ["lib.sh", "gates.sh", "cluster-check.sh"] });
+        assert.deepEqual(PLATFORM_SPECS.linux.scripts, { lock: ["lib.sh", "lock.sh"], preflight: ["lib.sh", "verify.sh", "preflight.sh"], rotate: ["lib.sh", "verify.sh", "gates.sh", "rotate.sh"], clusterCheck: ["lib.sh", "gates.sh", "cluster-check.sh"] });
     });
 });
 

@@ -1,10 +1,13 @@
 # shellcheck shell=bash
-# Step "preflight" (every node, before any node changes): the node is reachable with sudo, has
-# the tools the other steps use, room for staging and backups, and runs each service the way the
-# inventory declares it. Changes nothing but the rotation log, except that it restores the previous
-# files of a step that was interrupted after its files moved (see recover_interrupted).
+# Step "preflight" (every node at once, before any node changes): the node is reachable with sudo,
+# has the tools the other steps use, room for staging and backups, and runs each service the way
+# the inventory declares it; every file the node receives in this CA stage is checked (verify.sh),
+# so a bad file stops the run before the first restart on any node, and the steps need not check
+# them again. Changes nothing but the rotation log and the record of checked files, except that it
+# restores the previous files of a step that was interrupted after its files moved (see recover_interrupted).
 # Input params: services (name=manager of every service of the node), certs_dir, lb_probe_sources,
-# flag_edits (every step's on this node: their flag files must hold the flags).
+# flag_edits (every step's on this node: their flag files must hold the flags), ca_certs and
+# cert_keys (as the steps'); input files: every file of the node in this CA stage.
 preflight_main() {
   # shellcheck disable=SC2034 # STEP_ID is read by lib.sh's log and activity
   STEP_ID=preflight NODE=${1:?node name}
@@ -27,8 +30,10 @@ preflight_main() {
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
   for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
   for entry in ${PARAM[flag_edits]:-}; do read_flag_edit "$entry" && check_flag_file "$ROOT$EDIT_FILE"; done
+  verify_staged "$STAGE"
+  record_verified "$STAGE"
   [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && check_probes_arrive
-  log "preflight ok (services: ${PARAM[services]})"
+  log "preflight ok (services: ${PARAM[services]}; ${#STAGED_FILES[@]} file(s) verified)"
   printf '{"node":"%s","preflight":"ok"}\n' "$NODE"
   exit 0
 }

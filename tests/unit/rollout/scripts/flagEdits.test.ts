@@ -12,8 +12,8 @@ import * as os from "os";
 import * as path from "path";
 import { InputFile, stepInput } from "../../../../components/rollout/remoteScript";
 import { OpenSsl } from "../../support/openssl";
+import { sourceStepScripts } from "../../support/stepScripts";
 
-const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 const MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml";
 const ENV_FILE = "/etc/default/kube-controller-manager";
 const SIGNING = "/etc/kubernetes/certs/ca-signing.crt";
@@ -80,7 +80,7 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
         };
         fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
-        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+        const script = `${sourceStepScripts("rotate")}
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
 static_pods_replaced() { :; }
 gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
@@ -218,9 +218,9 @@ rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
     it("the preflight checks every flag file of the node before any node changes: the flag missing stops it, present passes", async () => {
         fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
         const preflight = (): Promise<{ ok: boolean; stderr: string }> => {
-            const params = { services: "", certs_dir: "/etc/kubernetes/certs", lb_probe_sources: "", lb_settle: "0", flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}` };
+            const params = { services: "", certs_dir: "/etc/kubernetes/certs", lb_probe_sources: "", lb_settle: "0", flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}`, ca_certs: "", cert_keys: "" };
             fs.writeFileSync(at("input"), stepInput(params, []));
-            const script = `source ${SCRIPTS}/lib.sh; source <(sed '$d' ${SCRIPTS}/preflight.sh)
+            const script = `${sourceStepScripts("preflight")}
 preflight_main m0 <"$AZS_ROOT/input"`;
             return new Promise((resolve) => execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })));
         };

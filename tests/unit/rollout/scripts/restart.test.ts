@@ -10,8 +10,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { sourceStepScripts } from "../../support/stepScripts";
 
-const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 
 describe("static pod restart (rotate.sh) with a stand-in crictl", function () {
     this.timeout(20_000);
@@ -52,7 +52,7 @@ exit 0
     /** Runs restart_service for kube-apiserver declared a static pod: "OK" or "FAILED: <RESTART_FAILURE>", and crictl's calls. */
     function restart(): Promise<{ result: string; calls: string[] }> {
         // rotate.sh ends by running its step: sourced here without that last line, for its functions alone
-        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+        const script = `${sourceStepScripts("rotate")}
 log() { :; }
 PARAM[services]="kube-apiserver=staticPod"
 if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAILURE"; fi`;
@@ -65,7 +65,7 @@ if restart_service kube-apiserver; then echo OK; else echo "FAILED: $RESTART_FAI
 
     /** Runs static_pods_replaced for kube-apiserver (a static pod whose restart stopped container c0ffee) and etcd (a unit): "OK" or "FAILED: <GATE_FAILURE>". */
     function replaced(): Promise<string> {
-        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+        const script = `${sourceStepScripts("rotate")}
 log() { :; }
 PARAM[services]="kube-apiserver=staticPod etcd=systemd"
 PARAM[health_timeout]=1

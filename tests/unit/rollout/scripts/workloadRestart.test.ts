@@ -9,8 +9,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { sourceStepScripts } from "../../support/stepScripts";
 
-const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 
 interface Pod {
     uid: string;
@@ -55,7 +55,7 @@ jq --arg node "$node" '{items: [.[] | select(.node == $node) | {metadata: {uid, 
 
     /** restart_service kube-proxy then workload_pods_replaced on node a1: "OK" or "FAILED: …", and the API's calls. */
     function replace(): Promise<{ result: string; calls: string[] }> {
-        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh; source <(sed '$d' ${SCRIPTS}/rotate.sh)
+        const script = `${sourceStepScripts("rotate")}
 log() { :; }
 PARAM[services]="kubelet=systemd kube-proxy=clusterWorkload"
 PARAM[workload_selectors]="kube-proxy=kube-system/k8s-app=kube-proxy"
