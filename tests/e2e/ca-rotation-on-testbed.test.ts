@@ -29,7 +29,7 @@ import { stepParams } from "../../components/rollout/stepParams";
 import { assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys } from "./support/engine";
 import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
 import { certFile, CERTS, runStep, testbedParamContext, testbedParamNode } from "./support/steps";
-import { activityOf, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
+import { activityOf, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, fingerprint, inVm, onNode, saveNodeLogs, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, waitForReady } from "./support/testbed";
 
 type Generations = Record<string, "trusted" | "active" | "retired">;
 
@@ -126,8 +126,8 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
         // the engine's events, for the timeline of a slow or failed up (each resource's start and end)
         const events = path.join(EVENTS_DIR, `${name.replace(/\W+/g, "-")}.jsonl`);
         fs.mkdirSync(path.dirname(events), { recursive: true });
-        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o), onEvent: (e) => fs.appendFileSync(events, `${JSON.stringify(e)}\n`) }));
-        console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed`);
+        const { result, probe, seconds } = await whileProbing(() => stack.up({ onOutput: (o) => log.push(o), onEvent: (e) => fs.appendFileSync(events, `${JSON.stringify(e)}\n`) }), { timeoutSeconds: E2E_PROBE_TIMEOUT_SECONDS });
+        console.log(`      ${name}: ${seconds.toFixed(0)} s, prober ${probe.ok} ok / ${probe.fail} failed (latency p99 ${probe.p99_ms} ms, max ${probe.max_ms} ms)`);
         assert.equal(result.summary.result, "succeeded");
         assert.ok(probe.ok > 100, `the prober ran (${JSON.stringify(probe)})`);
         assert.equal(probe.fail, 0, `failed requests during ${name}: ${(probe.explained ?? []).join("; ") || JSON.stringify(probe)}`);
@@ -297,7 +297,7 @@ done
         const before = hashes();
         const containerBefore = staticPodContainers(m.name)["kube-apiserver"];
         const input = [certFile("apiserver.crt", fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), ["kube-apiserver"]), certFile("apiserver.key", fs.readFileSync(path.join(dir, "key.pem"), "utf8"), ["kube-apiserver"])];
-        const { result: r, probe } = await whileProbing(() => runStep(m.name, "rotate", ["apiserver", m.name, "bad-serial"], stepParams(testbedParamContext(30, true), testbedParamNode(m.name), "apiserver"), input));
+        const { result: r, probe } = await whileProbing(() => runStep(m.name, "rotate", ["apiserver", m.name, "bad-serial"], stepParams(testbedParamContext(30, true), testbedParamNode(m.name), "apiserver"), input), { timeoutSeconds: E2E_PROBE_TIMEOUT_SECONDS });
         console.log(`      ${r.stderr.split("\n").filter((l) => /rolled back/.test(l)).slice(-1)[0]}; prober ${probe.ok} ok / ${probe.fail} failed`);
         assert.notEqual(r.status, 0, "the step failed");
         // the new container exits at once; the gate sees no new one running, or one that does not answer

@@ -20,7 +20,7 @@ import { whileProbing } from "../../testbed/harness/prober";
 import { openTestbedStack } from "../../testbed/harness/workspace";
 import { createTestBackend, spawnPulumi, TestBackend } from "./support/engine";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
-import { activityOf, etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { activityOf, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 /** The health timeout of a step under a fault: short, so each fault fails fast. */
 const HEALTH_TIMEOUT = 10;
@@ -118,7 +118,7 @@ describe("faults during a step on a testbed node", function () {
         await c.inject?.();
         let probed: Awaited<ReturnType<typeof whileProbing<number | undefined>>>;
         try {
-            probed = await whileProbing(c.during);
+            probed = await whileProbing(c.during, { timeoutSeconds: E2E_PROBE_TIMEOUT_SECONDS });
         } finally {
             await c.remove?.();
         }

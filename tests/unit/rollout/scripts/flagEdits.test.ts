@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { InputFile, stepInput } from "../../../../components/rollout/remoteScript";
 import { OpenSsl } from "../../support/openssl";
-import { sourceStepScripts } from "../../support/stepScripts";
+import { sourceStepScripts, standInStepParams } from "../../support/stepScripts";
 
 const MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml";
 const ENV_FILE = "/etc/default/kube-controller-manager";
@@ -63,21 +63,7 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
 
     /** One step of KIND with the given parameters over the defaults, on the scratch tree. */
     function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[]): Promise<{ ok: boolean; stderr: string }> {
-        const params = {
-            node_name: "m0",
-            services: given.services,
-            health_timeout: "1",
-            gate: "gate_stand_in",
-            precheck: "",
-            before_restart: "",
-            drain: "0",
-            lb_settle: "0",
-            lb_probe_sources: "",
-            ca_certs: "/etc/kubernetes/certs/ca.crt",
-            cert_keys: given.cert_keys,
-            backups_kept: "3",
-            flag_edits: given.flag_edits,
-        };
+        const params = standInStepParams(given);
         fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
         const script = `${sourceStepScripts("rotate")}

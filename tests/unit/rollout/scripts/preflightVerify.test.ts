@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { InputFile, stepInput } from "../../../../components/rollout/remoteScript";
 import { OpenSsl, Pem } from "../../support/openssl";
-import { sourceStepScripts } from "../../support/stepScripts";
+import { sourceStepScripts, standInStepParams } from "../../support/stepScripts";
 
 const CERTS = "/etc/kubernetes/certs";
 const RECORDS = "/etc/kubernetes/rotate-certs/verified";
@@ -48,21 +48,7 @@ preflight_main m0 <"$AZS_ROOT/input"`);
 
     /** An apiserver step with its files; openssl's invocations are counted (AZS_ROOT/openssl-calls). */
     function step(files: InputFile[]) {
-        const params = {
-            node_name: "m0",
-            services: "kube-apiserver=systemd",
-            health_timeout: "1",
-            gate: "gate_stand_in",
-            precheck: "",
-            before_restart: "",
-            drain: "0",
-            lb_settle: "0",
-            lb_probe_sources: "",
-            ca_certs: `${CERTS}/ca.crt`,
-            cert_keys: "",
-            backups_kept: "3",
-            flag_edits: "",
-        };
+        const params = standInStepParams({ services: "kube-apiserver=systemd", cert_keys: "", flag_edits: "" });
         fs.writeFileSync(at("input"), stepInput(params, files));
         return run(`${sourceStepScripts("rotate")}
 openssl() { echo "$*" >>"$AZS_ROOT/openssl-calls"; command openssl "$@"; }
