@@ -24,14 +24,16 @@ preflight_main() {
   done
   ((${#missing[@]} == 0)) || die "$NODE: missing tools: ${missing[*]:-} (install them before the rotation)"
   [[ -d $ROOT${PARAM[certs_dir]} ]] || die "$NODE: ${PARAM[certs_dir]} does not exist: not an AKS Engine node?"
+  # before the lock: the files are all staged here, so the node's installed ones hardly matter, and
+  # a one-shot's preflights (one per CA stage, each checking every file) must not queue on it
+  verify_staged "$STAGE"
+  record_verified "$STAGE"
   lock_work_dir
   recover_interrupted
   free_kb=$(df -Pk "$WORK_DIR" | awk 'NR == 2 { print $4 }')
   ((free_kb >= 10240)) || die "$NODE: only ${free_kb} KiB free under $WORK_DIR (need 10 MiB for staging and backups)"
   for entry in ${PARAM[services]}; do check_manager "${entry%%=*}" "${entry#*=}"; done
   for entry in ${PARAM[flag_edits]:-}; do read_flag_edit "$entry" && check_flag_file "$ROOT$EDIT_FILE"; done
-  verify_staged "$STAGE"
-  record_verified "$STAGE"
   [[ -n ${PARAM[lb_probe_sources]:-} ]] && runs_here kube-apiserver && check_probes_arrive
   log "preflight ok (services: ${PARAM[services]}; ${#STAGED_FILES[@]} file(s) verified)"
   printf '{"node":"%s","preflight":"ok"}\n' "$NODE"

@@ -117,6 +117,7 @@ verified_record() {
 # (and forgets the records older than a day).
 record_verified() {
   local stage=$1 dest
+  [[ -d $WORK_DIR ]] || { mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"; }
   mkdir -p "$VERIFIED_DIR"
   find "$VERIFIED_DIR" -type f -mmin +"$VERIFIED_MINUTES" -delete
   for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
