@@ -22,11 +22,11 @@ export const PROBE_RATE = 20;
 /**
  * Runs `work` with the prober running (3 s of baseline before, 3 s after); returns its result and
  * the prober's summary. A request fails on any error, and when it takes longer than
- * `timeoutSeconds` (default 2).
+ * `timeoutSeconds` (default: testbed/probe's, 2 s).
  */
 export async function whileProbing<T>(work: () => Promise<T>, opts: { rate?: number; maxSeconds?: number; timeoutSeconds?: number } = {}): Promise<{ result: T; probe: ProbeSummary; seconds: number }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-probe-"));
-    const args = ["--rate", String(opts.rate ?? PROBE_RATE), "--duration", `${opts.maxSeconds ?? 1800}s`, "--timeout", `${opts.timeoutSeconds ?? 2}s`, "--out", dir];
+    const args = ["--rate", String(opts.rate ?? PROBE_RATE), "--duration", `${opts.maxSeconds ?? 1800}s`, ...(opts.timeoutSeconds ? ["--timeout", `${opts.timeoutSeconds}s`] : []), "--out", dir];
     const child = spawn(path.join(REPO_ROOT, "testbed/probe"), args, { stdio: ["ignore", "ignore", "inherit"] });
     const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
     const pause = () => new Promise((r) => setTimeout(r, 3000));

@@ -24,7 +24,7 @@ interface Run extends TestbedTestStack {
     log: string[];
 }
 
-const openRun = async (rollout?: Record<string, unknown>): Promise<Run> => ({ ...(await openTestbedTestStack("azs-rollout-e2e", STACK, rollout)), log: [] });
+const openRun = async (): Promise<Run> => ({ ...(await openTestbedTestStack("azs-rollout-e2e", STACK)), log: [] });
 
 const up = (run: Run) => run.stack.up({ onOutput: (o) => run.log.push(o) });
 
@@ -55,7 +55,7 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         await run.stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
     });
 
-    after(async function () {
+    after(function () {
         removeTestbedTestStack(run);
         // the certificates are no longer the testbed's own: the next test starts from a fresh one
         testbed("down");

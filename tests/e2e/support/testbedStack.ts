@@ -16,10 +16,10 @@ export interface TestbedTestStack {
     workspace: string;
 }
 
-export async function openTestbedTestStack(prefix: string, stackName: string, rollout?: Record<string, unknown>): Promise<TestbedTestStack> {
+export async function openTestbedTestStack(prefix: string, stackName: string): Promise<TestbedTestStack> {
     const backend = createTestBackend(prefix);
     const workspace = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-project-`));
-    return { stack: await openTestbedStack(workspace, stackName, TESTBED_STATE, backend.envVars, rollout), backend, workspace };
+    return { stack: await openTestbedStack(workspace, stackName, TESTBED_STATE, backend.envVars), backend, workspace };
 }
 
 export function removeTestbedTestStack(s: TestbedTestStack | undefined): void {
