@@ -58,6 +58,12 @@ export function parseStepLog(text: string): StepLogLine[] {
 /** A step is over once its node logged its outcome. */
 const finished = (l: StepLogLine) => /^(Success|Failed)\b/.test(l.message);
 
+/** Between steps: the step that ended last before `t` and how long before (a restarted component may still be settling). */
+function lastEnded(steps: StepLogLine[], t: number): string {
+    const last = steps.filter((l) => l.at <= t && finished(l)).sort((a, b) => a.at - b.at).pop();
+    return last ? ` (the last to end: ${last.step}, ${((t - last.at) / 1000).toFixed(1)} s before: ${last.message.slice(0, 80)})` : " (none had ended)";
+}
+
 /** One sentence per failure: when, what failed, through which backend, and the steps running then. */
 export function explainFailures(failures: ProbeFailure[], lb: LbConnection[], steps: StepLogLine[]): string[] {
     const byNode = new Map<string, StepLogLine[]>();
@@ -71,7 +77,7 @@ export function explainFailures(failures: ProbeFailure[], lb: LbConnection[], st
             const last = lines.filter((l) => l.at <= t).pop();
             if (last && !finished(last)) running.push(`${last.step} (last logged ${new Date(last.at).toISOString().slice(11, 23)}: ${last.message.slice(0, 120)})`);
         }
-        return `${f.started} ${f.error} after ${Math.round(f.latency_ms)} ms ${via}; running: ${running.join("; ") || "no step"}`;
+        return `${f.started} ${f.error} after ${Math.round(f.latency_ms)} ms ${via}; running: ${running.join("; ") || `no step${lastEnded(steps, t)}`}`;
     });
 }
 

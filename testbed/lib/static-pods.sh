@@ -184,6 +184,12 @@ for h in /sys/fs/cgroup/*/; do
     p=\$p/\$part
   done
 done
+# CPU weight: the masters' control planes share one group beside the testbed's other processes,
+# and cgroup v1 weighs a group like a single process. At the default weight the three apiservers,
+# controller-managers and schedulers together got as much CPU as one etcd, and stalled for
+# seconds whenever the engine or a rollout step was busy; weighted as 3 processes per master they
+# compete as they would as units (each master is a VM of its own in AKS Engine).
+if [[ -e /sys/fs/cgroup/cpu/azs-testbed/cpu.shares ]]; then echo $((3 * 1024 * MASTERS)) >/sys/fs/cgroup/cpu/azs-testbed/cpu.shares; fi
 # the images, once containerd answers (bounded: 60 s), unless imported before
 for ((i = 0; i < 60; i++)); do ctr version >/dev/null 2>&1 && break; sleep 1; done
 $imports# shellcheck disable=SC2086 # the flags are words

@@ -44,6 +44,12 @@ describe("prober failures explained from the balancer log and the nodes' rotatio
 
     it("says so when no step ran and when the connection is not in the log", () => {
         const later = { ...failure, started: "2026-11-30T13:40:00.000Z", local: "10.240.255.1:1" };
-        assert.equal(explainFailures([later], parseLbLog(lbLog), parseStepLog(stepLog))[0], "2026-11-30T13:40:00.000Z deadline exceeded after 2001 ms via an unlogged connection from 10.240.255.1:1; running: no step");
+        assert.equal(
+            explainFailures([later], parseLbLog(lbLog), parseStepLog(stepLog))[0],
+            "2026-11-30T13:40:00.000Z deadline exceeded after 2001 ms via an unlogged connection from 10.240.255.1:1; running: no step " +
+                "(the last to end: etcd/k8s-master-31415926-1, 629.5 s before: Success: changed 2 file(s); restarted: etcd)",
+        );
+        const first = { ...failure, started: "2026-11-30T13:10:00.000Z" };
+        assert.match(explainFailures([first], parseLbLog(lbLog), parseStepLog(stepLog))[0]!, /running: no step \(none had ended\)$/);
     });
 });
