@@ -55,8 +55,8 @@ export function parseStepLog(text: string): StepLogLine[] {
     return out;
 }
 
-/** A step is over once its node logged its outcome. */
-const finished = (l: StepLogLine) => /^(Success|Failed)\b/.test(l.message);
+/** A step is over once its node logged its outcome; a preflight once it passed or stopped (preflight.sh, lib.sh's die). */
+const finished = (l: StepLogLine) => /^(Success|Failed|preflight ok|ERROR)\b/.test(l.message);
 
 /** Between steps: the step that ended last before `t` and how long before (a restarted component may still be settling). */
 function lastEnded(steps: StepLogLine[], t: number): string {

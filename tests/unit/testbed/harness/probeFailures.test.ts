@@ -23,6 +23,7 @@ describe("prober failures explained from the balancer log and the nodes' rotatio
         "2026-11-30T13:29:27.512Z etcd/k8s-master-31415926-1 k8s-master-31415926-1: kube-apiserver on 10.240.255.6:443 served every read 3 times in a row",
         "2026-11-30T13:29:30.512Z etcd/k8s-master-31415926-1 k8s-master-31415926-1: Success: changed 2 file(s); restarted: etcd",
         "2026-11-30T13:20:00.000Z kubelet/k8s-agentpool1-31415926-0 k8s-agentpool1-31415926-0: Success: changed 0 file(s); restarted: none",
+        "2026-11-30T13:29:01.000Z preflight k8s-master-31415926-2: preflight ok (services: etcd=systemd; 23 file(s) verified)",
     ].join("\n");
     const failure: ProbeFailure = { started: at.toISOString(), second: 51, local: "10.240.255.1:40312", latency_ms: 2001.4, error: "deadline exceeded" };
 
