@@ -8,7 +8,7 @@
 # certificate, and leaves chain to one of the CA certificates (staged or installed). Nothing on
 # the node has changed when this fails.
 verify_staged() {
-  local stage=$1 dest staged key key_dest key_pub trust cert_pub
+  local stage=$1 dest staged key key_dest key_pub trust cert_pub leaves=() chains
   trust=$(mktemp)
   for dest in ${PARAM[ca_certs]}; do
     dest=$ROOT$dest
@@ -22,9 +22,7 @@ verify_staged() {
         # one openssl run parses it, checks it is still valid and prints its public key
         cert_pub=$(openssl x509 -noout -checkend 0 -pubkey -in "$staged" 2>/dev/null) \
           || die "$dest: not a PEM certificate, or it has expired; nothing was changed"
-        if ! is_ca_cert "$dest" && ! openssl verify -CAfile "$trust" "$staged" >/dev/null 2>&1; then
-          die "$dest: not signed by any of the cluster's CAs; nothing was changed"
-        fi
+        is_ca_cert "$dest" || leaves+=("$staged")
         # its key: the staged one, else the installed one (agents have apiserver.crt without a key)
         key_dest=$(key_of "$dest")
         key=$key_dest
@@ -54,6 +52,13 @@ verify_staged() {
         ;;
     esac
   done
+  # every leaf's chain in one openssl run: it prints "<file>: OK" for each one that verifies
+  if ((${#leaves[@]})); then
+    chains=$'\n'$(openssl verify -CAfile "$trust" -- ${leaves[@]+"${leaves[@]}"} 2>/dev/null)$'\n' || true
+    for staged in ${leaves[@]+"${leaves[@]}"}; do
+      [[ $chains == *$'\n'"$staged: OK"$'\n'* ]] || die "$ROOT${staged#"$stage"}: not signed by any of the cluster's CAs; nothing was changed"
+    done
+  fi
   rm -f "$trust"
 }
 
@@ -100,42 +105,45 @@ pem_lines() {
   awk '/^-----BEGIN/ { k = ""; next } /^-----END/ { print k; next } { k = k $0 }'
 }
 
-# The preflight's record of the files it verified: one empty file per content and path, named by
-# the hash of both (each CA stage of a one-shot has its own preflight: their records add up). A
-# record is good for a day: a file re-sent later is checked again (it may have expired since).
+# The preflight's record of the files it verified: one file per preflight, a line per file with
+# the hash of its content and its path (each CA stage of a one-shot has its own preflight: their
+# records add up). A record is good for a day: a file re-sent later is checked again (it may have
+# expired since). One sha256sum per preflight and per step, whatever the number of files.
 VERIFIED_DIR=$WORK_DIR/verified
 VERIFIED_MINUTES=1440
 
-# verified_record STAGE DEST: the record's path for the staged file of DEST.
-verified_record() {
-  local line
-  line="$(sha256sum <"$(staged_path "$1" "$2")" | cut -d' ' -f1)  ${2#"$ROOT"}"
-  printf '%s/%s' "$VERIFIED_DIR" "$(printf '%s' "$line" | sha256sum | cut -d' ' -f1)"
+# staged_hashes STAGE [ALL]: "<sha256>  <path on the node without its leading />" of each staged
+# certificate, key and public-key file (with ALL, of every staged file).
+staged_hashes() {
+  local stage=$1 dest paths=()
+  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
+    case $dest in *.crt | *.key | *.pub) ;; *) [[ -n ${2:-} ]] || continue ;; esac
+    paths+=("${dest#"$ROOT"/}")
+  done
+  ((${#paths[@]})) || return 0
+  (cd "$stage" && sha256sum -- ${paths[@]+"${paths[@]}"})
 }
 
 # record_verified STAGE: after verify_staged passed in the preflight, records every staged file
 # (and forgets the records older than a day).
 record_verified() {
-  local stage=$1 dest
+  local record
   [[ -d $WORK_DIR ]] || { mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"; }
   mkdir -p "$VERIFIED_DIR"
   find "$VERIFIED_DIR" -type f -mmin +"$VERIFIED_MINUTES" -delete
-  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
-    : >"$(verified_record "$stage" "$dest")"
-  done
+  record=$(mktemp "$VERIFIED_DIR/.new.XXXXXX")
+  staged_hashes "$1" all >"$record"
+  mv "$record" "$VERIFIED_DIR/$(date -u +%Y%m%dT%H%M%S)-$$"
 }
 
-# verified_by_preflight STAGE: every staged certificate, key and public-key file is one the
-# preflight verified at this path within the day (flag files and kubeconfigs are not checked either way).
+# verified_by_preflight STAGE: every staged certificate, key and public-key file is one a preflight
+# verified at this path within the day (flag files and kubeconfigs are not checked either way).
 verified_by_preflight() {
-  local stage=$1 dest record
-  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
-    case $dest in
-      *.crt | *.key | *.pub)
-        record=$(verified_record "$stage" "$dest")
-        [[ -n $(find "$record" -mmin -"$VERIFIED_MINUTES" 2>/dev/null) ]] || return 1
-        ;;
-    esac
-  done
+  local mine fresh
+  mine=$(staged_hashes "$1")
+  if [[ -n $mine ]]; then
+    fresh=$(find "$VERIFIED_DIR" -maxdepth 1 -type f -name '[0-9]*' -mmin -"$VERIFIED_MINUTES" -exec cat {} + 2>/dev/null) || return 1
+    [[ -n $fresh && -z $(grep -vxF -f <(printf '%s\n' "$fresh") <<<"$mine") ]] || return 1
+  fi
   log "every file was verified by the preflight"
 }
