@@ -3,7 +3,8 @@
 // separate etcd CA, on one cluster with the real engine, in order (each test needs the one before):
 // (takeover) a new stack re-issues every leaf: each static pod's container is replaced (a new
 // container id, started by the kubelet after the step stopped the old one), each apiserver serves
-// the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged.
+// the new certificate, every Node is Ready, 0 failed prober requests, the etcd canary unchanged;
+// the pool's agents (rollout.maxUnavailablePerPool: 3) rotate as one batch, their steps overlapping.
 // (rollback) A static-pod apiserver that cannot start with its new files is rolled back.
 // (phased) The etcd and Kubernetes CAs and the service-account signing key together through
 // trust → activate → retire (one reviewed `up` per phase; a token issued before works until the
@@ -161,6 +162,8 @@ describe("static-pod masters with a separate etcd CA on the testbed: takeover, r
         // conflict with it once the write-back has put generation 1 there), written back after each up.
         for (const key of ["kubernetesCaCertificate", "kubernetesCaPrivateKey", "serviceAccountPrivateKey"]) await stack.removeConfig(`azs-cert-rotation:${key}`);
         await stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
+        // the pool's three agents in one batch (the rollout file keeps the default, one at a time)
+        await stack.setConfig("azs-cert-rotation:rollout.maxUnavailablePerPool.agentpool1", { value: "3" }, true);
         apimodelFile = (JSON.parse(fs.readFileSync(path.join(TESTBED_STATE, "inventory.json"), "utf8")) as { apimodelPath: string }).apimodelPath;
     });
 
@@ -282,6 +285,11 @@ done
             assert.match(steps[`apiserver/${m.name}`]!.message, /restarted: kube-apiserver/);
             assert.match(steps[`controlPlane/${m.name}`]!.message, /restarted: kube-controller-manager kube-scheduler/);
         }
+        // the agents' kubelet steps ran as one batch: each began before any of them finished
+        const agentSteps = nodes.filter((n) => n.role === "agent").map((n) => activityOf(n.name)[`kubelet/${n.name}`]!);
+        const lastStart = Math.max(...agentSteps.map((a) => Date.parse(a.initiated)));
+        const firstEnd = Math.min(...agentSteps.map((a) => Date.parse(a.finished!)));
+        assert.ok(lastStart < firstEnd, `the agents' kubelet steps overlap: ${JSON.stringify(agentSteps.map((a) => [a.initiated, a.finished]))}`);
         assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
         assertNoPlainKeys();
         takenOver = true;
