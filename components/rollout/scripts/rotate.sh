@@ -30,10 +30,13 @@ rotate_main() {
   # the preflight verified these very files together (verify.sh); else, or when one differs, here
   verified_by_preflight "$STAGE" || verify_staged "$STAGE"
   [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
+  local entry svc restarted=() drained=0 changed_at failed=""
+  # the kubelet restarts a static pod as soon as its manifest changes: a master leaves the load
+  # balancer before such a swap, not only before the restarts
+  if [[ ${PARAM[drain]} == 1 ]] && manifest_changes "$STAGE"; then lb_drain || true; drained=1; fi
   install_changed "$STAGE"
 
   # from here on every failure ends in roll_back: the previous files, restarted and checked
-  local entry svc restarted=() drained=0 changed_at failed=""
   changed_at=$(now_us)
   for entry in ${PARAM[services]}; do
     svc=${entry%%=*}
@@ -185,6 +188,16 @@ back_up() {
   echo "$rel" >>"$BACKUP_DIR/.changed"
   CHANGED+=("$rel")
 }
+# manifest_changes STAGE: a staged static-pod manifest differs from the one the kubelet runs.
+manifest_changes() {
+  local dest
+  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
+    [[ $dest == "$ROOT"/etc/kubernetes/manifests/* ]] || continue
+    [[ -f $dest ]] && cmp -s "$(staged_path "$1" "$dest")" "$dest" || return 0
+  done
+  return 1
+}
+
 install_changed() {
   local stage=$1 dest staged svc swaps=()
   BACKUP_DIR=$(new_backup_dir)

@@ -52,21 +52,26 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-    /** One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate` exists. */
-    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = []): Promise<{ ok: boolean; stderr: string }> {
+    /**
+     * One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate`
+     * exists. With `drain`, the step drains (PARAM drain 1), and the stand-in drain copies the
+     * manifest as it is at that moment to `manifest-at-drain`.
+     */
+    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = [], drain = false): Promise<{ ok: boolean; stderr: string }> {
         return runStep("controlPlane", {
             services: `kube-controller-manager=${manager}`,
             cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
             flag_edits: `kube-controller-manager,${flagFile},${flag},${SIGNING}`,
-        }, files);
+        }, files, drain);
     }
 
     /** One step of KIND with the given parameters over the defaults, on the scratch tree. */
-    function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[]): Promise<{ ok: boolean; stderr: string }> {
-        const params = standInStepParams(given);
+    function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[], drain = false): Promise<{ ok: boolean; stderr: string }> {
+        const params = { ...standInStepParams(given), drain: drain ? "1" : "0" };
         fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
         const script = `${sourceStepScripts("rotate")}
+lb_drain() { cp "$AZS_ROOT${MANIFEST}" "$AZS_ROOT/manifest-at-drain"; }
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
 static_pods_replaced() { :; }
 gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
@@ -98,6 +103,18 @@ rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
             assert.equal(backups().length, 1, "no second backup");
         });
     }
+
+    it("a drained master leaves the load balancer before its changed manifest is swapped in (the kubelet restarts the pod at once); an unchanged one is not drained", async () => {
+        fs.writeFileSync(at(MANIFEST), manifest(false), { mode: 0o644 });
+        const first = await step("staticPod", MANIFEST, undefined, [], true);
+        assert.ok(first.ok, first.stderr);
+        assert.equal(fs.readFileSync(at("manifest-at-drain"), "utf8"), manifest(false), "drained while the old manifest ran");
+        assert.notEqual(fs.readFileSync(at(MANIFEST), "utf8"), manifest(false), "then the new one went in");
+        fs.rmSync(at("manifest-at-drain"));
+        const second = await step("staticPod", MANIFEST, undefined, [], true);
+        assert.ok(second.ok, second.stderr);
+        assert.ok(!fs.existsSync(at("manifest-at-drain")), "nothing changed: no drain");
+    });
 
     it("a systemd unit's environment file: the flag among the others on one line", async () => {
         const env = 'KUBE_CONTROLLER_MANAGER_FLAGS="--root-ca-file=/etc/kubernetes/certs/ca.crt --cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt --v=2"\n';
