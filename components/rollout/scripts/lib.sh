@@ -156,9 +156,12 @@ check_flag_file() {
   grep -qE -- "$EDIT_TOKEN" "$1" || die "$EDIT_SERVICE: $EDIT_FILE has no $EDIT_FLAG= argument to set to $EDIT_VALUE; nothing was changed"
 }
 
+# make_work_dir: the rotation's own directory on the node, readable by root only.
+make_work_dir() { mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"; }
+
 # lock_work_dir: one step at a time on a node (held until the script exits).
 lock_work_dir() {
-  mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"
+  make_work_dir
   exec 8>"$WORK_DIR/.lock"
   flock -w 60 8 || die "another rotation step holds $WORK_DIR/.lock"
 }

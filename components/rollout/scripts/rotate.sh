@@ -188,12 +188,15 @@ back_up() {
   echo "$rel" >>"$BACKUP_DIR/.changed"
   CHANGED+=("$rel")
 }
-# manifest_changes STAGE: a staged static-pod manifest differs from the one the kubelet runs.
+# manifest_changes STAGE: the flag file of a service the node runs as a static pod (its manifest)
+# is staged with a change (stage_flag_edits staged every flag file of the step).
 manifest_changes() {
-  local dest
-  for dest in ${STAGED_FILES[@]+"${STAGED_FILES[@]}"}; do
-    [[ $dest == "$ROOT"/etc/kubernetes/manifests/* ]] || continue
-    [[ -f $dest ]] && cmp -s "$(staged_path "$1" "$dest")" "$dest" || return 0
+  local edit dest
+  for edit in ${PARAM[flag_edits]:-}; do
+    read_flag_edit "$edit"
+    [[ $(manager_of "$EDIT_SERVICE" || true) == staticPod ]] || continue
+    dest=$ROOT$EDIT_FILE
+    cmp -s "$(staged_path "$1" "$dest")" "$dest" || return 0
   done
   return 1
 }

@@ -128,7 +128,7 @@ staged_hashes() {
 # (and forgets the records older than a day).
 record_verified() {
   local record
-  [[ -d $WORK_DIR ]] || { mkdir -p "$WORK_DIR" && chmod 0700 "$WORK_DIR"; }
+  make_work_dir
   mkdir -p "$VERIFIED_DIR"
   find "$VERIFIED_DIR" -type f -mmin +"$VERIFIED_MINUTES" -delete
   record=$(mktemp "$VERIFIED_DIR/.new.XXXXXX")
