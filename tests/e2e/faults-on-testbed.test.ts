@@ -1,26 +1,23 @@
 // The fault matrix on a real testbed: faults during a step (the step scripts run directly over SSH
-// with the parameters the program sends) and faults of the run itself (`pulumi up` killed, two
-// stacks at once, through the real engine). Every case runs with the prober sending API requests
+// with the parameters the program sends; the faults of the run itself, `pulumi up` killed and two
+// stacks at once, are in the rollout file, on its stack). Every case runs with the prober sending API requests
 // through the load balancer and ends with the same checks: the error names the node and the check;
 // that node is back on its previous files (or, for a refusal, never off them) and a rerun after
 // the fault is removed converges; no other node was touched; every Node is Ready and every
 // apiserver's /readyz answers 200 "ok"; the etcd canary data are unchanged; and the prober's
 // failed requests are printed with the time to the error, and must be 0.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
 import { InputFile } from "../../components/rollout";
 import { stepParams } from "../../components/rollout/stepParams";
 import { StepKind } from "../../components/rollout/registry";
 import { whileProbing } from "../../testbed/harness/prober";
-import { openTestbedStack } from "../../testbed/harness/workspace";
-import { createTestBackend, spawnPulumi, TestBackend } from "./support/engine";
+import { until } from "./support/processes";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
-import { activityOf, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, fingerprint, onNode, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { activityOf, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, onNode, testbed, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 /** The health timeout of a step under a fault: short, so each fault fails fast. */
 const HEALTH_TIMEOUT = 10;
@@ -29,32 +26,6 @@ const SUCCESS_TIMEOUT = 60;
 /** The files each node's steps change: a node whose hashes of these moved was touched. */
 const WATCHED: Record<TestbedNode["role"], string[]> = { master: ["client.crt", "client.key", "apiserver.crt", "etcdserver.crt"], agent: ["client.crt", "client.key"] };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The processes whose parent is `pid` (ps exits 1 when there are none). */
-function childPids(pid: number): number[] {
-    const out = execFileSync("sh", ["-c", `ps -o pid= --ppid ${pid} || true`], { encoding: "utf8" });
-    return out.split("\n").filter((l) => l.trim()).map(Number);
-}
-
-/** SIGKILL to each process still there. */
-function killAll(pids: number[]): void {
-    for (const pid of pids) {
-        try {
-            process.kill(pid, "SIGKILL");
-        } catch {
-            // gone already
-        }
-    }
-}
-
-/** Waits (bounded) until `check` holds; fails naming `what`. */
-async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-        if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000} s: ${what}`);
-        await sleep(100);
-    }
-}
 
 /** A fault case: `inject` and `remove` run outside the prober's window, `during` inside it and returns the seconds to the error. */
 interface FaultCase {
@@ -315,99 +286,4 @@ describe("faults during a step on a testbed node", function () {
                 return undefined;
             },
         }));
-
-    describe("through `pulumi up`", function () {
-        let backend: TestBackend;
-        const dirs: string[] = [];
-        /** Plugins of a killed CLI, killed once its step has ended on the node (or when the test fails). */
-        let orphans: number[] = [];
-        const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;
-        const lockFile = () => path.join(vmDir(m0), "root/etc-kubernetes/rotate-certs/cluster-lock");
-        const lockHolder = () => (fs.existsSync(lockFile()) ? fs.readFileSync(lockFile(), "utf8").split("\n")[0] : "");
-
-        async function openStack(name: string): Promise<Stack> {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azs-faults-project-"));
-            dirs.push(dir);
-            return openTestbedStack(dir, name, TESTBED_STATE, backend.envVars);
-        }
-
-        before(() => {
-            backend = createTestBackend("azs-faults-e2e");
-        });
-
-        after(function () {
-            killAll(orphans);
-            // not destroyed (no resource has a delete hook): the testbed goes down after this file
-            for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-            backend.remove();
-        });
-
-        it("(d, g) a second stack refused while the first runs, naming it; the first `pulumi up` SIGKILLed during a file swap; after `pulumi cancel` its rerun converges", async () => {
-            const a = await openStack("faults-a");
-            const b = await openStack("faults-b");
-            let killedOn = "";
-            await faultCase("d, g through pulumi up", "every node", {
-                untouched: [],
-                during: async () => {
-                    const started = Date.now();
-                    const upA = spawnPulumi(dirs[0]!, backend.envVars, ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", "faults-a"]);
-                    let outA = "";
-                    upA.stdout!.on("data", (d: Buffer) => (outA += d.toString()));
-                    upA.stderr!.on("data", (d: Buffer) => (outA += d.toString()));
-                    let runningA = true;
-                    const exitedA = new Promise<void>((resolve) =>
-                        upA.on("exit", () => {
-                            runningA = false;
-                            resolve();
-                        }),
-                    );
-                    const stillRunning = () => {
-                        if (!runningA) throw new Error(`pulumi up of faults-a ended before it was killed: ${outA.slice(-3000)}`);
-                    };
-                    try {
-                        await until("stack faults-a took the cluster lock", 300_000, () => (stillRunning(), lockHolder() === holder("faults-a")));
-                        // (g) the second stack: refused at its lock step, so none of its node steps ran
-                        const bSteps: string[] = [];
-                        await assert.rejects(
-                            b.up({ onEvent: (e) => e.resOutputsEvent?.metadata.type === "command:remote:Command" && bSteps.push(e.resOutputsEvent.metadata.urn) }),
-                            (err: Error) => {
-                                assert.match(err.message, new RegExp(`the cluster's rotation lock is held by ${holder("faults-a")} since \\S+ \\(connected from [0-9.]+\\): another stack is rotating this cluster`));
-                                return true;
-                            },
-                        );
-                        assert.deepEqual(bSteps, [], "stack faults-b ran no remote step");
-                        console.log(`      (g) faults-b refused after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-                        // (d) SIGKILL the CLI with its plugins once a master's journal says files are moving
-                        const journals = masters.map((m) => ({ node: m.name, file: path.join(vmDir(m.name), "root/etc-kubernetes/rotate-certs/journal") }));
-                        await until("a master step opened its journal", 600_000, () => (stillRunning(), journals.some((j) => fs.existsSync(j.file))));
-                        // the CLI and its language host; its resource plugins run in process groups of their own
-                        // and outlive it, as after `kill -9` of pulumi: the command plugin then cancels its step (SIGTERM)
-                        orphans = childPids(upA.pid!);
-                        process.kill(-upA.pid!, "SIGKILL");
-                        killedOn = journals.find((j) => fs.existsSync(j.file))?.node ?? "";
-                    } finally {
-                        if (upA.exitCode === null && upA.signalCode === null) process.kill(-upA.pid!, "SIGKILL");
-                        await exitedA;
-                    }
-                    assert.notEqual(killedOn, "", `killed during a step: ${outA.slice(-2000)}`);
-                    // the step goes on without its connection and ends on its own: no journal left, every key matching its certificate
-                    const journal = path.join(vmDir(killedOn), "root/etc-kubernetes/rotate-certs/journal");
-                    await until(`the interrupted step on ${killedOn} finished on its own`, 900_000, () => !fs.existsSync(journal) && !Object.values(activityOf(killedOn)).some((x) => x.status === "Initiated"));
-                    killAll(orphans);
-                    const pairs = onNode(killedOn, `cd ${CERTS} && for c in *.crt; do k=\${c%.crt}.key; [ -f "$k" ] || continue; a=$(openssl x509 -noout -pubkey -in "$c" | sha256sum); b=$(sudo openssl pkey -pubout -in "$k" | sha256sum); [ "$a" = "$b" ] && echo "ok $c" || echo "MISMATCH $c"; done`);
-                    assert.doesNotMatch(pairs, /MISMATCH/, `${killedOn}: every certificate matches its key`);
-                    // the operator's way back: release Pulumi's own stack lock, then run up again
-                    execFileSync("pulumi", ["cancel", "--yes", "--stack", "faults-a"], { cwd: dirs[0]!, env: { ...process.env, ...backend.envVars }, stdio: "inherit" });
-                    const rerun = await a.up();
-                    assert.equal(rerun.summary.result, "succeeded");
-                    const profile = rerun.outputs.certificateProfile!.value as Record<string, string>;
-                    for (const n of nodes) assert.equal(fingerprint(onNode(n.name, `cat ${CERTS}/client.crt`)), fingerprint(profile.clientCertificate!), `${n.name}: the stack's client certificate`);
-                    assert.equal(lockHolder(), "", "the cluster lock is released");
-                    return undefined;
-                },
-            });
-            const interrupted = Object.entries(activityOf(killedOn)).map(([id, a]) => `${id} ${a.status}`).join(", ");
-            console.log(`      (d) killed during a step on ${killedOn}; its steps there: ${interrupted}`);
-        });
-    });
 });

@@ -2,9 +2,10 @@
 // kube-apiserver, kubelets and haproxy: (a) every leaf type rotated and served, no CA changed, the
 // certificateProfile written back into apimodel.json, (b) a second up
 // runs nothing, (f) the expiry report finds the nodes healthy and a hand-changed file drifted,
-// (c) certificates near expiry are planned for rotation, (e) a master that fails
-// its health check is rolled back and a rerun converges, (d) a cluster whose certificates have
-// already expired is repaired.
+// (c) a certificate near expiry is planned for rotation, (e) a master that fails
+// its health check is rolled back and a rerun converges, (d, g) a second stack is refused while the
+// first runs and the first, SIGKILLed during a file swap, converges on its rerun, (d) a cluster whose
+// certificates have already expired is repaired.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -13,9 +14,11 @@ import { OutputMap } from "@pulumi/pulumi/automation";
 import type { Report } from "../../report/classify";
 import { PROMETHEUS_RULE_NAME, readRuleGroups } from "../../components/monitoring/certificateAlertRules";
 import { REPO_ROOT, setObjectConfig } from "../../testbed/harness/workspace";
-import { ageLeavesInState, assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys } from "./support/engine";
+import { whileProbing } from "../../testbed/harness/prober";
+import { ageLeavesInState, assertEngineWithPlugin, changesOf, filesWithPemPrivateKeys, spawnPulumi } from "./support/engine";
+import { childPids, killAll, until } from "./support/processes";
 import { openTestbedTestStack, removeTestbedTestStack, TestbedTestStack } from "./support/testbedStack";
-import { activityOf, apiGet, fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
+import { activityOf, apiGet, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, fingerprint, inVm, onNode, servedFingerprint, testbed, TESTBED_STATE, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
 const STACK = "rollout";
 const CERTS = "/etc/kubernetes/certs";
@@ -181,17 +184,20 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         return { code: r.status ?? -1, json: JSON.parse(r.stdout) as Report };
     };
 
-    /** The remote commands a preview plans to run (their resource names). */
-    async function plannedCommands(): Promise<string[]> {
-        const updates: string[] = [];
+    /** What a preview plans: the remote commands to run and the certificates to replace (resource names, sorted). */
+    async function planned(): Promise<{ commands: string[]; replacedCerts: string[] }> {
+        const commands: string[] = [];
+        const replacedCerts: string[] = [];
         await run!.stack.preview({
             onEvent: (e) => {
                 const m = e.resourcePreEvent?.metadata;
-                if (m && m.op !== "same" && m.op !== "read" && m.type === "command:remote:Command") updates.push(m.urn.split("::").pop()!);
+                if (m && m.op !== "same" && m.op !== "read" && m.type === "command:remote:Command") commands.push(m.urn.split("::").pop()!);
+                if (m?.op === "replace" && /^tls:index\/(locallySignedCert|selfSignedCert):/.test(m.type)) replacedCerts.push(m.urn.split("::").pop()!);
             },
         });
-        return updates.sort();
+        return { commands: commands.sort(), replacedCerts: replacedCerts.sort() };
     }
+    const plannedCommands = async () => (await planned()).commands;
 
     it("(f) npm run report reads every node: healthy and equal to the state after the rotation; a certificate changed by hand is drifted (exit 2), named by node and file", () => {
         const healthy = report();
@@ -244,22 +250,14 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assert.deepEqual(await plannedCommands(), [], "the run after the repair plans nothing");
     });
 
-    it("(c) certificates 10 days from expiry: a plain preview plans their rotation and the node steps that install them, and only those", async () => {
-        const aged = await ageLeavesInState(run!.stack, 10, (name) => !name.startsWith("etcd-"));
-        assert.ok(aged > 0);
-        const updates: string[] = [];
-        let replaced = 0;
-        const preview = await run!.stack.preview({
-            onEvent: (e) => {
-                const m = e.resourcePreEvent?.metadata;
-                if (m?.op === "replace") replaced++;
-                if (m?.op === "update" && m.type === "command:remote:Command") updates.push(m.urn.split("::").pop()!);
-            },
-        });
-        assert.ok(replaced >= aged, JSON.stringify(preview.changeSummary));
-        assert.deepEqual(updates.filter((u) => u.endsWith("-etcd")), [], "no etcd leaf is due: no etcd step");
-        for (const n of nodes()) assert.ok(updates.some((u) => u.startsWith(`${n.name}-`) && !u.endsWith("preflight")), `${n.name} has a step to run: ${updates.join(", ")}`);
-        for (const n of nodes()) assert.ok(updates.includes(`${n.name}-preflight`), `${n.name} preflight runs again`);
+    // One leaf is aged, so the two (e) tests after this one rotate the apiservers' certificates
+    // alone: their runs cost master steps, not a rotation of every node.
+    it("(c) the apiserver certificate 10 days from expiry: a plain preview plans its renewal and exactly the steps that install it", async () => {
+        assert.equal(await ageLeavesInState(run!.stack, 10, (name) => name === "apiserver-cert"), 1);
+        const plan = await planned();
+        assert.deepEqual(plan.replacedCerts, ["apiserver-cert"], "only the certificate near expiry is renewed");
+        const lock = `${masters[0]!.name}-lock`;
+        assert.deepEqual(plan.commands, [`${lock}-release`, `${lock}-take`, ...masters.flatMap((m) => [`${m.name}-apiserver`, `${m.name}-preflight`])].sort());
     });
 
     it("(e) sshd stopped on a master: the run fails at its preflight, naming it, and no node is changed", async () => {
@@ -318,6 +316,95 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assert.equal(ready.length, nodes().length);
         const again = await up(run!);
         assert.deepEqual(changesOf(again.summary.resourceChanges), {});
+    });
+
+    // On the stack that rotated above, with the apiservers' certificate due again (three master
+    // steps): a new stack would have to take over every node first, minutes of CI for nothing.
+    it("(d, g) a second stack refused while the first runs, naming it; the first `pulumi up` SIGKILLed during a file swap; after `pulumi cancel` its rerun converges", async () => {
+        assert.equal(await ageLeavesInState(run!.stack, 10, (name) => name === "apiserver-cert"), 1);
+        const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;
+        const lockFile = path.join(vmDir(masters[0]!.name), "root/etc-kubernetes/rotate-certs/cluster-lock");
+        const lockHolder = () => (fs.existsSync(lockFile) ? fs.readFileSync(lockFile, "utf8").split("\n")[0] : "");
+        const journals = masters.map((m) => ({ node: m.name, file: path.join(vmDir(m.name), "root/etc-kubernetes/rotate-certs/journal") }));
+        const canary = etcdCanaryHash();
+        const other = await openTestbedTestStack("azs-rollout-other", "other");
+        /** Plugins of the killed CLI, killed once its step has ended on the node (or when the test fails). */
+        let orphans: number[] = [];
+        let killedOn = "";
+        try {
+            const { probe } = await whileProbing(async () => {
+                const started = Date.now();
+                const upA = spawnPulumi(run!.workspace, run!.backend.envVars, ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK]);
+                let outA = "";
+                upA.stdout!.on("data", (d: Buffer) => (outA += d.toString()));
+                upA.stderr!.on("data", (d: Buffer) => (outA += d.toString()));
+                let runningA = true;
+                const exitedA = new Promise<void>((resolve) =>
+                    upA.on("exit", () => {
+                        runningA = false;
+                        resolve();
+                    }),
+                );
+                const stillRunning = () => {
+                    if (!runningA) throw new Error(`pulumi up of ${STACK} ended before it was killed: ${outA.slice(-3000)}`);
+                };
+                let refusedB: Promise<void> | undefined;
+                try {
+                    await until(`stack ${STACK} took the cluster lock`, 300_000, () => (stillRunning(), lockHolder() === holder(STACK)));
+                    // (g) the second stack, started now: refused at its lock step (before or after the kill,
+                    // the killed run keeps the lock), so none of its node steps runs
+                    const bSteps: string[] = [];
+                    refusedB = assert
+                        .rejects(
+                            other.stack.up({ onEvent: (e) => e.resOutputsEvent?.metadata.type === "command:remote:Command" && bSteps.push(e.resOutputsEvent.metadata.urn) }),
+                            (err: Error) => {
+                                assert.match(err.message, new RegExp(`the cluster's rotation lock is held by ${holder(STACK)} since \\S+ \\(connected from [0-9.]+\\): another stack is rotating this cluster`));
+                                return true;
+                            },
+                        )
+                        .then(() => {
+                            assert.deepEqual(bSteps, [], "the second stack ran no remote step");
+                            console.log(`      (g) the second stack refused after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+                        });
+                    // (d) SIGKILL the CLI with its plugins once a master's journal says files are moving
+                    await until("a master step opened its journal", 600_000, () => (stillRunning(), journals.some((j) => fs.existsSync(j.file))));
+                    // the CLI and its language host; its resource plugins run in process groups of their own
+                    // and outlive it, as after `kill -9` of pulumi: the command plugin then cancels its step (SIGTERM)
+                    orphans = childPids(upA.pid!);
+                    process.kill(-upA.pid!, "SIGKILL");
+                    killedOn = journals.find((j) => fs.existsSync(j.file))?.node ?? "";
+                } finally {
+                    if (upA.exitCode === null && upA.signalCode === null) process.kill(-upA.pid!, "SIGKILL");
+                    await exitedA;
+                    await refusedB;
+                }
+                assert.notEqual(killedOn, "", `killed during a step: ${outA.slice(-2000)}`);
+                // the step goes on without its connection and ends on its own: no journal left, every key matching its certificate
+                const journal = journals.find((j) => j.node === killedOn)!.file;
+                await until(`the interrupted step on ${killedOn} finished on its own`, 900_000, () => !fs.existsSync(journal) && !Object.values(activityOf(killedOn)).some((x) => x.status === "Initiated"));
+                killAll(orphans);
+                const pairs = onNode(killedOn, `cd ${CERTS} && for c in *.crt; do k=\${c%.crt}.key; [ -f "$k" ] || continue; a=$(openssl x509 -noout -pubkey -in "$c" | sha256sum); b=$(sudo openssl pkey -pubout -in "$k" | sha256sum); [ "$a" = "$b" ] && echo "ok $c" || echo "MISMATCH $c"; done`);
+                assert.doesNotMatch(pairs, /MISMATCH/, `${killedOn}: every certificate matches its key`);
+                // the operator's way back: release Pulumi's own stack lock, then run up again
+                spawnSync("pulumi", ["cancel", "--yes", "--stack", STACK], { cwd: run!.workspace, env: { ...process.env, ...run!.backend.envVars }, stdio: "inherit" });
+                const rerun = await up(run!);
+                assert.equal(rerun.summary.result, "succeeded");
+                const apiserverCert = (rerun.outputs.certificateProfile!.value as Record<string, string>).apiServerCertificate!;
+                for (const m of masters) assert.equal(servedFingerprint(m.ip, 443), fingerprint(apiserverCert), `${m.name} serves the stack's apiserver certificate`);
+                assert.equal(lockHolder(), "", "the cluster lock is released");
+            }, { timeoutSeconds: E2E_PROBE_TIMEOUT_SECONDS });
+            console.log(`      (d, g) prober ${probe.ok} ok / ${probe.fail} failed`);
+            assert.ok(probe.ok > 0, "the prober ran");
+            assert.equal(probe.fail, 0, `failed requests: ${(probe.explained ?? []).join("; ")}`);
+        } finally {
+            killAll(orphans);
+            removeTestbedTestStack(other);
+        }
+        const interrupted = Object.entries(activityOf(killedOn)).map(([id, a]) => `${id} ${a.status}`).join(", ");
+        console.log(`      (d) killed during a step on ${killedOn}; its steps there: ${interrupted}`);
+        assert.equal(etcdCanaryHash(), canary, "the etcd canary data are unchanged");
+        const ready = await waitForReady(masters[0]!.name, nodes().map((n) => n.name), 120_000);
+        assert.deepEqual(ready, nodes().map((n) => n.name).sort(), "every Node Ready");
     });
 
     it("(d) a cluster whose certificates already expired: the rotation repairs it", async () => {
