@@ -18,8 +18,7 @@
 // certificate through a CSR at once (kubelet-client-current.pem, issued by the CA that is retired);
 // from the activate phase on it holds none of the retired CA, and after the retire phase it renews
 // through the active CA. (kubelet serving) With pki.kubeletServing: issue each master's real kubelet
-// serves a certificate for its node from the active CA, and forcing the Kubelet-Server rotation
-// replaces it. One cluster for all (each cluster costs a testbed and a takeover, 4 to 5 minutes of CI).
+// serves a certificate for its node from the active CA. One cluster for all (each cluster costs a testbed and a takeover, 4 to 5 minutes of CI).
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -440,26 +439,20 @@ done
         afterRetire = both({ "0": "retired", "1": "active" }, 0);
     });
 
-    it("(kubelet serving) pki.kubeletServing issue: each master's real kubelet serves a certificate for its node from the active CA; forcing the Kubelet-Server rotation replaces it; 0 failed requests", async function () {
+    // One up. A forced Kubelet-Server rotation (pki.rotation.kubeletServer) replaces these
+    // certificates through the rotation counter every leaf type shares (the pki file plans the
+    // others' exactly); its own up (about 3 min) left CI on 2026-12-02, when the suite outgrew CI's 90 min.
+    it("(kubelet serving) pki.kubeletServing issue: each master's real kubelet serves a certificate for its node from the active CA; 0 failed requests", async function () {
         if (!afterRetire) this.skip();
-        /** Subject and issuer CNs and fingerprint of the certificate a master's kubelet serves on :10250. */
+        /** Subject and issuer CNs of the certificate a master's kubelet serves on :10250. */
         const served = (m: TestbedNode) => {
             const pem = execFileSync("sh", ["-c", `openssl s_client -connect ${m.ip}:10250 </dev/null 2>/dev/null | openssl x509`], { encoding: "utf8", timeout: 20_000 });
             const cn = (which: string) => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
-            return { subject: cn("subject"), issuer: cn("issuer"), fingerprint: fingerprint(pem) };
+            return [cn("subject"), cn("issuer")];
         };
-        for (const m of masters) assert.equal(served(m).issuer, m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
-        const upWith = async (pki: Record<string, unknown>, what: string) => {
-            await probedUp(what, { ...afterRetire, ...pki });
-            return Object.fromEntries(masters.map((m) => [m.name, served(m)]));
-        };
-        const issued = await upWith({ kubeletServing: "issue" }, "kubeletServing issue");
-        for (const m of masters) assert.deepEqual([issued[m.name]!.subject, issued[m.name]!.issuer], [`system:node:${m.name}`, "ca-g1"], `${m.name}: its kubelet serves the program's certificate`);
-        const rotated = await upWith({ kubeletServing: "issue", rotation: { kubeletServer: 1 } }, "Kubelet-Server rotation");
-        for (const m of masters) {
-            assert.equal(rotated[m.name]!.subject, `system:node:${m.name}`);
-            assert.notEqual(rotated[m.name]!.fingerprint, issued[m.name]!.fingerprint, `${m.name}: a new serving certificate`);
-        }
+        for (const m of masters) assert.equal(served(m)[1], m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
+        await probedUp("kubeletServing issue", { ...afterRetire, kubeletServing: "issue" });
+        for (const m of masters) assert.deepEqual(served(m), [`system:node:${m.name}`, "ca-g1"], `${m.name}: its kubelet serves the program's certificate`);
         assertNoPlainKeys();
     });
 });
