@@ -18,7 +18,8 @@
 // certificate through a CSR at once (kubelet-client-current.pem, issued by the CA that is retired);
 // from the activate phase on it holds none of the retired CA, and after the retire phase it renews
 // through the active CA. (kubelet serving) With pki.kubeletServing: issue each master's real kubelet
-// serves a certificate for its node from the active CA. One cluster for all (each cluster costs a testbed and a takeover, 4 to 5 minutes of CI).
+// serves a certificate for its node from the active CA. One cluster for all (each cluster costs a
+// testbed and a takeover, 4 to 5 minutes of CI).
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";

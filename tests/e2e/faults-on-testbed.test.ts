@@ -15,7 +15,7 @@ import { InputFile } from "../../components/rollout";
 import { stepParams } from "../../components/rollout/stepParams";
 import { StepKind } from "../../components/rollout/registry";
 import { whileProbing } from "../../testbed/harness/prober";
-import { until } from "./support/processes";
+import { sleep, until } from "./support/processes";
 import { certFile, CERTS, newClientCert, runStep, serviceRunScript, StepResult, testbedParamContext, testbedParamNode } from "./support/steps";
 import { activityOf, E2E_PROBE_TIMEOUT_SECONDS, etcdCanaryHash, onNode, testbed, testbedNodes, TestbedNode, vmDir, waitForReady } from "./support/testbed";
 
@@ -25,7 +25,6 @@ const HEALTH_TIMEOUT = 10;
 const SUCCESS_TIMEOUT = 60;
 /** The files each node's steps change: a node whose hashes of these moved was touched. */
 const WATCHED: Record<TestbedNode["role"], string[]> = { master: ["client.crt", "client.key", "apiserver.crt", "etcdserver.crt"], agent: ["client.crt", "client.key"] };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fault case: `inject` and `remove` run outside the prober's window, `during` inside it and returns the seconds to the error. */
 interface FaultCase {

@@ -319,8 +319,9 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         assert.deepEqual(changesOf(again.summary.resourceChanges), {});
     });
 
-    // On the stack that rotated above, with the apiservers' certificate due again (three master
-    // steps): a new stack would have to take over every node first, minutes of CI for nothing.
+    // On the stack that rotated above, with the apiserver certificate due again (each master's
+    // apiserver step and, as the agents hold it too, their kubelet steps; reloaded, no restart): a
+    // new stack would have to take over every node first, minutes of CI for nothing.
     it("(d, g) a second stack refused while the first runs, naming it; the first `pulumi up` SIGKILLed during a file swap; after `pulumi cancel` its rerun converges", async () => {
         assert.equal(await ageLeavesInState(run!.stack, 10, (name) => name === "apiserver-cert"), 1);
         const holder = (stack: string) => `organization/azs-cert-rotation/${stack}`;

@@ -1,7 +1,7 @@
 // Waiting for a condition and cleaning up after a killed `pulumi` CLI (its plugins outlive it).
 import { execFileSync } from "child_process";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (bounded) until `check` holds; fails naming `what`. */
 export async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
