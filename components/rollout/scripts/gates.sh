@@ -305,17 +305,21 @@ apiserver_ready() { api_auth && http_ok ok "${API_AUTH[@]}" "https://${PARAM[nod
 READ_TIMEOUT=1
 READ_PATHS=()
 apiserver_read_paths() { # BASE: prints the paths, one per line
-  local base=$1 aggregated gv prefix
+  local base=$1 aggregated gv lists
+  lists=("$base/api/v1")
   api_auth
-  aggregated=$(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
-    | jq -r '.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version') || aggregated=""
+  aggregated=" $(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis/apiregistration.k8s.io/v1/apiservices" \
+    | jq -r '[.items[] | select(.spec.service != null) | .spec.group + "/" + .spec.version] | join(" ")') " || aggregated=" "
   printf '%s\n' /api/v1/namespaces/kube-system /api/v1/namespaces/default/services/kubernetes /api/v1/namespaces/default/endpoints/kubernetes
-  for gv in v1 $(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
-    grep -qxF "$gv" <<<"$aggregated" && continue
-    if [[ $gv == v1 ]]; then prefix=/api/v1; else prefix=/apis/$gv; fi
-    curl -sS --max-time 5 "${API_AUTH[@]}" "$base$prefix" \
-      | jq -r --arg p "$prefix" '.resources[] | select((.name | contains("/")) | not) | select(.verbs | index("list")) | select(.name != "componentstatuses") | "\($p)/\(.name)?limit=1"'
+  for gv in $(curl -sS --max-time 5 "${API_AUTH[@]}" "$base/apis" | jq -r '.groups[].preferredVersion.groupVersion'); do
+    [[ $aggregated == *" $gv "* ]] || lists+=("$base/apis/$gv")
   done
+  # every group's resource list in one curl run over one connection, as a stream of JSON
+  # documents (each list names its own groupVersion)
+  curl -sS --max-time 5 "${API_AUTH[@]}" "${lists[@]}" \
+    | jq -r '(if .groupVersion == "v1" then "/api/v1" else "/apis/" + .groupVersion end) as $p
+        | .resources[] | select((.name | contains("/")) | not) | select(.verbs | index("list"))
+        | select(.name != "componentstatuses") | "\($p)/\(.name)?limit=1"'
 }
 
 # apiserver_serves: /readyz answers 200 "ok" and every read of READ_PATHS answers 200 within

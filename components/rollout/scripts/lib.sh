@@ -58,9 +58,12 @@ activity() {
 #   <base64 lines>                    its content,
 #   end                               end of the file
 #   done                              end of the input (anything missing it was cut off)
-# Files land under STAGE_DIR at their destination path; nothing outside it changes.
+# Files land under STAGE_DIR at their destination path; nothing outside it changes. One process
+# per file (its base64 decoding) and one per directory and per mode: a preflight reads every file
+# of its node, on VMs whose CPU the rollout's restarts already load.
 read_input() {
-  local stage=$1 kind a b c line complete=0 dest
+  local stage=$1 kind a b c line complete=0 dest dir content mode paths
+  local -A made_dirs=() by_mode=()
   rm -rf "$stage" && mkdir -p "$stage"
   while IFS= read -r line; do
     read -r kind a b c <<<"$line" || true
@@ -69,10 +72,12 @@ read_input() {
       file)
         [[ $a =~ ^0[0-7]{3}$ && $b == /* && $b != *..* ]] || die "bad file header in the input: $line"
         dest=$ROOT$b
-        mkdir -p "$stage$(dirname "$b")"
-        while IFS= read -r line && [[ $line != end ]]; do printf '%s\n' "$line"; done | base64 -d >"$stage$b" \
-          || die "file $b: content is not valid base64"
-        chmod "$a" "$stage$b"
+        dir=$stage${b%/*}
+        [[ -n ${made_dirs[$dir]+x} ]] || { mkdir -p "$dir"; made_dirs[$dir]=1; }
+        content=""
+        while IFS= read -r line && [[ $line != end ]]; do content+=$line$'\n'; done
+        base64 -d <<<"$content" >"$stage$b" 2>/dev/null || die "file $b: content is not valid base64"
+        by_mode[$a]+="$stage$b"$'\n'
         STAGED_FILES+=("$dest")
         STAGED_RESTARTS[$dest]=${c//,/ }
         [[ ${STAGED_RESTARTS[$dest]} == - ]] && STAGED_RESTARTS[$dest]=""
@@ -83,6 +88,10 @@ read_input() {
     esac
   done
   ((complete)) || die "the input was cut off (no 'done' line): nothing was changed"
+  for mode in ${by_mode[@]+"${!by_mode[@]}"}; do
+    mapfile -t paths <<<"${by_mode[$mode]%$'\n'}"
+    chmod "$mode" -- "${paths[@]}"
+  done
 }
 
 staged_path() { printf '%s%s' "$1" "${2#"$ROOT"}"; } # STAGE_DIR DEST

@@ -30,11 +30,10 @@ verify_staged() {
         # a CA bundle matches its key when any generation in it does (during a CA rotation the key
         # may be installed by a later step than the bundle)
         if is_ca_cert "$dest"; then cert_pub=$(bundle_public_keys "$staged"); fi
+        # both print the public key as the same PEM block: one matches when the text holds the other
         if [[ -f $key ]]; then
-          key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null | pem_lines)
-          if [[ -z $key_pub ]] || ! pem_lines <<<"$cert_pub" | grep -qxF "$key_pub"; then
-            die "$dest does not match the private key $key_dest; nothing was changed"
-          fi
+          key_pub=$(openssl pkey -pubout -in "$key" 2>/dev/null) || key_pub=""
+          [[ -n $key_pub && $cert_pub == *"$key_pub"* ]] || die "$dest does not match the private key $key_dest; nothing was changed"
         fi
         ;;
       *.key) openssl pkey -noout -in "$staged" 2>/dev/null || die "$dest: not a PEM private key; nothing was changed" ;;

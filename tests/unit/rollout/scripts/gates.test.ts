@@ -19,8 +19,8 @@ type Mode = "healthy" | "readyz-500" | "pods-hang";
 
 const DISCOVERY: Record<string, unknown> = {
     "/apis": { groups: [{ preferredVersion: { groupVersion: "apps/v1" } }, { preferredVersion: { groupVersion: "metrics.k8s.io/v1beta1" } }] },
-    "/api/v1": { resources: [{ name: "namespaces", verbs: ["get", "list"] }, { name: "pods", verbs: ["get", "list"] }, { name: "pods/log", verbs: ["get"] }, { name: "componentstatuses", verbs: ["list"] }] },
-    "/apis/apps/v1": { resources: [{ name: "deployments", verbs: ["list"] }] },
+    "/api/v1": { groupVersion: "v1", resources: [{ name: "namespaces", verbs: ["get", "list"] }, { name: "pods", verbs: ["get", "list"] }, { name: "pods/log", verbs: ["get"] }, { name: "componentstatuses", verbs: ["list"] }] },
+    "/apis/apps/v1": { groupVersion: "apps/v1", resources: [{ name: "deployments", verbs: ["list"] }] },
     "/apis/apiregistration.k8s.io/v1/apiservices": { items: [{ spec: { group: "metrics.k8s.io", version: "v1beta1", service: { name: "metrics-server" } } }, { spec: { group: "apps", version: "v1" } }] },
 };
 
