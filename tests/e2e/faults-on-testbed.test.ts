@@ -220,7 +220,7 @@ describe("faults during a step on a testbed node", function () {
                         assert.equal(rotated(), target, "the rollback put the self-rotated client certificate back");
                         return r;
                     },
-                    expect: [new RegExp(`kubelet/${a0}: health check failed: Node ${a0} not Ready with a lease renewed since the kubelet restarted`), /STILL UNHEALTHY after the rollback/],
+                    expect: [new RegExp(`kubelet/${a0}: health check failed: Node ${a0} not Ready with a lease renewed since the kubelet's new process \\(pid \\d+\\) started`), /STILL UNHEALTHY after the rollback/],
                     converges: true,
                 });
                 assert.equal(rotated(), "none", "set aside once the step succeeded: the kubelet uses the installed client.crt");

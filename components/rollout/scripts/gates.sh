@@ -427,15 +427,36 @@ node_ready_since() { # SERVER SINCE_US: Ready, and the lease renewed at or after
   [[ -n $renew ]] && (($(date -d "$renew" +%s%6N) >= since))
 }
 
+# process_started_us PID: when the process started, in µs since the epoch, to 10 ms (its start in
+# clock ticks after boot, set against the time since boot now).
+process_started_us() {
+  local stat ticks hz uptime now
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  read -r -a stat <<<"${stat##*) }" # the fields after "PID (COMM) ": the 22nd, starttime, is the 20th
+  ticks=${stat[19]:-}
+  [[ $ticks =~ ^[0-9]+$ ]] || return 1
+  hz=$(getconf CLK_TCK)
+  read -r uptime _ </proc/uptime
+  now=$(now_us)
+  [[ $uptime =~ ^([0-9]+)\.([0-9]{2})$ ]] || return 1
+  printf '%s' $((now - (10#${BASH_REMATCH[1]}${BASH_REMATCH[2]} * 10000 - ticks * 1000000 / hz)))
+}
+
 gate_kubelet() {
-  local t=${PARAM[health_timeout]} server since=$((STEP_STARTED * 1000000)) what="the step began" instance
+  local t=${PARAM[health_timeout]} server since=$((STEP_STARTED * 1000000)) what="the step began" instance started
   server=$(kubelet_server)
   [[ -n $server ]] || { GATE_FAILURE="no server in ${PARAM[kubelet_kubeconfig]}"; return 1; }
   # restarted: the lease must be renewed by the new kubelet (the old one renewed it every 10 s and
-  # the Node stays Ready for 40 s after it stops), and that kubelet must still be the one running
+  # the Node stays Ready for 40 s after it stops), and that kubelet must still be the one running.
+  # The new kubelet renews it as it starts, often before its restart has returned: renewals count
+  # from its process's start (the old process had exited by then), plus 50 ms for the start time's
+  # resolution; else the next renewal, 10 s later, would be the first to count.
   if [[ -n ${RESTARTED_AT[kubelet]:-} ]]; then
     since=${RESTARTED_AT[kubelet]} what="the kubelet restarted"
     instance=$(service_instance kubelet)
+    if [[ -n $instance ]] && started=$(process_started_us "$instance") && ((started + 50000 < since)); then
+      since=$((started + 50000)) what="the kubelet's new process (pid $instance) started"
+    fi
   fi
   wait_for "$t" "Node ${PARAM[node_name]} not Ready with a lease renewed since $what (via $server)" node_ready_since "$server" "$since" || return 1
   [[ -z ${RESTARTED_AT[kubelet]:-} ]] || restarted_instance_is kubelet "$instance" && return 0

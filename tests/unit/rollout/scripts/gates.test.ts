@@ -1,10 +1,11 @@
-// The apiserver readmission check of the remote scripts (gates.sh: apiserver_readmit), run by bash
-// against a local HTTPS server that answers as an apiserver does, healthy or failing in the ways
-// the check exists for: a /readyz that fails with "[+]ping ok" in its body, and reads of one
-// resource that hang while /readyz says ok (an etcd client still reconnecting after a restart);
-// after a restart and after a step that restarted nothing.
+// Gates of the remote scripts (gates.sh) run by bash against a local HTTPS server that answers as an
+// apiserver does. The apiserver readmission check (apiserver_readmit), healthy or failing in the
+// ways it exists for: a /readyz that fails with "[+]ping ok" in its body, and reads of one resource
+// that hang while /readyz says ok (an etcd client still reconnecting after a restart); after a
+// restart and after a step that restarted nothing. The kubelet's gate after a restart (gate_kubelet):
+// which lease renewals prove the new kubelet.
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
+import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
@@ -14,6 +15,7 @@ import { OpenSsl } from "../../support/openssl";
 
 const SCRIPTS = path.resolve(__dirname, "../../../../components/rollout/scripts");
 const IP = "127.0.0.42";
+const NODE = "k8s-agentpool1-1";
 
 type Mode = "healthy" | "readyz-500" | "pods-hang";
 
@@ -31,6 +33,7 @@ describe("apiserver readmission check (gates.sh) against a local apiserver stand
     let server: https.Server;
     let mode: Mode = "healthy";
     let seen: string[] = [];
+    let leaseRenewed = "";
 
     before(async () => {
         const ca = ssl.ca({ cn: "ca", key: "rsa2048" });
@@ -41,12 +44,21 @@ describe("apiserver readmission check (gates.sh) against a local apiserver stand
         fs.writeFileSync(path.join(certs, "ca.crt"), ca.cert);
         fs.writeFileSync(path.join(certs, "client.crt"), client.cert);
         fs.writeFileSync(path.join(certs, "client.key"), client.key, { mode: 0o600 });
+        fs.mkdirSync(path.join(root, "var/lib/kubelet"), { recursive: true });
+        fs.writeFileSync(path.join(root, "var/lib/kubelet/kubeconfig"), `clusters:\n- cluster:\n    server: https://${IP}:443\n`);
+        // systemctl as the kubelet gate asks it: the kubelet's main process is the one a test names
+        fs.mkdirSync(path.join(root, "bin"));
+        fs.writeFileSync(path.join(root, "bin/systemctl"), '#!/bin/sh\n[ "$1 $2 $3 $4" = "show -p MainPID kubelet" ] && echo "MainPID=$KUBELET_PID"\n', { mode: 0o755 });
         server = https.createServer({ cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
             const url = req.url ?? "";
             seen.push(url);
             if (url === "/readyz") {
                 if (mode === "readyz-500") res.writeHead(500).end("[+]ping ok\n[+]log ok\n[-]etcd failed: reason withheld\nreadyz check failed\n");
                 else res.writeHead(200).end("ok");
+            } else if (url === `/api/v1/nodes/${NODE}`) {
+                res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True" }] } }));
+            } else if (url === `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`) {
+                res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ spec: { holderIdentity: NODE, renewTime: leaseRenewed } }));
             } else if (url in DISCOVERY) {
                 res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(DISCOVERY[url]));
             } else if (mode === "pods-hang" && url.startsWith("/api/v1/pods")) {
@@ -113,5 +125,37 @@ if apiserver_readmit; then echo PASS; else echo "FAIL: $GATE_FAILURE"; fi`;
     it("fails when /readyz says ok but reads of one resource hang", async () => {
         mode = "pods-hang";
         assert.equal(await readmit(), "FAIL: kube-apiserver on 127.0.0.42:443 does not serve: reads failed: /api/v1/pods?limit=1 (HTTP none) (not within 4 s)");
+    });
+
+    /** Runs gate_kubelet after a restart of the kubelet that returned now, its process `kubeletPid`, a 3 s timeout: "PASS" or "FAIL: <GATE_FAILURE>". */
+    function kubeletGate(kubeletPid: number): Promise<string> {
+        const script = `source ${SCRIPTS}/lib.sh; source ${SCRIPTS}/gates.sh
+PARAM[node_name]=${NODE} PARAM[health_timeout]=3 PARAM[kubelet_kubeconfig]=/var/lib/kubelet/kubeconfig PARAM[services]=kubelet=systemd
+PARAM[api_ca]=/etc/kubernetes/certs/ca.crt PARAM[api_client_cert]=/etc/kubernetes/certs/client.crt PARAM[api_client_key]=/etc/kubernetes/certs/client.key
+STEP_STARTED=$(($(date +%s) - 5))
+declare -A RESTARTED_AT=([kubelet]=$(now_us)) INSTANCE_BEFORE=()
+if gate_kubelet; then echo PASS; else echo "FAIL: $GATE_FAILURE"; fi`;
+        const env = { ...process.env, AZS_ROOT: root, KUBELET_PID: String(kubeletPid), PATH: `${path.join(root, "bin")}:${process.env.PATH}` };
+        return new Promise((resolve, reject) =>
+            execFile("bash", ["-c", script], { env, timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))),
+        );
+    }
+
+    it("kubelet gate after a restart: the lease renewed by the new kubelet before its restart returned proves it; one renewed before that process started does not", async () => {
+        const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        let kubelet: ChildProcess | undefined;
+        try {
+            // the old kubelet's last renewal, then the new kubelet's process, which renews as it starts
+            leaseRenewed = new Date().toISOString();
+            await pause(300);
+            kubelet = spawn("sleep", ["30"]);
+            assert.equal(await kubeletGate(kubelet.pid!), `FAIL: Node ${NODE} not Ready with a lease renewed since the kubelet's new process (pid ${kubelet.pid}) started (via https://${IP}:443) (not within 3 s)`);
+            await pause(300);
+            leaseRenewed = new Date().toISOString();
+            await pause(500); // the restart returns after the renewal
+            assert.equal(await kubeletGate(kubelet.pid!), "PASS");
+        } finally {
+            kubelet?.kill();
+        }
     });
 });
