@@ -448,7 +448,7 @@ gate_kubelet() {
   [[ -n $server ]] || { GATE_FAILURE="no server in ${PARAM[kubelet_kubeconfig]}"; return 1; }
   # restarted: the lease must be renewed by the new kubelet (the old one renewed it every 10 s and
   # the Node stays Ready for 40 s after it stops), and that kubelet must still be the one running.
-  # The new kubelet renews it as it starts, often before its restart has returned: renewals count
+  # The new kubelet renews it as it starts, which can be before its restart has returned: renewals count
   # from its process's start (the old process had exited by then), plus 50 ms for the start time's
   # resolution; else the next renewal, 10 s later, would be the first to count.
   if [[ -n ${RESTARTED_AT[kubelet]:-} ]]; then

@@ -26,7 +26,7 @@ const DISCOVERY: Record<string, unknown> = {
     "/apis/apiregistration.k8s.io/v1/apiservices": { items: [{ spec: { group: "metrics.k8s.io", version: "v1beta1", service: { name: "metrics-server" } } }, { spec: { group: "apps", version: "v1" } }] },
 };
 
-describe("apiserver readmission check (gates.sh) against a local apiserver stand-in", function () {
+describe("gates (gates.sh) against a local apiserver stand-in: readmission and the kubelet's", function () {
     this.timeout(30_000);
     const ssl = new OpenSsl();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "azs-gate-"));
