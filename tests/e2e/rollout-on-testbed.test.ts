@@ -56,6 +56,9 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         run = await openRun();
         // the certificateProfile goes back into the testbed's apimodel.json after each successful up
         await run.stack.setConfig("azs-cert-rotation:apimodelWriteBack", { value: "true" });
+        // (e)'s failing gate gives up after this, not the testbed's 120 s; set before the first up, as
+        // a rollout setting is one of every step's parameters: set later, every step would run again
+        await run.stack.setConfig("azs-cert-rotation:rollout.healthTimeoutSeconds", { value: "60" }, true);
     });
 
     after(function () {
@@ -285,7 +288,6 @@ describe("rollout on the testbed: install, restart in order, gate, roll back, re
         const good = fs.readFileSync(runFile, "utf8");
         const m1Before = hashes(m1!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]);
         const m2Before = hashes(m2!.name, ["apiserver.crt", "etcdclient.crt", "client.crt"]);
-        await run!.stack.setConfig("azs-cert-rotation:rollout.healthTimeoutSeconds", { value: "40" }, true);
         // The fault: master 1's apiserver cannot start (as a broken static pod manifest would), so
         // its restart with the new files fails the /readyz gate.
         const broken = good.replace("exec /usr/local/bin/kube-apiserver ", "exec /usr/local/bin/kube-apiserver --no-such-flag ");
