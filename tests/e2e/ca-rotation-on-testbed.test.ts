@@ -17,9 +17,10 @@
 // phase and fails after it. As on AKS Engine, each master's kubelet has renewed its client
 // certificate through a CSR at once (kubelet-client-current.pem, issued by the CA that is retired);
 // from the activate phase on it holds none of the retired CA, and after the retire phase it renews
-// through the active CA. (kubelet serving) With pki.kubeletServing: issue each master's real kubelet
-// serves a certificate for its node from the active CA. One cluster for all (each cluster costs a
-// testbed and a takeover, 4 to 5 minutes of CI).
+// through the active CA. (kubelet serving) pki.kubeletServing: issue, turned on in the retire
+// phase's up (which restarts every kubelet anyway): each master's real kubelet then serves a
+// certificate for its node from the active CA instead of its self-signed one. One cluster for all
+// (each cluster costs a testbed and a takeover, 4 to 5 minutes of CI).
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -55,7 +56,7 @@ function staticPodContainers(node: string): Record<string, string> {
     return ids;
 }
 
-describe("static-pod masters with a separate etcd CA on the testbed: takeover, rollback, CA rotation in phases, kubelet serving certificates", function () {
+describe("static-pod masters with a separate etcd CA on the testbed: takeover, rollback, CA rotation in phases with kubelet serving certificates issued at the retire", function () {
     let run: TestbedTestStack | undefined;
     let stack: Stack;
     let masters: TestbedNode[];
@@ -266,8 +267,6 @@ done
 
     /** Set once the takeover passed: every later test starts from its cluster. */
     let takenOver = false;
-    /** The phased rotation's last pki config, once it passed: the kubelet serving test adds to it. */
-    let afterRetire: Record<string, unknown> | undefined;
 
     it("(takeover) a new stack re-issues every leaf: every static pod gets a new container, each apiserver serves its new certificate, all Nodes Ready, 0 failed requests", async () => {
         const before = Object.fromEntries(masters.map((m) => [m.name, staticPodContainers(m.name)]));
@@ -336,7 +335,14 @@ done
         }
     }
 
-    it("the etcd, Kubernetes and front-proxy CAs together: a phase out of order refused at preview, then trust, activate, retire", async function () {
+    /** Subject and issuer CNs of the certificate a master's kubelet serves on :10250. */
+    function kubeletServes(m: TestbedNode): string[] {
+        const pem = execFileSync("sh", ["-c", `openssl s_client -connect ${m.ip}:10250 </dev/null 2>/dev/null | openssl x509`], { encoding: "utf8", timeout: 20_000 });
+        const cn = (which: string) => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
+        return [cn("subject"), cn("issuer")];
+    }
+
+    it("the etcd, Kubernetes and front-proxy CAs together: a phase out of order refused at preview, then trust, activate, retire (with pki.kubeletServing: issue)", async function () {
         // three phases of about 4.5 min each on this 2-core machine, and the checks after each
         this.timeout(30 * 60_000);
         if (!takenOver) this.skip();
@@ -410,7 +416,10 @@ done
         // the key's retire waits 24 h after its activation unless told otherwise
         await setPki(both({ "0": "retired", "1": "active" }));
         await assert.rejects(stack.preview(), /pki\.serviceAccountKeyGenerations: retiring generation 0 is refused until .*, 24 h after generation 1 was activated/);
-        const retired = await phase("etcd, Kubernetes and front-proxy CAs: retire", both({ "0": "retired", "1": "active" }, 0), "ca-g1", "kubernetes-ca 1; service-account 1");
+        // the kubelet serving certificates turned on in the same up: its kubelet steps restart every kubelet anyway
+        for (const m of masters) assert.equal(kubeletServes(m)[1], m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
+        const retired = await phase("etcd, Kubernetes and front-proxy CAs: retire, kubelet serving issued", { ...both({ "0": "retired", "1": "active" }, 0), kubeletServing: "issue" }, "ca-g1", "kubernetes-ca 1; service-account 1");
+        for (const m of masters) assert.deepEqual(kubeletServes(m), [`system:node:${m.name}`, "ca-g1"], `${m.name}: its kubelet serves the program's certificate`);
         assert.equal(tokenStatus(tokenBefore), 401, "a token of the retired key is refused");
         assert.equal(tokenStatus(tokenAfter), 200, "a token of the active key works");
         for (const m of masters) assert.deepEqual(verifyingKeys(m), { keys: 1, flag: "1" });
@@ -436,24 +445,6 @@ done
         assert.equal(apimodelCa().trim(), (retired.caBundle!.value as string).trim(), "the apimodel holds generation 1 once generation 0 is retired");
         const bundle = clientFiles("new-admin", { ...adminClient(retired.adminKubeconfig!.value as string), ca: retired.caBundle!.value as string });
         assert.ok(apiWorks(bundle), "the stack outputs caBundle + adminKubeconfig reach the API");
-        assertNoPlainKeys();
-        afterRetire = both({ "0": "retired", "1": "active" }, 0);
-    });
-
-    // One up. A forced Kubelet-Server rotation (pki.rotation.kubeletServer) replaces these
-    // certificates through the rotation counter every leaf type shares (the pki file plans the
-    // others' exactly); its own up (about 3 min) left CI on 2026-12-02, when the suite outgrew CI's 90 min.
-    it("(kubelet serving) pki.kubeletServing issue: each master's real kubelet serves a certificate for its node from the active CA; 0 failed requests", async function () {
-        if (!afterRetire) this.skip();
-        /** Subject and issuer CNs of the certificate a master's kubelet serves on :10250. */
-        const served = (m: TestbedNode) => {
-            const pem = execFileSync("sh", ["-c", `openssl s_client -connect ${m.ip}:10250 </dev/null 2>/dev/null | openssl x509`], { encoding: "utf8", timeout: 20_000 });
-            const cn = (which: string) => execFileSync("openssl", ["x509", "-noout", `-${which}`, "-nameopt", "multiline"], { input: pem, encoding: "utf8" }).match(/commonName\s*=\s*(\S+)/)![1]!;
-            return [cn("subject"), cn("issuer")];
-        };
-        for (const m of masters) assert.equal(served(m)[1], m.name, `${m.name}: before, the kubelet serves the node's self-signed certificate`);
-        await probedUp("kubeletServing issue", { ...afterRetire, kubeletServing: "issue" });
-        for (const m of masters) assert.deepEqual(served(m), [`system:node:${m.name}`, "ca-g1"], `${m.name}: its kubelet serves the program's certificate`);
         assertNoPlainKeys();
     });
 });
