@@ -30,10 +30,10 @@ rotate_main() {
   # the preflight verified these very files together (verify.sh); else, or when one differs, here
   verified_by_preflight "$STAGE" || verify_staged "$STAGE"
   [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
-  local entry svc restarted=() drained=0 changed_at failed=""
+  local entry svc restarted=() drained=0 changed_at down_at="" failed=""
   # the kubelet restarts a static pod as soon as its manifest changes: a master leaves the load
-  # balancer before such a swap, not only before the restarts
-  if [[ ${PARAM[drain]} == 1 ]] && manifest_changes "$STAGE"; then lb_drain || true; drained=1; fi
+  # balancer before such a swap, not only before the restarts (and is out of service from then on)
+  if [[ ${PARAM[drain]} == 1 ]] && manifest_changes "$STAGE"; then down_at=$(now_us); lb_drain || true; drained=1; fi
   install_changed "$STAGE"
 
   # from here on every failure ends in roll_back: the previous files, restarted and checked
@@ -58,8 +58,9 @@ rotate_main() {
     prune_backups
     FINISHED=1
     activity Success "changed ${#CHANGED[@]} file(s); restarted: ${restarted[*]:-none}"
-    # the step's outcome for the stack output; secondsToHealthy = from the swap to the passed gate
-    jq -c --arg id "$STEP_ID" --arg changed "${CHANGED[*]:-}" --arg restarted "${restarted[*]:-}" --arg backup "${BACKUP_DIR:-}" --argjson healthy_us $(($(now_us) - changed_at)) \
+    # the step's outcome for the stack output; secondsToHealthy = from the swap, or from the drain
+    # that had to come before it, to the passed gate
+    jq -c --arg id "$STEP_ID" --arg changed "${CHANGED[*]:-}" --arg restarted "${restarted[*]:-}" --arg backup "${BACKUP_DIR:-}" --argjson healthy_us $(($(now_us) - ${down_at:-$changed_at})) \
       '.[$id] + {changed: ($changed | split(" ") | map(select(. != ""))), restarted: ($restarted | split(" ") | map(select(. != ""))), backup: $backup, secondsToHealthy: ($healthy_us / 1000 | round / 1000)}' "$ACTIVITY_FILE"
     exit 0
   fi

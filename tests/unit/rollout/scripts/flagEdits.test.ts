@@ -38,6 +38,11 @@ const manifest = (quoted: boolean) => {
     ].join("\n");
 };
 
+type StepRun = { ok: boolean; stdout: string; stderr: string };
+
+/** The step's outcome line (rotate.sh prints it last on success): its secondsToHealthy. */
+const secondsToHealthy = (run: StepRun) => (JSON.parse(run.stdout.trim().split("\n").pop()!) as { secondsToHealthy: number }).secondsToHealthy;
+
 describe("flag edits (rotate.sh) on a scratch tree", function () {
     this.timeout(30_000);
     let root: string;
@@ -55,9 +60,9 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
     /**
      * One controlPlane step: its exit status and stderr. The gate fails while the file `fail-gate`
      * exists. With `drain`, the step drains (PARAM drain 1), and the stand-in drain copies the
-     * manifest as it is at that moment to `manifest-at-drain`.
+     * manifest as it is at that moment to `manifest-at-drain` and takes a second (the balancer's settle time).
      */
-    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = [], drain = false): Promise<{ ok: boolean; stderr: string }> {
+    function step(manager: "staticPod" | "systemd", flagFile: string, flag = "--cluster-signing-cert-file", files: InputFile[] = [], drain = false): Promise<StepRun> {
         return runStep("controlPlane", {
             services: `kube-controller-manager=${manager}`,
             cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`,
@@ -66,18 +71,18 @@ describe("flag edits (rotate.sh) on a scratch tree", function () {
     }
 
     /** One step of KIND with the given parameters over the defaults, on the scratch tree. */
-    function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[], drain = false): Promise<{ ok: boolean; stderr: string }> {
+    function runStep(kind: string, given: { services: string; cert_keys: string; flag_edits: string }, files: InputFile[], drain = false): Promise<StepRun> {
         const params = { ...standInStepParams(given), drain: drain ? "1" : "0" };
         fs.writeFileSync(at("input"), stepInput(params, files));
         // rotate.sh ends by running its step: sourced here without that last line, then run on the input
         const script = `${sourceStepScripts("rotate")}
-lb_drain() { cp "$AZS_ROOT${MANIFEST}" "$AZS_ROOT/manifest-at-drain"; }
+lb_drain() { cp "$AZS_ROOT${MANIFEST}" "$AZS_ROOT/manifest-at-drain"; sleep 1; }
 restart_service() { echo "$1" >>"$AZS_ROOT/restarts"; }
 static_pods_replaced() { :; }
 gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
 rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
         return new Promise((resolve) =>
-            execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })),
+            execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr })),
         );
     }
 
@@ -110,6 +115,8 @@ rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
         assert.ok(first.ok, first.stderr);
         assert.equal(fs.readFileSync(at("manifest-at-drain"), "utf8"), manifest(false), "drained while the old manifest ran");
         assert.notEqual(fs.readFileSync(at(MANIFEST), "utf8"), manifest(false), "then the new one went in");
+        // the master is out of service from the drain on: its swap→healthy counts the drain's second
+        assert.ok(secondsToHealthy(first) >= 1, `secondsToHealthy ${secondsToHealthy(first)} counts from the drain`);
         fs.rmSync(at("manifest-at-drain"));
         const second = await step("staticPod", MANIFEST, undefined, [], true);
         assert.ok(second.ok, second.stderr);
@@ -220,12 +227,12 @@ rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
 
     it("the preflight checks every flag file of the node before any node changes: the flag missing stops it, present passes", async () => {
         fs.mkdirSync(at("/etc/kubernetes/certs"), { recursive: true });
-        const preflight = (): Promise<{ ok: boolean; stderr: string }> => {
+        const preflight = (): Promise<StepRun> => {
             const params = { services: "", certs_dir: "/etc/kubernetes/certs", lb_probe_sources: "", lb_settle: "0", flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}`, ca_certs: "", cert_keys: "" };
             fs.writeFileSync(at("input"), stepInput(params, []));
             const script = `${sourceStepScripts("preflight")}
 preflight_main m0 <"$AZS_ROOT/input"`;
-            return new Promise((resolve) => execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })));
+            return new Promise((resolve) => execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root }, timeout: 20_000 }, (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr })));
         };
         fs.writeFileSync(at(MANIFEST), manifest(false).replace(/.*--cluster-signing-cert-file.*\n/, ""));
         const refused = await preflight();
