@@ -31,9 +31,10 @@ rotate_main() {
   verified_by_preflight "$STAGE" || verify_staged "$STAGE"
   [[ -z ${PARAM[precheck]} ]] || "${PARAM[precheck]}"
   local entry svc restarted=() drained=0 changed_at down_at="" failed=""
-  # the kubelet restarts a static pod as soon as its manifest changes: a master leaves the load
-  # balancer before such a swap, not only before the restarts (and is out of service from then on)
-  if [[ ${PARAM[drain]} == 1 ]] && manifest_changes "$STAGE"; then down_at=$(now_us); lb_drain || true; drained=1; fi
+  changed_static_pods "$STAGE"
+  # a static pod stops before its changed manifest goes in: a master leaves the load balancer
+  # before that, not only before the restarts (and is out of service from then on)
+  if [[ ${PARAM[drain]} == 1 ]] && ((${#STATIC_POD_SWAPS[@]} > 0)); then down_at=$(now_us); lb_drain || true; drained=1; fi
   install_changed "$STAGE"
 
   # from here on every failure ends in roll_back: the previous files, restarted and checked
@@ -78,6 +79,11 @@ restart_service() {
   local svc=$1 manager ids sandboxes rc=0
   RESTART_FAILURE=""
   manager=$(manager_of "$svc") || { RESTART_FAILURE="$svc: the step does not declare how it runs"; return 1; }
+  if [[ -n ${SWAPPED_MANIFEST[$svc]:-} ]]; then
+    log "restarting $svc ($manager): its pod stopped for its manifest's swap; the kubelet starts it from the one in place"
+    RESTARTED_AT[$svc]=$(now_us)
+    return 0
+  fi
   # shellcheck disable=SC2034 # read by gates.sh's restarted_instance_is
   INSTANCE_BEFORE[$svc]=$(service_instance "$svc")
   log "restarting $svc ($manager)"
@@ -189,17 +195,50 @@ back_up() {
   echo "$rel" >>"$BACKUP_DIR/.changed"
   CHANGED+=("$rel")
 }
-# manifest_changes STAGE: the flag file of a service the node runs as a static pod (its manifest)
-# is staged with a change (stage_flag_edits staged every flag file of the step).
-manifest_changes() {
-  local edit dest
+# changed_static_pods STAGE: STATIC_POD_SWAPS, SERVICE=MANIFEST words: each service the node runs as
+# a static pod whose flag file (its manifest) is staged with a change (stage_flag_edits staged every
+# flag file of the step).
+changed_static_pods() {
+  local edit word
+  STATIC_POD_SWAPS=()
   for edit in ${PARAM[flag_edits]:-}; do
     read_flag_edit "$edit"
     [[ $(manager_of "$EDIT_SERVICE" || true) == staticPod ]] || continue
-    dest=$ROOT$EDIT_FILE
-    cmp -s "$(staged_path "$1" "$dest")" "$dest" || return 0
+    cmp -s "$(staged_path "$1" "$ROOT$EDIT_FILE")" "$ROOT$EDIT_FILE" && continue
+    word="$EDIT_SERVICE=$EDIT_FILE"
+    [[ " ${STATIC_POD_SWAPS[*]:-} " == *" $word "* ]] || STATIC_POD_SWAPS+=("$word")
   done
-  return 1
+}
+
+# A static pod whose manifest changes stops before its new manifest goes in (as kubeadm's upgrade
+# does it), and before its previous one goes back in a rollback: the kubelet starts a changed static
+# pod only once the old one has terminated, and when the manifest came first it tries again 10-15 s
+# later (its pod workers' back-off). The manifest it replaces is in the step's backup, journaled: a
+# step interrupted in between gets its files back at the next step or preflight on the node. A pod
+# not seen to stop within 30 s (its grace period) gets its manifest anyway. SWAPPED_MANIFEST: the
+# services whose pod the kubelet starts from their swapped manifest (restart_service leaves them be).
+STATIC_POD_SWAPS=()
+declare -A SWAPPED_MANIFEST=()
+stop_static_pods_for_swap() { # WHAT: what comes next, for the log ("the new manifest goes in")
+  local entry svc manifest sandboxes deadline id
+  command -v crictl >/dev/null || return 0 # a docker node: the kubelet replaces the pod as it can
+  for entry in ${STATIC_POD_SWAPS[@]+"${STATIC_POD_SWAPS[@]}"}; do
+    svc=${entry%%=*} manifest=${entry#*=}
+    # shellcheck disable=SC2034 # read by gates.sh's new_instance_runs
+    INSTANCE_BEFORE[$svc]=$(service_instance "$svc")
+    sandboxes=$(crictl ps --name "^$svc\$" -o json 2>/dev/null | jq -r '[.containers[].podSandboxId] | unique | .[]' 2>/dev/null || true)
+    rm -f "$ROOT$manifest"
+    SWAPPED_MANIFEST[$svc]=1
+    log "$svc (staticPod): its pod stops before $1"
+    deadline=$((SECONDS + 30))
+    while [[ -n $sandboxes ]] && ((SECONDS < deadline)); do
+      sandboxes=$(for id in $sandboxes; do [[ -z $(crictl pods -q --id "$id" --state ready 2>/dev/null || true) ]] || echo "$id"; done)
+      [[ -z $sandboxes ]] || sleep 0.5
+    done
+    if [[ -n $sandboxes ]]; then log "$svc (staticPod): its pod did not stop within 30 s: $1 anyway"
+    # the kubelet tears the stopped pod down (its volumes, its worker) in about 0.3 s more
+    else sleep 1; fi
+  done
 }
 
 install_changed() {
@@ -220,6 +259,7 @@ install_changed() {
   done
   # the backup is complete: a step interrupted after this point is rolled back by the next one
   ((${#CHANGED[@]} == 0)) || begin_journal
+  stop_static_pods_for_swap "its new manifest goes in"
   replace_files ${swaps[@]+"${swaps[@]}"}
   ((${#CHANGED[@]} == 0)) && BACKUP_DIR=""
   log "installed ${#CHANGED[@]} changed file(s)${BACKUP_DIR:+, backup in $BACKUP_DIR}: ${CHANGED[*]:-none}"
@@ -233,6 +273,7 @@ roll_back() {
   local why=$1 svc outcome="" restart_failures=""
   shift
   if [[ -n ${BACKUP_DIR:-} ]]; then
+    stop_static_pods_for_swap "its previous manifest goes back"
     restore_backup "$BACKUP_DIR"
     pending_remove ${ADDED_PENDING[@]+"${ADDED_PENDING[@]}"}
   fi

@@ -123,6 +123,71 @@ rotate_main ${kind} m0 digest <"$AZS_ROOT/input"`;
         assert.ok(!fs.existsSync(at("manifest-at-drain")), "nothing changed: no drain");
     });
 
+    /**
+     * A controlPlane step whose manifest edit changes kube-controller-manager's manifest, with crictl
+     * played as the kubelet would: a pod runs while its manifest is there (a new one, with a new
+     * container id, once a manifest is back) and stops two looks after its manifest went. Each look
+     * at the stopping pod's sandbox is recorded with what the node held then (`looks`).
+     */
+    async function stepWithKubelet(): Promise<StepRun> {
+        const bin = at("bin");
+        fs.mkdirSync(bin, { recursive: true });
+        fs.writeFileSync(path.join(bin, "crictl"), `#!/bin/bash
+m=$AZS_ROOT${MANIFEST} run=$AZS_ROOT/running
+start() { local n; n=$(( $(cat "$AZS_ROOT/started" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$AZS_ROOT/started"; echo "c$n" >"$run"; }
+[[ -e $run || ! -e $m ]] || start
+case "$1 $*" in
+  "ps "*"-o json"*) if [[ -e $run ]]; then printf '{"containers":[{"id":"%s","podSandboxId":"sb-%s"}]}\n' "$(cat "$run")" "$(cat "$run")"; else echo '{"containers":[]}'; fi ;;
+  "ps "*"-q"*) [[ ! -e $run ]] || cat "$run" ;;
+  "pods "*)
+    printf 'manifest %s, journal %s, backup %s\n' "$([[ -e $m ]] && echo present || echo absent)" "$([[ -e $AZS_ROOT/etc/kubernetes/rotate-certs/journal ]] && echo yes || echo no)" \
+      "$(ls "$AZS_ROOT"/etc/kubernetes/rotate-certs/backup/*${MANIFEST} >/dev/null 2>&1 && echo yes || echo no)" >>"$AZS_ROOT/looks"
+    [[ -e $run ]] || exit 0
+    if [[ ! -e $m ]]; then echo x >>"$AZS_ROOT/gone"; if (( $(wc -l <"$AZS_ROOT/gone") >= 2 )); then rm -f "$run" "$AZS_ROOT/gone"; exit 0; fi; fi
+    echo "$4" ;;
+  *) echo "crictl $*" >>"$AZS_ROOT/unexpected" ;;
+esac
+`, { mode: 0o755 });
+        const params = { ...standInStepParams({ services: "kube-controller-manager=staticPod", cert_keys: `${SIGNING}=/etc/kubernetes/certs/ca.key`, flag_edits: `kube-controller-manager,${MANIFEST},--cluster-signing-cert-file,${SIGNING}` }), health_timeout: "3" };
+        fs.writeFileSync(at("input"), stepInput(params, []));
+        const script = `${sourceStepScripts("rotate")}
+gate_stand_in() { [[ ! -e $AZS_ROOT/fail-gate ]] || { GATE_FAILURE="stand-in gate failed"; return 1; }; }
+rotate_main controlPlane m0 digest <"$AZS_ROOT/input"`;
+        return new Promise<StepRun>((resolve) =>
+            execFile("bash", ["-c", script], { env: { ...process.env, AZS_ROOT: root, PATH: `${bin}:${process.env.PATH}` }, timeout: 20_000 }, (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr })),
+        );
+    }
+    const looks = () => fs.readFileSync(at("looks"), "utf8").trim().split("\n");
+    const unexpected = () => (fs.existsSync(at("unexpected")) ? fs.readFileSync(at("unexpected"), "utf8") : "");
+    const nodeLog = () => fs.readFileSync(at("/var/log/azure/rotate-certs.log"), "utf8");
+
+    it("a static pod whose manifest changes stops before the new manifest goes in (journaled, the old one backed up), and is not stopped again", async () => {
+        fs.writeFileSync(at(MANIFEST), manifest(false), { mode: 0o644 });
+        const run = await stepWithKubelet();
+        assert.ok(run.ok, run.stderr);
+        assert.deepEqual(looks(), ["manifest absent, journal yes, backup yes", "manifest absent, journal yes, backup yes"], "watched with no manifest in place until the pod stopped, the step journaled and the old manifest backed up");
+        assert.notEqual(fs.readFileSync(at(MANIFEST), "utf8"), manifest(false), "then the new manifest went in");
+        assert.equal(fs.readFileSync(at("running"), "utf8").trim(), "c2", "the new manifest's pod runs");
+        assert.equal(unexpected(), "", "no crictl stop, rm or stopp");
+        assert.match(nodeLog(), /kube-controller-manager \(staticPod\): its pod stops before its new manifest goes in/);
+        assert.match(nodeLog(), /restarting kube-controller-manager \(staticPod\): its pod stopped for its manifest's swap; the kubelet starts it from the one in place/);
+        assert.match(nodeLog(), /Success: changed 1 file\(s\); restarted: kube-controller-manager/);
+    });
+
+    it("its rollback stops the new manifest's pod before the previous manifest goes back", async () => {
+        fs.writeFileSync(at(MANIFEST), manifest(false), { mode: 0o644 });
+        fs.writeFileSync(at("fail-gate"), "");
+        const run = await stepWithKubelet();
+        assert.ok(!run.ok);
+        assert.match(run.stderr, /health check failed: stand-in gate failed; rolled back 1 file\(s\) from .*; STILL UNHEALTHY after the rollback: stand-in gate failed/);
+        assert.deepEqual(looks(), Array(4).fill("manifest absent, journal yes, backup yes"), "both pods stopped with no manifest in place, the step journaled");
+        assert.equal(fs.readFileSync(at(MANIFEST), "utf8"), manifest(false), "the previous manifest is back");
+        assert.equal(fs.readFileSync(at("running"), "utf8").trim(), "c3", "and its pod runs anew");
+        assert.equal(unexpected(), "", "no crictl stop, rm or stopp");
+        assert.match(nodeLog(), /kube-controller-manager \(staticPod\): its pod stops before its previous manifest goes back/);
+        assert.ok(!fs.existsSync(at("/etc/kubernetes/rotate-certs/journal")));
+    });
+
     it("a systemd unit's environment file: the flag among the others on one line", async () => {
         const env = 'KUBE_CONTROLLER_MANAGER_FLAGS="--root-ca-file=/etc/kubernetes/certs/ca.crt --cluster-signing-cert-file=/etc/kubernetes/certs/ca.crt --v=2"\n';
         fs.writeFileSync(at(ENV_FILE), env);
